@@ -1,0 +1,3 @@
+"""Affiliate data gateway: purpose- and consent-checked, minimized, logged attribute sharing."""
+
+__version__ = "0.1.0"

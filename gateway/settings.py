@@ -1,0 +1,78 @@
+"""One settings object for the whole gateway: environment variables `GATEWAY_*` or a .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AFFILIATES = ("holding", "bank", "card", "securities", "insurance")
+
+
+class Settings(BaseSettings):
+    """Gateway configuration. Every field can be set as `GATEWAY_<NAME>` (e.g. GATEWAY_DATA_DIR)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="folder of the embedded default's files")
+    database_url: str | None = Field(
+        None, description="gateway database (registry, consents, log); default SQLite in data_dir"
+    )
+    affiliate_database_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="affiliate id -> SQLAlchemy URL of its customer database; "
+        "default one SQLite file per affiliate in data_dir/affiliates",
+    )
+    policy_dir: Path = Field(Path("policies"), description="folder of the policy YAML files")
+    public_keys_dir: Path = Field(
+        Path("keys"), description="folder the policy's system public-key paths are relative to"
+    )
+    secrets_dir: Path | None = Field(
+        None, description="folder of the gateway's own secret keys; default data_dir/secrets"
+    )
+    audience: str = Field("affiliate-gateway", description="JWT `aud` this gateway accepts")
+    max_token_lifetime_s: int = Field(300, ge=1, le=300)
+    clock_skew_s: int = Field(30, ge=0, le=120)
+    log_origin: str = Field("gateway.example-holdings.co.kr/access-log")
+    log_batch_max: int = Field(256, ge=1)
+    log_batch_wait_ms: float = Field(2.0, ge=0)
+    checkpoint_interval_s: float = Field(1.0, gt=0)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    demo: bool = Field(False, description="demo mode: allows generated placeholder secrets")
+    master_key: SecretStr | None = Field(
+        None, description="base64 master key (KMS stand-in); default generated into secrets_dir"
+    )
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if self.secrets_dir is None:
+            self.secrets_dir = self.data_dir / "secrets"
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{(self.data_dir / 'gateway.db').as_posix()}"
+        for affiliate in AFFILIATES:
+            self.affiliate_database_urls.setdefault(
+                affiliate,
+                f"sqlite:///{(self.data_dir / 'affiliates' / f'{affiliate}.db').as_posix()}",
+            )
+        return self
+
+    @property
+    def gateway_url(self) -> str:
+        assert self.database_url is not None
+        return self.database_url
+
+    @property
+    def secrets_path(self) -> Path:
+        assert self.secrets_dir is not None
+        return self.secrets_dir
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
