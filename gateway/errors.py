@@ -19,6 +19,7 @@ class GatewayError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.log_index: int | None = None  # set once the refusal itself is recorded
 
     @property
     def type_uri(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AFFILIATES = ("holding", "bank", "card", "securities", "insurance")
@@ -45,8 +45,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     demo: bool = Field(False, description="demo mode: allows generated placeholder secrets")
-    master_key: SecretStr | None = Field(
-        None, description="base64 master key (KMS stand-in); default generated into secrets_dir"
+    unsafe_bench_baseline: bool = Field(
+        False,
+        description="UNSAFE, benchmarks only: expose /unsafe/baseline, which reads a customer "
+        "row with no authentication, policy or log",
     )
 
     @model_validator(mode="after")

@@ -1,0 +1,76 @@
+"""Canonical JSON of access records: the exact bytes that are hashed into the log.
+
+Follows RFC 8785 (JSON Canonicalization Scheme) for the values records may hold: object
+members sorted by the UTF-16 code units of their names (§3.2.3), no insignificant
+whitespace (§3.2.1), strings escaped as ECMAScript JSON.stringify does (§3.2.2.2), UTF-8
+output (§3.2.4). Numbers are restricted to integers in the I-JSON safe range (RFC 7493
+§2.2) so every JCS implementation prints them identically; floats, NaN and infinities are
+refused rather than silently rounded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.accesslog.errors import RecordNotCanonical
+
+MAX_SAFE_INTEGER = 2**53 - 1  # RFC 7493 §2.2: beyond this, JSON numbers lose precision
+
+# Python's encoder escapes exactly what JSON.stringify escapes (", \, \b \f \n \r \t and other
+# C0 controls as lowercase \u00xx) when ensure_ascii is off; everything else stays literal.
+_encode_string = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Return the RFC 8785 canonical UTF-8 bytes of `obj` (str/int/bool/None/list/dict only)."""
+    parts: list[str] = []
+    _write(obj, parts, "$")
+    text = "".join(parts)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: not valid UTF-8, not valid I-JSON
+        raise RecordNotCanonical("record holds a string that is not valid unicode") from exc
+
+
+def _utf16_key(name: str) -> bytes:
+    # RFC 8785 §3.2.3 sorts by UTF-16 code units; differs from code-point order above U+FFFF
+    return name.encode("utf-16-be", "surrogatepass")
+
+
+def _write(obj: Any, out: list[str], path: str) -> None:
+    if obj is None:
+        out.append("null")
+    elif obj is True:
+        out.append("true")
+    elif obj is False:
+        out.append("false")
+    elif isinstance(obj, str):
+        out.append(_encode_string(obj))
+    elif isinstance(obj, int):
+        if not -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER:
+            raise RecordNotCanonical(f"integer at `{path}` is outside the i-json safe range")
+        out.append(str(int(obj)))  # int() drops IntEnum/bool-like subclass reprs
+    elif isinstance(obj, float):
+        raise RecordNotCanonical(f"float at `{path}` is not allowed in access records")
+    elif isinstance(obj, dict):
+        for key in obj:
+            if not isinstance(key, str):
+                raise RecordNotCanonical(f"object key at `{path}` is not a string")
+        out.append("{")
+        for n, key in enumerate(sorted(obj, key=_utf16_key)):
+            if n:
+                out.append(",")
+            out.append(_encode_string(key))
+            out.append(":")
+            _write(obj[key], out, f"{path}.{key}")
+        out.append("}")
+    elif isinstance(obj, (list, tuple)):
+        out.append("[")
+        for n, item in enumerate(obj):
+            if n:
+                out.append(",")
+            _write(item, out, f"{path}[{n}]")
+        out.append("]")
+    else:
+        raise RecordNotCanonical(f"value at `{path}` has unsupported type `{type(obj).__name__}`")

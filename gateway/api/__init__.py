@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): `/v1`, JSON, RFC 9457 problem details."""

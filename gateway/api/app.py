@@ -1,0 +1,73 @@
+"""The FastAPI application factory and its lifespan (services, checkpoint cadence)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from gateway import __version__
+from gateway.api.middleware import BodyGuard
+from gateway.api.problems import install_problem_handlers
+from gateway.api.routes import baseline, consents, health, log, queries
+from gateway.services import Services
+from gateway.settings import Settings, get_settings
+
+logger = logging.getLogger("gateway.api")
+
+DESCRIPTION = """The single door between the affiliates of the group. Ask for a customer's
+attributes and declare why; the gateway checks the purpose against the policy and the
+customer's consent, pseudonymizes, releases only the minimum in the least revealing view, and
+records every decision in a signed, tamper-evident log before answering."""
+
+
+async def _checkpoint_loop(services: Services, interval: float) -> None:
+    """Sign a checkpoint on a cadence while records arrive (cheap when nothing changed)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await to_thread.run_sync(services.access_log.checkpoint)
+        except Exception as exc:  # keep serving: a missed checkpoint is retried next tick
+            logger.error("checkpoint failed: %s", type(exc).__name__)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services or Services.build(settings)
+        app.state.services = svc
+        ticker = asyncio.create_task(_checkpoint_loop(svc, settings.checkpoint_interval_s))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            with contextlib.suppress(Exception):
+                await to_thread.run_sync(svc.access_log.checkpoint)
+            if services is None:
+                svc.close()
+
+    app = FastAPI(
+        title="Affiliate data gateway",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    install_problem_handlers(app)
+    app.include_router(queries.router)
+    app.include_router(consents.router)
+    app.include_router(log.router)
+    app.include_router(health.router)
+    if settings.unsafe_bench_baseline:
+        logger.warning("UNSAFE: /unsafe/baseline is mounted; never do this outside a benchmark")
+        app.include_router(baseline.router)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    return app

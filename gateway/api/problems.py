@@ -1,0 +1,137 @@
+"""Every error becomes an RFC 9457 problem document, in this one place.
+
+RFC 9457 §3: `type`, `title`, `status`, `detail`, `instance` plus extension members. We add
+`request_id` and, when the refusal itself was recorded, `log_index`. Nothing from the request
+body is echoed back: a malformed RRN must not come back in the error that rejects it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.errors import PROBLEM_BASE, GatewayError, MalformedJson, ValidationFailed
+
+log = logging.getLogger("gateway.api")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_HTTP_TYPES = {
+    404: ("not-found", "not found"),
+    405: ("method-not-allowed", "method not allowed"),
+    406: ("not-acceptable", "not acceptable"),
+}
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    type_uri: str,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": type_uri,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    log_index = extra.pop("log_index", None) if extra else None
+    if log_index is None:
+        log_index = getattr(request.state, "log_index", None)
+    if log_index is not None:
+        body["log_index"] = log_index
+    if extra:
+        body.update(extra)
+    out_headers = dict(headers or {})
+    if log_index is not None:
+        out_headers["X-Log-Index"] = str(log_index)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=out_headers)
+
+
+def gateway_error_response(request: Request, exc: GatewayError) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="gateway"'} if exc.status == 401 else None
+    return problem_response(
+        request,
+        status=exc.status,
+        type_uri=exc.type_uri,
+        title=exc.title,
+        detail=exc.detail,
+        headers=headers,
+        extra={"log_index": exc.log_index} if exc.log_index is not None else None,
+    )
+
+
+def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors without `input`/`ctx`: they may hold the very value being rejected."""
+    out = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+        out.append({"location": ".".join(loc), "message": str(err.get("msg", "")).lower()})
+    return out
+
+
+def validation_error_response(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        bad = MalformedJson("request body is not valid json")
+        return gateway_error_response(request, bad)
+    first = _safe_validation_errors(exc)
+    where = first[0]["location"] if first else ""
+    detail = f"request body does not match the schema: `{where}`" if where else (
+        "request does not match the schema"
+    )
+    proto = ValidationFailed(detail)
+    return problem_response(
+        request,
+        status=proto.status,
+        type_uri=proto.type_uri,
+        title=proto.title,
+        detail=detail,
+        extra={"errors": first},
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
+        return gateway_error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug, title = _HTTP_TYPES.get(exc.status_code, ("http-error", "http error"))
+        return problem_response(
+            request,
+            status=exc.status_code,
+            type_uri=PROBLEM_BASE + slug,
+            title=title,
+            detail=str(exc.detail).lower() if exc.detail else title,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Fail closed: an unexpected error releases nothing and says nothing about internals.
+        log.error("unexpected error: %s", type(exc).__name__)
+        return problem_response(
+            request,
+            status=500,
+            type_uri=PROBLEM_BASE + "internal",
+            title="internal error",
+            detail="the gateway met an unexpected error; nothing was released",
+        )

@@ -1,0 +1,169 @@
+"""Request and response bodies of the HTTP API (published in /openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from gateway.domain import Category, Reason
+
+IDENT = r"^[a-z][a-z0-9_]{0,63}$"
+AFFILIATE = r"^[a-z][a-z0-9_-]{0,31}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerIn(Strict):
+    """Name the customer by RRN (주민등록번호/외국인등록번호) or by your own earlier pseudonym."""
+
+    rrn: SecretStr | None = Field(
+        None, description="resident or foreigner registration number, any usual notation",
+        json_schema_extra={"examples": ["900101-1234567"]},
+    )
+    pseudonym: str | None = Field(None, min_length=4, max_length=128, pattern=r"^[a-z0-9_]+$",
+                                  description="the pseudonym this gateway gave your affiliate")
+
+    @field_validator("rrn")
+    @classmethod
+    def _rrn_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 1 <= len(value.get_secret_value()) <= 40:
+            raise ValueError("rrn must be 1 to 40 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CustomerIn:
+        if (self.rrn is None) == (self.pseudonym is None):
+            raise ValueError("give exactly one of `rrn` or `pseudonym`")
+        return self
+
+
+class AttributeIn(Strict):
+    attribute: str = Field(pattern=IDENT)
+    view: str | None = Field(None, pattern=IDENT, description="omit for the least revealing view")
+
+
+class QueryIn(Strict):
+    customer: CustomerIn
+    purpose: str = Field(pattern=IDENT, description="a purpose id from the policy")
+    attributes: list[str | AttributeIn] = Field(min_length=1, max_length=64)
+
+    @field_validator("attributes")
+    @classmethod
+    def _unique(cls, value: list[str | AttributeIn]) -> list[str | AttributeIn]:
+        names = [v if isinstance(v, str) else v.attribute for v in value]
+        for name in names:
+            if not _is_ident(name):
+                raise ValueError("attribute names are lowercase identifiers")
+        if len(set(names)) != len(names):
+            raise ValueError("each attribute may be asked for once")
+        return value
+
+
+def _is_ident(name: str) -> bool:
+    import re
+
+    return re.fullmatch(IDENT, name) is not None
+
+
+class CustomerOut(BaseModel):
+    pseudonym: str | None = Field(description="your affiliate's pseudonym; null when unknown")
+
+
+class ReleasedOut(BaseModel):
+    view: str
+    value: Any
+    rule: str
+    consent: str | None
+
+
+class WithheldOut(BaseModel):
+    attribute: str
+    reason: Reason
+    detail: str
+
+
+class PurposeTerms(BaseModel):
+    legal_basis: str
+    retention_days: int = Field(description="how long the recipient may keep what it received")
+    notify_customer: bool
+
+
+class QueryOut(BaseModel):
+    request_id: str
+    log_index: int = Field(description="index of this decision's record in the access log")
+    customer: CustomerOut
+    purpose: str
+    outcome: Literal["allow", "partial", "deny"]
+    released: dict[str, ReleasedOut]
+    withheld: list[WithheldOut]
+    policy_version: str
+    consent_ids: list[str]
+    terms: PurposeTerms
+
+
+class ConsentIn(Strict):
+    customer: CustomerIn
+    recipient: str = Field(pattern=AFFILIATE, description="the affiliate that may receive data")
+    purpose: str = Field(pattern=IDENT)
+    categories: list[Category] = Field(min_length=1, max_length=5)
+    channel: str | None = Field(None, pattern=IDENT)
+    expires_at: datetime | None = None
+    evidence_ref: str = Field(min_length=1, max_length=200,
+                              description="where the signed consent lives (form id, recording)")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("expires_at needs a time zone")
+        return value
+
+
+class CustomerOnlyIn(Strict):
+    customer: CustomerIn
+
+
+class ConsentOut(BaseModel):
+    id: str
+    pseudonym: str | None
+    recipient: str
+    purpose: str
+    categories: list[str]
+    channel: str | None
+    granted_at: datetime
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+    evidence_ref: str
+    status: Literal["active", "withdrawn", "expired"]
+
+
+class ConsentResult(BaseModel):
+    request_id: str
+    log_index: int
+    consent: ConsentOut
+
+
+class ConsentList(BaseModel):
+    request_id: str
+    log_index: int
+    consents: list[ConsentOut]
+
+
+class ProofOut(BaseModel):
+    tree_size: int
+    hashes: list[str] = Field(description="base64 node hashes, RFC 9162 §2.1 order")
+
+
+class InclusionProofOut(ProofOut):
+    index: int
+    leaf_hash: str
+
+
+class ConsistencyProofOut(BaseModel):
+    first: int
+    second: int
+    hashes: list[str]

@@ -1,0 +1,65 @@
+"""SQLAlchemy engines for the gateway's and the affiliates' databases, with sane defaults.
+
+SQLite (the embedded default) gets write-ahead logging so readers never block the writer,
+`foreign_keys=ON` (off by default in SQLite) and a busy timeout so concurrent writers wait
+instead of failing at once (https://www.sqlite.org/pragma.html, https://www.sqlite.org/wal.html).
+PostgreSQL URLs are normalized to the psycopg 3 driver.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def normalize_url(url: str) -> URL:
+    """Parse `url`; bare `postgresql://` and `postgres://` get the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str, *, synchronous: Synchronous = "FULL") -> Engine:
+    """An engine for `url`; `synchronous` applies to SQLite only (FULL: durable on power loss)."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, synchronous)
+    return create_engine(
+        parsed,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,  # a restarted server must not cost one failed request per connection
+        pool_recycle=1800,
+    )
+
+
+def _sqlite_engine(url: URL, synchronous: Synchronous) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if not in_memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs.update(pool_size=10, max_overflow=20)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")  # a Literal, never user input
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
+        finally:
+            cursor.close()
+
+    return engine

@@ -1,0 +1,130 @@
+"""The gateway's own tables: customer registry, relationships, consents and used token ids.
+
+No table holds a plaintext national id number: `customers` keeps only the keyed blind index
+(for look-up) and the AES-GCM ciphertext (개인정보 보호법 제24조의2 ③, 시행령 제21조의2:
+resident registration numbers must be stored encrypted).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    CHAR,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db.base import Base
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    SQLite has no time zones: values go in as naive UTC and come back made aware again, so
+    code never compares a naive with an aware datetime. Naive input is refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given where a timezone-aware one is required")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got `{type(value).__name__}`")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Customer(Base):
+    """The registry: one row per group customer, found by the blind index of their RRN."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint("id_kind IN ('resident', 'foreigner')", name="id_kind"),
+    )
+
+    customer_key: Mapped[str] = mapped_column(CHAR(32), primary_key=True)
+    rrn_blind_index: Mapped[bytes] = mapped_column(LargeBinary, unique=True, index=True)
+    rrn_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    id_kind: Mapped[str] = mapped_column(String(16))
+    id_form: Mapped[str] = mapped_column(String(32))
+    key_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Relationship(Base):
+    """Which affiliate holds which customer (a customer may be held by several)."""
+
+    __tablename__ = "relationships"
+
+    customer_key: Mapped[str] = mapped_column(
+        CHAR(32), ForeignKey("customers.customer_key", ondelete="CASCADE"), primary_key=True
+    )
+    affiliate: Mapped[str] = mapped_column(String(32), primary_key=True)
+    since: Mapped[date] = mapped_column(Date)
+
+
+class Consent(Base):
+    """One consent as granted; withdrawal sets `withdrawn_at`, rows are never deleted.
+
+    No foreign key to `customers` on purpose: consent evidence must outlive changes to the
+    registry (개인정보 보호법 제22조: the controller must be able to prove consent).
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_customer_recipient_purpose",
+                            "customer_key", "recipient", "purpose"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_key: Mapped[str] = mapped_column(CHAR(32))
+    recipient: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[str] = mapped_column(Text)  # JSON array, sorted, e.g. ["contact","financial"]
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    evidence_ref: Mapped[str] = mapped_column(Text)
+    granted_by_system: Mapped[str] = mapped_column(String(64))
+    granted_by_employee: Mapped[str] = mapped_column(String(128))
+
+
+class UsedToken(Base):
+    """JWT ids already seen, kept until the token expires (RFC 7519 §4.1.7: replay refusal)."""
+
+    __tablename__ = "used_tokens"
+
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    system: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+def create_gateway_schema(engine: Engine) -> None:
+    """Create every gateway table that does not exist yet (tests and the embedded default).
+
+    Production schemas go through Alembic (`gateway/migrations`); this is its shortcut.
+    """
+    Base.metadata.create_all(engine)

@@ -1,0 +1,77 @@
+"""The demo's example request: a synthetic customer the README's curl command can ask about.
+
+The example names the customer by RRN, as an affiliate system would. The RRN is decrypted
+from the gateway's own registry (the demo runs where the keys are) and written only to the
+local, git-ignored data folder — never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from gateway.db.engine import make_engine
+from gateway.db.models import Customer, Relationship
+from gateway.settings import Settings
+from pseudonymizer.keys import FileKeyProvider
+from pseudonymizer.vault import RrnVault
+
+EXAMPLE_SYSTEM = "card-risk"
+EXAMPLE_PURPOSE = "credit_risk"
+EXAMPLE_ATTRIBUTES = ["deposit_balance", "loan_balance", "credit_grade", "mobile_phone"]
+
+
+@dataclass(frozen=True)
+class Example:
+    path: Path
+
+    def instructions(self, host: str, port: int) -> str:
+        base = f"http://{host}:{port}"
+        return f"""
+The gateway is starting on {base}  (OpenAPI: {base}/openapi.json, docs: {base}/docs)
+
+In another terminal, ask as the card company's risk system:
+
+  TOKEN=$(.venv/bin/gateway token {EXAMPLE_SYSTEM} --employee kim.risk)
+  curl -s {base}/v1/queries -H "Authorization: Bearer $TOKEN" \\
+       -H 'Content-Type: application/json' -d @{self.path} | python3 -m json.tool
+
+The request ({self.path}) names a synthetic customer held by the bank and the card company.
+Tokens are single-use and live two minutes: mint a new one for every call.
+"""
+
+
+def write_example(settings: Settings) -> Example:
+    """Pick a customer held by both bank and card and write the README's example request."""
+    engine = make_engine(settings.gateway_url)
+    try:
+        with engine.connect() as conn:
+            card_holders = select(Relationship.customer_key).where(
+                Relationship.affiliate == "card")
+            row = conn.execute(
+                select(Customer.customer_key, Customer.rrn_ciphertext)
+                .join(Relationship, Relationship.customer_key == Customer.customer_key)
+                .where(Relationship.affiliate == "bank",
+                       Customer.customer_key.in_(card_holders))
+                .order_by(Customer.customer_key)
+                .limit(1)
+            ).one()
+    finally:
+        engine.dispose()
+    vault = RrnVault(FileKeyProvider(settings.secrets_path))
+    digits = vault.decrypt(row.rrn_ciphertext, row.customer_key)
+    request = {
+        "customer": {"rrn": f"{digits[:6]}-{digits[6:]}"},
+        "purpose": EXAMPLE_PURPOSE,
+        "attributes": EXAMPLE_ATTRIBUTES,
+    }
+    path = settings.data_dir / "example-query.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(request, out, ensure_ascii=False, indent=2)
+    return Example(path=path)

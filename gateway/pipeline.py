@@ -1,0 +1,127 @@
+"""The request path, top to bottom: authenticate → resolve → decide → fetch → shape → record.
+
+`handle_query` is the one function to read to see where the policy, the consent and the log
+come in. Authentication happens just before it (the API's dependency hands over `Caller`);
+responding happens just after it (the route turns `QueryResult` into JSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+from zoneinfo import ZoneInfo
+
+from anyio import to_thread
+
+from gateway import record
+from gateway.domain import (
+    AttributeRequest,
+    Caller,
+    ConsentRecord,
+    CustomerKey,
+    Decision,
+    DecisionRequest,
+    PurposeId,
+)
+from gateway.errors import Forbidden, GatewayError
+from gateway.fetch import fetch
+from gateway.policy import Policy, decide
+from gateway.resolve import CustomerRef, Resolved, resolve
+from gateway.services import Services
+from gateway.shape import Shaped, shape
+
+KST = ZoneInfo("Asia/Seoul")  # ages and dates are reckoned as the customer's calendar has them
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    request_id: str
+    log_index: int
+    pseudonym: str | None
+    decision: Decision
+    shaped: Shaped
+    policy: Policy
+
+
+def require_permission(policy: Policy, caller: Caller, permission: str) -> None:
+    system = policy.systems.get(caller.system)
+    if system is None or permission not in system.permissions:
+        raise Forbidden(f"system `{caller.system}` lacks the `{permission}` permission")
+
+
+def _decide_and_fetch(
+    svc: Services, policy: Policy, caller: Caller, ref: CustomerRef, purpose: PurposeId,
+    wanted: Sequence[AttributeRequest], now: datetime,
+) -> tuple[Resolved, Decision, Shaped]:
+    """The synchronous middle of the path (database reads), run off the event loop in one hop."""
+    require_permission(policy, caller, "query")
+    # resolve: RRN or pseudonym → customer key (and whether this caller may see the customer)
+    resolved = resolve(
+        ref, caller, registry=svc.registry, pseudonymizer=svc.pseudonymizer,
+        sees_group_customers=policy.affiliates[caller.affiliate].sees_group_customers,
+    )
+    # decide: policy × purpose × the customer's consents towards this recipient (pure)
+    consents: list[ConsentRecord] = []
+    if resolved.known and resolved.customer_key is not None:
+        consents = svc.consents.for_customer(resolved.customer_key, recipient=caller.affiliate)
+    decision = decide(
+        policy,
+        DecisionRequest(caller=caller, purpose=purpose, attributes=tuple(wanted),
+                        customer_known=resolved.known, now=now),
+        consents,
+    )
+    # fetch: only the released attributes, one indexed look-up per owning affiliate
+    values: dict[Any, Any] = {}
+    if decision.released and resolved.customer_key is not None:
+        attributes = [policy.attributes[item.attribute] for item in decision.released]
+        values = fetch(svc.affiliates, attributes, resolved.customer_key)
+    # shape: each value in the least revealing view the rule allows
+    shaped = shape(policy, decision, values, today=now.astimezone(KST).date())
+    return resolved, decision, shaped
+
+
+async def handle_query(
+    svc: Services, caller: Caller, ref: CustomerRef, purpose: PurposeId,
+    wanted: Sequence[AttributeRequest], *, now: datetime, request_id: str,
+) -> QueryResult:
+    policy = svc.policy.current  # one policy version for the whole request
+    try:
+        resolved, decision, shaped = await to_thread.run_sync(
+            _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now
+        )
+    except GatewayError as exc:
+        await record_refusal(svc, exc, request_id=request_id, now=now, caller=caller,
+                             policy_version=policy.version)
+        raise
+    # record: durable BEFORE release.
+    # INVARIANT: a record is durable before any byte of the response is sent.
+    index = await record.append(svc.access_log, record.query_record(
+        request_id=request_id, now=now, caller=caller, source=caller.source,
+        customer=resolved.customer_key if resolved.known else None,
+        requested=wanted, decision=decision, shaped=shaped,
+    ))
+    return QueryResult(request_id=request_id, log_index=index, pseudonym=resolved.pseudonym,
+                       decision=decision, shaped=shaped, policy=policy)
+
+
+async def record_refusal(
+    svc: Services, exc: GatewayError, *, request_id: str, now: datetime, caller: Caller | None,
+    policy_version: str | None, source: str | None = None,
+    customer: CustomerKey | None = None,
+) -> int | None:
+    """Refusals are decisions too: log them, and let the problem document carry the index.
+
+    Only the stable problem type goes in; the detail text could name what the caller sent.
+    5xx refusals are not logged here: the log itself may be what failed.
+    """
+    if exc.status >= 500:
+        return None
+    index = await record.append(svc.access_log, record.event_record(
+        "refused", request_id=request_id, now=now, caller=caller,
+        source=source if caller is None else caller.source,
+        policy_version=policy_version, status=exc.status, customer=customer,
+        problem=exc.type_slug,
+    ))
+    exc.log_index = index
+    return index

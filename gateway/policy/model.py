@@ -1,0 +1,122 @@
+"""The policy in force: immutable values built by the loader and read by the decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gateway.domain import (
+    AffiliateId,
+    AttributeId,
+    Category,
+    PolicyVersion,
+    PurposeId,
+    SystemId,
+    ViewName,
+)
+from gateway.errors import UnknownView
+from gateway.policy.views import JsonValue, View
+
+Algorithm = Literal["EdDSA", "ES256"]
+PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
+PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:read", "log:read"})
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    """A client system of an affiliate; its tokens verify with `public_key` and `algorithm` only."""
+
+    id: SystemId
+    affiliate: AffiliateId
+    name_ko: str
+    name_en: str
+    algorithm: Algorithm
+    public_key: PublicKey
+    public_key_path: str  # as written in the policy, relative to the public keys dir
+    permissions: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Affiliate:
+    id: AffiliateId
+    name_ko: str
+    name_en: str
+    sees_group_customers: bool  # may query customers it does not itself hold (holding only)
+    systems: Mapping[SystemId, System]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    table: str
+    column: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    id: AttributeId
+    name_ko: str
+    name_en: str
+    owner: AffiliateId
+    category: Category
+    type: str  # text, date, amount, integer, list, records
+    source: Source
+    views: Mapping[ViewName, View]  # least revealing first
+
+    def rank(self, view: ViewName) -> int:
+        """How revealing `view` is: its position in the catalogue's order (0 = least)."""
+        return list(self.views).index(view)
+
+    def apply_view(self, view: str, value: object, *, today: date) -> JsonValue:
+        """Shape a fetched value; `today` is the decision date (age bands depend on it)."""
+        spec = self.views.get(ViewName(view))
+        if spec is None:
+            raise UnknownView(f"view `{view}` is not defined for attribute `{self.id}`")
+        if value is None and not spec.accepts_none:
+            return None
+        return spec.apply(value, today=today)
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    id: PurposeId
+    name_ko: str
+    name_en: str
+    legal_basis: tuple[str, ...]
+    marketing: bool
+    consent_required: bool
+    notify_customer: bool
+    retention_days: int
+    channel: str | None  # the one contact channel a marketing consent must name
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Grants `recipient` these attributes, in these views only, for `purpose`."""
+
+    id: str
+    description: str
+    recipient: AffiliateId
+    purpose: PurposeId
+    systems: frozenset[SystemId] | None  # None: any system of the recipient
+    attributes: Mapping[AttributeId, tuple[ViewName, ...]]
+
+    def permits_system(self, system: SystemId) -> bool:
+        return self.systems is None or system in self.systems
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    version: PolicyVersion  # "sha256:" + hex over the policy files' bytes (see loader)
+    affiliates: Mapping[AffiliateId, Affiliate]
+    systems: Mapping[SystemId, System]
+    attributes: Mapping[AttributeId, Attribute]
+    purposes: Mapping[PurposeId, Purpose]
+    rules: tuple[Rule, ...]  # in file order
+
+    def rules_for(self, recipient: AffiliateId, purpose: PurposeId) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.recipient == recipient and r.purpose == purpose)

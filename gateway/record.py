@@ -1,0 +1,93 @@
+"""Record step: build the access record of a decision and append it durably to the log.
+
+Fields follow the access-record items of the 개인정보의 안전성 확보조치 기준 (고시) 제8조:
+account (affiliate, system, employee), date and time, where from, whose data (customer key,
+never an RRN), what was done (purpose, attributes requested, released with views, withheld
+with reasons, decision) — plus request id, policy version and the consents relied on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Protocol, Sequence
+
+from gateway.domain import AttributeRequest, Caller, CustomerKey, Decision
+from gateway.errors import GatewayError, LogWriteFailed
+from gateway.shape import Shaped
+
+log = logging.getLogger("gateway.record")
+
+RECORD_VERSION = 1
+
+
+class AppendOnlyLog(Protocol):
+    async def append_async(self, record: dict[str, Any]) -> int: ...
+
+
+def timestamp(now: datetime) -> str:
+    """RFC 3339 UTC with microseconds: sortable, unambiguous."""
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def actor(caller: Caller | None) -> dict[str, str] | None:
+    if caller is None:
+        return None
+    return {"affiliate": caller.affiliate, "system": caller.system, "employee": caller.employee}
+
+
+def query_record(*, request_id: str, now: datetime, caller: Caller, source: str | None,
+                 customer: CustomerKey | None, requested: Sequence[AttributeRequest],
+                 decision: Decision, shaped: Shaped) -> dict[str, Any]:
+    return {
+        "v": RECORD_VERSION,
+        "kind": "query",
+        "time": timestamp(now),
+        "request_id": request_id,
+        "actor": actor(caller),
+        "source": source,
+        "customer": customer,
+        "purpose": decision.purpose,
+        "requested": [{"attribute": r.attribute, "view": r.view} for r in requested],
+        "released": [
+            {"attribute": r.attribute, "view": r.view, "rule": r.rule, "consent": r.consent}
+            for r, _value in shaped.released
+        ],
+        "withheld": [{"attribute": w.attribute, "reason": w.reason.value} for w in shaped.withheld],
+        "decision": shaped.outcome,
+        "policy_version": decision.policy_version,
+        "consents": sorted({r.consent for r, _ in shaped.released if r.consent}),
+        "status": 200,
+    }
+
+
+def event_record(kind: str, *, request_id: str, now: datetime, caller: Caller | None,
+                 source: str | None, policy_version: str | None, status: int,
+                 customer: CustomerKey | None = None, **fields: Any) -> dict[str, Any]:
+    """Consent changes, refusals and other events; `fields` must hold no personal identifier."""
+    record: dict[str, Any] = {
+        "v": RECORD_VERSION,
+        "kind": kind,
+        "time": timestamp(now),
+        "request_id": request_id,
+        "actor": actor(caller),
+        "source": source,
+        "customer": customer,
+        "policy_version": policy_version,
+        "status": status,
+    }
+    record.update(fields)
+    return record
+
+
+async def append(access_log: AppendOnlyLog, record: dict[str, Any]) -> int:
+    """Append and wait for durability. INVARIANT: no response is built before this returns."""
+    try:
+        return await access_log.append_async(record)
+    except LogWriteFailed:
+        raise
+    except GatewayError:
+        raise
+    except Exception as exc:  # fail closed on anything the log did not foresee
+        log.error("access log append failed: %s", type(exc).__name__)
+        raise LogWriteFailed("access record could not be made durable") from exc

@@ -1,0 +1,70 @@
+"""Resolve step: an RRN or the caller's own pseudonym → the group-internal customer key.
+
+The answer for a customer the caller's affiliate does not hold is the same as for one nobody
+holds (`known=False`, no pseudonym), so a query never reveals whether a person is a customer
+of another affiliate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.domain import AffiliateId, Caller, CustomerKey
+from gateway.errors import MalformedIdentifier, UnknownPseudonym
+from pseudonymizer.pseudonyms import InvalidPseudonym, Pseudonymizer
+from pseudonymizer.rrn import InvalidNationalId, parse_national_id
+
+
+class Registry(Protocol):
+    def lookup(self, nid_digits: str) -> CustomerKey | None: ...
+    def holds(self, customer_key: CustomerKey, affiliate: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    """How the caller names the customer: exactly one of the two is set."""
+
+    rrn: str | None = None
+    pseudonym: str | None = None
+
+    def __repr__(self) -> str:  # never print an RRN, even by accident
+        return "CustomerRef(rrn=<redacted>)" if self.rrn else f"CustomerRef(pseudonym={self.pseudonym!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    customer_key: CustomerKey | None  # None: nobody holds this RRN
+    known: bool  # the caller's affiliate may see this customer
+    pseudonym: str | None  # the caller's pseudonym, only when known
+
+
+def customer_key_of(ref: CustomerRef, recipient: AffiliateId, *, registry: Registry,
+                    pseudonymizer: Pseudonymizer) -> CustomerKey | None:
+    """The customer key behind `ref`, or None when the gateway does not know the RRN."""
+    if ref.pseudonym is not None:
+        try:
+            return CustomerKey(pseudonymizer.resolve(ref.pseudonym, recipient))
+        except InvalidPseudonym as exc:
+            raise UnknownPseudonym(
+                f"pseudonym is not one issued to `{recipient}`: {exc}"
+            ) from None
+    assert ref.rrn is not None
+    try:
+        nid = parse_national_id(ref.rrn)
+    except InvalidNationalId as exc:
+        # The message says what is wrong (length, date, century digit), never the number.
+        raise MalformedIdentifier(f"national id number is malformed: {exc}") from None
+    return registry.lookup(nid.digits)
+
+
+def resolve(ref: CustomerRef, caller: Caller, *, registry: Registry, pseudonymizer: Pseudonymizer,
+            sees_group_customers: bool) -> Resolved:
+    key = customer_key_of(ref, caller.affiliate, registry=registry, pseudonymizer=pseudonymizer)
+    if key is None:
+        return Resolved(customer_key=None, known=False, pseudonym=None)
+    known = sees_group_customers or registry.holds(key, caller.affiliate)
+    if not known:
+        return Resolved(customer_key=key, known=False, pseudonym=None)
+    return Resolved(customer_key=key, known=True,
+                    pseudonym=pseudonymizer.pseudonym(key, caller.affiliate))

@@ -1,0 +1,126 @@
+"""Composition root: builds every component of the request path from the settings, once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from gateway.accesslog import AccessLog, LogSigner
+from gateway.affiliates import AffiliateDatabases
+from gateway.auth import Authenticator, JtiStore
+from gateway.consents import ConsentStore
+from gateway.db.engine import make_engine
+from gateway.errors import ConfigError
+from gateway.policy import Policy, load_policy
+from gateway.registry import CustomerRegistry
+from gateway.settings import Settings
+from pseudonymizer.keys import FileKeyProvider
+from pseudonymizer.pseudonyms import Pseudonymizer
+from pseudonymizer.vault import RrnVault
+
+log = logging.getLogger("gateway.services")
+
+LOG_SIGNING_KEY = "log-signing.key.pem"
+
+
+class PolicyHolder:
+    """The policy in force; swapped atomically as a whole (never edited in place)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Policy:
+        return self._policy
+
+    def replace(self, policy: Policy) -> Policy:
+        with self._lock:
+            old, self._policy = self._policy, policy
+        return old
+
+
+def ensure_secrets(settings: Settings, *, create: bool) -> None:
+    """Generate the gateway's own keys on first run (embedded default) or insist they exist."""
+    secrets = settings.secrets_path
+    signing = secrets / LOG_SIGNING_KEY
+    has_master = secrets.is_dir() and any(secrets.glob("master-v*.key"))
+    if has_master and signing.exists():
+        return
+    if not create:
+        raise ConfigError(
+            f"gateway keys missing in `{secrets}`: run `gateway keys init` first"
+        )
+    secrets.mkdir(parents=True, exist_ok=True)
+    FileKeyProvider.create(secrets)
+    if not signing.exists():
+        LogSigner.generate(signing, name=settings.log_origin)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    policy: PolicyHolder
+    gateway_engine: Engine
+    affiliates: AffiliateDatabases
+    keys: FileKeyProvider
+    vault: RrnVault
+    pseudonymizer: Pseudonymizer
+    registry: CustomerRegistry
+    consents: ConsentStore
+    access_log: AccessLog
+    authenticator: Authenticator
+    signer: LogSigner
+    _closed: bool = field(default=False, repr=False)
+
+    @classmethod
+    def build(cls, settings: Settings, *, policy: Policy | None = None) -> Services:
+        ensure_secrets(settings, create=settings.demo)
+        if policy is None:
+            policy = load_policy(Path(settings.policy_dir), Path(settings.public_keys_dir))
+        holder = PolicyHolder(policy)
+        engine = make_engine(settings.gateway_url)
+        keys = FileKeyProvider(settings.secrets_path)
+        vault = RrnVault(keys)
+        pseudonymizer = Pseudonymizer(keys)
+        signer = LogSigner.load(settings.secrets_path / LOG_SIGNING_KEY, name=settings.log_origin)
+        access_log = AccessLog(
+            engine,
+            signer,
+            origin=settings.log_origin,
+            batch_max=settings.log_batch_max,
+            batch_wait_ms=settings.log_batch_wait_ms,
+        )
+        authenticator = Authenticator(
+            lambda system_id: holder.current.systems.get(system_id),  # type: ignore[arg-type]
+            JtiStore(engine),
+            audience=settings.audience,
+            max_lifetime_s=settings.max_token_lifetime_s,
+            skew_s=settings.clock_skew_s,
+        )
+        return cls(
+            settings=settings,
+            policy=holder,
+            gateway_engine=engine,
+            affiliates=AffiliateDatabases(settings.affiliate_database_urls),
+            keys=keys,
+            vault=vault,
+            pseudonymizer=pseudonymizer,
+            registry=CustomerRegistry(engine, vault),
+            consents=ConsentStore(engine),
+            access_log=access_log,
+            authenticator=authenticator,
+            signer=signer,
+        )
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.access_log.close()
+        self.affiliates.close()
+        self.gateway_engine.dispose()
