@@ -14,10 +14,11 @@ from gateway.affiliates import AffiliateDatabases
 from gateway.auth import Authenticator, JtiStore
 from gateway.consents import ConsentStore
 from gateway.db.engine import make_engine
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, KeyLoadError
 from gateway.policy import Policy, load_policy
 from gateway.registry import CustomerRegistry
 from gateway.settings import Settings
+from pseudonymizer.errors import PseudonymizerError
 from pseudonymizer.keys import FileKeyProvider
 from pseudonymizer.pseudonyms import Pseudonymizer
 from pseudonymizer.vault import RrnVault
@@ -56,7 +57,10 @@ def ensure_secrets(settings: Settings, *, create: bool) -> None:
             f"gateway keys missing in `{secrets}`: run `gateway keys init` first"
         )
     secrets.mkdir(parents=True, exist_ok=True)
-    FileKeyProvider.create(secrets)
+    try:
+        FileKeyProvider.create(secrets)
+    except PseudonymizerError as exc:
+        raise KeyLoadError(f"gateway master key could not be created: {exc}") from exc
     if not signing.exists():
         LogSigner.generate(signing, name=settings.log_origin)
 
@@ -84,7 +88,10 @@ class Services:
             policy = load_policy(Path(settings.policy_dir), Path(settings.public_keys_dir))
         holder = PolicyHolder(policy)
         engine = make_engine(settings.gateway_url)
-        keys = FileKeyProvider(settings.secrets_path)
+        try:
+            keys = FileKeyProvider(settings.secrets_path)
+        except PseudonymizerError as exc:
+            raise KeyLoadError(f"gateway master key could not be loaded: {exc}") from exc
         vault = RrnVault(keys)
         pseudonymizer = Pseudonymizer(keys)
         signer = LogSigner.load(settings.secrets_path / LOG_SIGNING_KEY, name=settings.log_origin)
@@ -94,9 +101,10 @@ class Services:
             origin=settings.log_origin,
             batch_max=settings.log_batch_max,
             batch_wait_ms=settings.log_batch_wait_ms,
+            create_tables=False,  # the schema belongs to the Alembic migrations
         )
         authenticator = Authenticator(
-            lambda system_id: holder.current.systems.get(system_id),  # type: ignore[arg-type]
+            lambda system_id: holder.current.systems.get(system_id),
             JtiStore(engine),
             audience=settings.audience,
             max_lifetime_s=settings.max_token_lifetime_s,

@@ -29,11 +29,13 @@ def shape(policy: Policy, decision: Decision, values: Mapping[AttributeId, Any],
     released: list[tuple[Released, Any]] = []
     withheld = list(decision.withheld)
     for item in decision.released:
+        attribute = policy.attributes[item.attribute]
         raw = values.get(item.attribute)
-        if raw is None:
+        # A yes/no view answers "no" for an absent value (no car insured → has_car false);
+        # every other view has nothing to show, and says so.
+        if raw is None and not attribute.views[item.view].accepts_none:
             withheld.append(Withheld(item.attribute, Reason.NO_DATA,
                                      "the owning affiliate holds no value"))
             continue
-        value = policy.attributes[item.attribute].apply_view(item.view, raw, today=today)
-        released.append((item, value))
+        released.append((item, attribute.apply_view(item.view, raw, today=today)))
     return Shaped(released=tuple(released), withheld=tuple(withheld))

@@ -1,4 +1,4 @@
-"""National ID validation, key provider, RRN vault and per-recipient pseudonyms (never imports `gateway`)."""
+"""National ids, keys, the RRN vault and per-recipient pseudonyms; never imports `gateway`."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import re
 import secrets
 import stat
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -51,7 +52,8 @@ def derive_subkey(master: bytes, purpose: str, version: int) -> bytes:
     if not purpose or "\x00" in purpose:
         raise ValueError("key purpose must be non-empty and contain no nul character")
     info = purpose.encode("utf-8") + b"\x00" + version.to_bytes(4, "big")
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=_HKDF_SALT, info=info).derive(master)
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=_HKDF_SALT, info=info)
+    return hkdf.derive(master)
 
 
 class _MasterKeys:
@@ -118,6 +120,7 @@ class FileKeyProvider(_MasterKeys):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._scanned = float("-inf")  # monotonic time of the last on-demand re-read
         super().__init__(self._read_all())
 
     @classmethod
@@ -130,7 +133,9 @@ class FileKeyProvider(_MasterKeys):
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise KeyLoadError(f"cannot create key directory `{directory}`: {exc.strerror}") from exc
+            raise KeyLoadError(
+                f"cannot create key directory `{directory}`: {exc.strerror}"
+            ) from exc
         if not _key_files(directory):
             _write_new_key(directory, 1, tolerate_existing=True)
         return cls(directory)
@@ -139,9 +144,12 @@ class FileKeyProvider(_MasterKeys):
         try:
             return self._derive(purpose, version)
         except UnknownKeyVersion:
-            # Another process may have rotated since we loaded: look once more.
-            if version is None:
+            # Another process may have rotated since we loaded: look again, but at most once a
+            # second, so forged version numbers cannot turn every request into a disk scan.
+            now = time.monotonic()
+            if version is None or version < self._current() or now - self._scanned < 1.0:
                 raise
+            self._scanned = now
             self.reload()
             return self._derive(purpose, version)
 

@@ -55,7 +55,9 @@ class Pseudonymizer:
         self._ciphers: dict[tuple[str, int], AESSIV] = {}
         self._lock = threading.Lock()
 
-    def pseudonym(self, customer_key: str, recipient: str, *, version: int | None = None) -> Pseudonym:
+    def pseudonym(
+        self, customer_key: str, recipient: str, *, version: int | None = None
+    ) -> Pseudonym:
         """The stable pseudonym of `customer_key` for `recipient` (current key version by default).
 
         After a key rotation new pseudonyms use the new version; old ones keep resolving.
@@ -64,7 +66,9 @@ class Pseudonymizer:
             raise InvalidCustomerKey("customer key must be 32 lowercase hex characters")
         _require_recipient(recipient)
         v = self._keys.current_version(pseudonym_purpose(recipient)) if version is None else version
-        sealed = self._cipher(recipient, v).encrypt(bytes.fromhex(customer_key), [recipient.encode("utf-8")])
+        sealed = self._cipher(recipient, v).encrypt(
+            bytes.fromhex(customer_key), [recipient.encode("utf-8")]
+        )
         text = base64.b32encode(sealed).decode("ascii").rstrip("=").lower()
         return Pseudonym(f"p{v}_{text}")
 
@@ -98,9 +102,9 @@ class Pseudonymizer:
             return cached
         subkey = self._keys.key(pseudonym_purpose(recipient), version)
         # AESSIV takes two AES keys; expanding the 32-byte subkey to 64 bytes gives AES-256-SIV
-        # (RFC 5297 §2.2: the key is split into a MAC half and a CTR half).
-        siv_key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"aes-256-siv").derive(subkey)
-        cipher = AESSIV(siv_key)
+        # (RFC 5297 §2.6: the key splits into an S2V half and a CTR half).
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"aes-256-siv")
+        cipher = AESSIV(hkdf.derive(subkey))
         with self._lock:
             if len(self._ciphers) >= _CACHE_LIMIT:
                 self._ciphers.clear()

@@ -169,7 +169,9 @@ def parse_national_id(text: str, *, today: date | None = None) -> NationalId:
             "birth date (digits 1-6) is not a real date in the century the 7th digit names"
         ) from None
     if born > (today or date.today()):
-        raise InvalidNationalId("birth date (digits 1-6) is in the future for the century the 7th digit names")
+        raise InvalidNationalId(
+            "birth date (digits 1-6) is in the future for the century the 7th digit names"
+        )
     foreigner = century.kind == "foreigner"
     holds = check_digit(digits[:12], foreigner=foreigner) == int(digits[12])
     return NationalId(
@@ -192,10 +194,10 @@ def is_valid_rrn_like(text: str) -> bool:
 
 
 def _century_digit(birth: date, sex: Sex, *, foreigner: bool) -> str:
+    kind: Kind = "foreigner" if foreigner else "resident"
     for digit, c in _CENTURY.items():
-        if c.base_year == birth.year // 100 * 100 and c.sex == sex and (c.kind == "foreigner") == foreigner:
+        if c.base_year == birth.year // 100 * 100 and c.sex == sex and c.kind == kind:
             return digit
-    kind = "foreigner" if foreigner else "resident"
     raise ValueError(f"no {kind} century digit for birth year {birth.year}")
 
 

@@ -60,7 +60,8 @@ class RrnVault:
         version = self._keys.current_version(ENCRYPTION_PURPOSE)
         header = bytes([_FORMAT]) + version.to_bytes(4, "big")
         nonce = os.urandom(_NONCE_BYTES)
-        ciphertext = self._cipher(version).encrypt(nonce, digits.encode("ascii"), _ad(header, customer_key))
+        plain = digits.encode("ascii")
+        ciphertext = self._cipher(version).encrypt(nonce, plain, _ad(header, customer_key))
         return header + nonce + ciphertext
 
     def decrypt(self, blob: bytes, customer_key: str) -> str:
@@ -76,7 +77,8 @@ class RrnVault:
         except UnknownKeyVersion as exc:
             raise InvalidCiphertext(f"rrn ciphertext key version `v{version}` is unknown") from exc
         try:
-            plain = cipher.decrypt(nonce, blob[_HEADER_BYTES + _NONCE_BYTES :], _ad(header, customer_key))
+            sealed = blob[_HEADER_BYTES + _NONCE_BYTES :]
+            plain = cipher.decrypt(nonce, sealed, _ad(header, customer_key))
         except InvalidTag:
             raise InvalidCiphertext(
                 "rrn ciphertext does not authenticate for this customer key"

@@ -10,7 +10,9 @@ refused rather than silently rounded.
 
 from __future__ import annotations
 
+import bisect
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.accesslog.errors import RecordNotCanonical
@@ -26,7 +28,47 @@ def canonical_json(obj: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of `obj` (str/int/bool/None/list/dict only)."""
     parts: list[str] = []
     _write(obj, parts, "$")
-    text = "".join(parts)
+    return _utf8("".join(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalObject:
+    """A JSON object canonicalized member by member, so one member can be added later cheaply.
+
+    The log canonicalizes a record once, when it is submitted (a snapshot the caller can no
+    longer change), and adds the `index` member under the append lock without redoing the
+    rest: `CanonicalObject.of(r).with_member("index", i) == canonical_json({**r, "index": i})`.
+    """
+
+    sort_keys: tuple[bytes, ...]
+    members: tuple[bytes, ...]  # `"name":value` in canonical bytes, in sort order
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> CanonicalObject:
+        pairs = []
+        for key in obj:
+            if not isinstance(key, str):
+                raise RecordNotCanonical("object key at `$` is not a string")
+            pairs.append((_utf16_key(key), _member(key, obj[key])))
+        pairs.sort()
+        return cls(tuple(k for k, _ in pairs), tuple(m for _, m in pairs))
+
+    def with_member(self, name: str, value: Any) -> bytes:
+        key = _utf16_key(name)
+        at = bisect.bisect_left(self.sort_keys, key)
+        if at < len(self.sort_keys) and self.sort_keys[at] == key:
+            raise RecordNotCanonical(f"object already has a member `{name}`")
+        members = (*self.members[:at], _member(name, value), *self.members[at:])
+        return b"{" + b",".join(members) + b"}"
+
+
+def _member(key: str, value: Any) -> bytes:
+    parts = [_encode_string(key), ":"]
+    _write(value, parts, f"$.{key}")
+    return _utf8("".join(parts))
+
+
+def _utf8(text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate: not valid UTF-8, not valid I-JSON

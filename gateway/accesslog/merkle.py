@@ -94,6 +94,10 @@ class CompactRange:
         self._stack.append((level, h))
         return completed
 
+    def hashes(self) -> list[bytes]:
+        """The frontier's hashes, largest subtree first (the constructor's `hashes`)."""
+        return [h for _, h in self._stack]
+
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT
@@ -111,7 +115,8 @@ def range_hash(start: int, end: int, get_perfect: PerfectSource) -> bytes:
     if n & (n - 1) == 0 and start % n == 0:
         return get_perfect(n.bit_length() - 1, start // n)
     k = split_point(n)
-    return node_hash(range_hash(start, start + k, get_perfect), range_hash(start + k, end, get_perfect))
+    left = range_hash(start, start + k, get_perfect)
+    return node_hash(left, range_hash(start + k, end, get_perfect))
 
 
 def inclusion_proof(index: int, tree_size: int, get_subtree: SubtreeSource) -> list[bytes]:

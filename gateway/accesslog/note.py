@@ -39,7 +39,8 @@ def valid_key_name(name: str) -> bool:
 
 
 def key_hash(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key).digest()[:4]
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key)
+    return digest.digest()[:4]
 
 
 def _check_text(text: str, what: str, error: type[Exception]) -> None:
@@ -124,7 +125,7 @@ class NoteVerifier:
 
 def parse_verifier_key(text: str) -> NoteVerifier:
     """Parse `<name>+<hash hex>+<base64(0x01 ‖ key)>` and check the hash matches the key."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # base64 may itself contain `+`
     if len(parts) != 3:
         raise MalformedVerifierKey("verifier key must be `name+hash+key`")
     name, hash_hex, key_b64 = parts

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from gateway.errors import ConfigError
+
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 BUSY_TIMEOUT_MS = 10_000
@@ -29,6 +31,8 @@ def normalize_url(url: str) -> URL:
 
 def make_engine(url: str, *, synchronous: Synchronous = "FULL") -> Engine:
     """An engine for `url`; `synchronous` applies to SQLite only (FULL: durable on power loss)."""
+    if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ConfigError(f"unknown sqlite synchronous mode `{synchronous}`")
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, synchronous)

@@ -102,7 +102,7 @@ class Consent(Base):
     customer_key: Mapped[str] = mapped_column(CHAR(32))
     recipient: Mapped[str] = mapped_column(String(32))
     purpose: Mapped[str] = mapped_column(String(64))
-    categories: Mapped[str] = mapped_column(Text)  # JSON array, sorted, e.g. ["contact","financial"]
+    categories: Mapped[str] = mapped_column(Text)  # sorted JSON array: ["contact","financial"]
     channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -86,12 +86,17 @@ class Purpose:
     id: PurposeId
     name_ko: str
     name_en: str
-    legal_basis: tuple[str, ...]
+    legal_bases: tuple[str, ...]  # each citation as written, e.g. 신용정보법 제32조 제6항 제3호
     marketing: bool
     consent_required: bool
     notify_customer: bool
     retention_days: int
     channel: str | None  # the one contact channel a marketing consent must name
+
+    @property
+    def legal_basis(self) -> str:
+        """All citations on one line ("; "-separated), as the API and the log print them."""
+        return "; ".join(self.legal_bases)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from gateway import record
 from gateway.api.deps import CallerDep, NowDep, RequestIdDep, ServicesDep
+from gateway.accesslog import leaf_hash
 from gateway.api.schemas import ConsistencyProofOut, InclusionProofOut
 from gateway.errors import NotFound, ValidationFailed
 from gateway.pipeline import require_permission
@@ -46,7 +47,7 @@ async def inclusion(svc: ServicesDep, caller: CallerDep,
         if tree_size > size or index >= tree_size:
             raise ProofOutOfRange(f"need `index` < `tree_size` <= {size}")
         proof = svc.access_log.inclusion_proof(index, tree_size)
-        leaf = svc.access_log.leaf_hash(index)
+        leaf = leaf_hash(svc.access_log.record(index))
         return InclusionProofOut(index=index, tree_size=tree_size, leaf_hash=_b64(leaf),
                                  hashes=[_b64(h) for h in proof])
 

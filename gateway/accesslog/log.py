@@ -1,0 +1,322 @@
+"""The access log: durable, group-committed appends and reads of a verifiable Merkle log.
+
+One writer thread per process drains a queue of pending records and writes each batch in
+one transaction, serialized across processes by the database: `SELECT … FOR UPDATE` on the
+`log_head` row on PostgreSQL, `BEGIN IMMEDIATE` (the write lock, before anything is read) on
+SQLite in WAL mode with `synchronous=FULL`. Only after COMMIT returns are callers woken.
+
+INVARIANT: `append` returns an index only once the record is committed; any failure raises
+`LogWriteFailed` to every caller of the batch, and the caller must release nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from gateway.accesslog import store
+from gateway.accesslog.canonical import CanonicalObject
+from gateway.accesslog.checkpoint import format_checkpoint
+from gateway.accesslog.errors import LogRangeError, RecordNotCanonical
+from gateway.accesslog.note import LogSigner
+from gateway.db.base import Base
+from gateway.errors import LogWriteFailed
+
+logger = logging.getLogger("gateway.accesslog")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's batch
+NO_FILE = (None, "", ":memory:")
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: CanonicalObject  # canonicalized at submission: later changes to the dict don't count
+    future: Future[int]
+
+
+@dataclass(slots=True)
+class WriterStats:
+    batches: int = 0
+    records: int = 0
+    failed_batches: int = 0
+
+
+class AccessLog:
+    """Append-only, tamper-evident log of access records (RFC 9162 tree, C2SP checkpoints)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        signer: LogSigner,
+        *,
+        origin: str,
+        batch_max: int = 256,
+        batch_wait_ms: float = 2.0,
+        create_tables: bool = True,
+    ) -> None:
+        if batch_max < 1 or batch_wait_ms < 0:
+            raise ValueError("batch_max must be ≥ 1 and batch_wait_ms ≥ 0")
+        format_checkpoint(origin, 0, store.EMPTY_ROOT)  # validates the origin line early
+        self._engine = engine
+        self._signer = signer
+        self.origin = origin
+        self.batch_max = batch_max
+        self.batch_wait = batch_wait_ms / 1000
+        self.stats = WriterStats()
+        self._dialect = engine.dialect.name
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._prepare_database(create_tables)
+
+    # --- set-up -----------------------------------------------------------------------------
+    def _prepare_database(self, create_tables: bool) -> None:
+        """Create the tables and the head row; tolerate another process doing it at once."""
+        for attempt in range(5):
+            try:
+                if self._dialect == "sqlite" and self._engine.url.database not in NO_FILE:
+                    with self._engine.connect() as conn:  # persistent: recorded in the file
+                        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                if create_tables:
+                    Base.metadata.create_all(self._engine, tables=store.TABLES)
+                with self._engine.begin() as conn:
+                    if conn.execute(select(store.head.c.id)).first() is None:
+                        store.insert_head_row(conn)
+                return
+            except DBAPIError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))  # a concurrent creator won the race; look again
+
+    # --- appending --------------------------------------------------------------------------
+    def append(self, record: dict[str, Any], *, timeout: float | None = None) -> int:
+        """Append `record` (it gets its own `index`); return the index once it is durable."""
+        future = self._submit(record)
+        try:
+            return future.result(timeout)
+        except FutureTimeout as exc:
+            raise LogWriteFailed("access log write timed out") from exc
+
+    async def append_async(self, record: dict[str, Any]) -> int:
+        """`append` for the event loop: waits for the writer without blocking the loop."""
+        return await asyncio.wrap_future(self._submit(record))
+
+    def _submit(self, record: dict[str, Any]) -> Future[int]:
+        if not isinstance(record, dict):
+            raise RecordNotCanonical("access record must be a json object")
+        if "index" in record:
+            raise RecordNotCanonical("access record must not set `index`: the log assigns it")
+        # canonicalize here, in the caller: floats etc. fail this call, not the whole batch
+        pending = _Pending(CanonicalObject.of(record), Future())
+        with self._lock:
+            if self._closed:
+                raise LogWriteFailed("access log is closed")
+            self._ensure_writer()
+            self._queue.put(pending)
+        return pending.future
+
+    def _ensure_writer(self) -> None:
+        # a writer thread does not survive fork(): start one per process, on first use (and
+        # again should it ever have died, so that no caller waits on a queue nobody reads)
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            self._pid = os.getpid()
+            self._queue = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._run, name="accesslog-writer", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Write everything already submitted, then stop the writer; later appends fail."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread if self._pid == os.getpid() else None
+            if thread is not None:
+                self._queue.put(None)
+        if thread is not None:
+            thread.join()
+
+    def __enter__(self) -> AccessLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the writer thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        q = self._queue
+        try:
+            while True:
+                first = q.get()
+                if first is None:
+                    return
+                batch, stop = self._gather(q, first)
+                self._write(batch)
+                if stop:
+                    return
+        finally:  # only reached early on a bug: never leave a caller waiting forever
+            self._fail_queued(q)
+
+    def _gather(
+        self, q: queue.SimpleQueue[_Pending | None], first: _Pending
+    ) -> tuple[list[_Pending], bool]:
+        """Take up to batch_max records, waiting at most batch_wait for more to arrive."""
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait
+        while len(batch) < self.batch_max:
+            remaining = deadline - time.monotonic()
+            try:
+                item = q.get(timeout=remaining) if remaining > 0 else q.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _write(self, batch: list[_Pending]) -> None:
+        # a future cancelled before we took it (its caller gave up) is not written
+        live = [p for p in batch if p.future.set_running_or_notify_cancel()]
+        if not live:
+            return
+        try:
+            written = self._write_batch(live)
+        except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
+            self.stats.failed_batches += 1
+            logger.error("access log batch of %d records failed: %s", len(live), type(exc).__name__)
+            for p in live:
+                if not p.future.done():
+                    error = LogWriteFailed(f"access log write failed: `{type(exc).__name__}`")
+                    error.__cause__ = exc
+                    p.future.set_exception(error)
+            return
+        self.stats.batches += 1
+        self.stats.records += len(written)
+        for p, index in written:
+            p.future.set_result(index)
+
+    def _write_batch(self, batch: list[_Pending]) -> list[tuple[_Pending, int]]:
+        with self._engine.connect() as conn:
+            self._lock_log(conn)
+            current = store.read_head(conn, for_update=True)
+            start = current.size
+            # INVARIANT: each record holds its own index, assigned under the append lock
+            data = [p.record.with_member("index", start + n) for n, p in enumerate(batch)]
+            store.append_leaves(conn, current, data)
+            conn.commit()
+        return [(p, start + n) for n, p in enumerate(batch)]
+
+    def _lock_log(self, conn: Connection) -> None:
+        """Take the cross-process append lock before reading the head."""
+        if self._dialect == "sqlite":
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            conn.exec_driver_sql("PRAGMA synchronous = FULL")  # WAL + NORMAL may lose commits
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif self._dialect == "postgresql":
+            # FOR UPDATE must see the latest committed head after waiting for the lock
+            conn.execution_options(isolation_level="READ COMMITTED")
+
+    def _fail_queued(self, q: queue.SimpleQueue[_Pending | None]) -> None:
+        while True:
+            try:
+                item = q.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None and item.future.set_running_or_notify_cancel():
+                item.future.set_exception(LogWriteFailed("access log writer stopped"))
+
+    # --- reading ----------------------------------------------------------------------------
+    def size(self) -> int:
+        with self._engine.connect() as conn:
+            return store.read_head(conn).size
+
+    def root(self, tree_size: int | None = None) -> bytes:
+        """Root hash of the current tree, or of its first `tree_size` leaves."""
+        with self._engine.connect() as conn:
+            return store.root_at(conn, tree_size)
+
+    def record(self, index: int) -> bytes:
+        """The record at `index` exactly as hashed."""
+        with self._engine.connect() as conn:
+            size = store.read_head(conn).size
+            if not 0 <= index < size:
+                raise LogRangeError(f"leaf index {index} is outside the log of size {size}")
+            data = store.read_record(conn, index)
+        if data is None:
+            raise store.LogCorrupted(f"access log leaf {index} is missing")
+        return data
+
+    def records(self, start: int, end: int) -> list[bytes]:
+        return list(self.iter_records(start, end))
+
+    def iter_records(self, start: int, end: int) -> Iterator[bytes]:
+        """Records [start, end), fetched in chunks on short-lived connections."""
+        size = self.size()
+        if not 0 <= start <= end <= size:
+            raise LogRangeError(f"range [{start}, {end}) is outside the log of size {size}")
+        for chunk in range(start, end, store.READ_CHUNK):
+            with self._engine.connect() as conn:
+                rows = list(store.iter_records(conn, chunk, min(end, chunk + store.READ_CHUNK)))
+            yield from rows
+
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        """RFC 9162 §2.1.3 audit path of leaf `index` in the tree of `tree_size` leaves."""
+        with self._engine.connect() as conn:
+            return store.prove_inclusion(conn, index, tree_size)
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 §2.1.4 proof that the tree of size `first` is a prefix of size `second`."""
+        with self._engine.connect() as conn:
+            return store.prove_consistency(conn, first, second)
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def checkpoint(self, force: bool = False) -> str:
+        """Sign and store the current head if it grew since the latest checkpoint.
+
+        Returns the signed note. `force` re-signs the current head even when it has a
+        checkpoint already (e.g. after rotating the key). Safe from several processes: the
+        size is the primary key, so the loser of a race returns the winner's note.
+        """
+        with self._engine.connect() as conn:
+            current = store.read_head(conn)
+            latest = store.latest_checkpoint(conn)
+            if latest is not None and latest[0] >= current.size and not force:
+                return latest[1]
+            body = format_checkpoint(self.origin, current.size, current.root)
+            note = self._signer.sign_note(body)
+            try:
+                store.insert_checkpoint(conn, current, note)
+                conn.commit()
+                return note
+            except IntegrityError:
+                conn.rollback()
+            if force:
+                store.replace_checkpoint(conn, current, note)
+                conn.commit()
+                return note
+            stored = store.checkpoint_at(conn, current.size)
+            return stored if stored is not None else note
+
+    def latest_checkpoint(self) -> str | None:
+        with self._engine.connect() as conn:
+            latest = store.latest_checkpoint(conn)
+        return None if latest is None else latest[1]
+
+    def checkpoint_at(self, size: int) -> str | None:
+        """The stored checkpoint of exactly `size` leaves, if one was made."""
+        with self._engine.connect() as conn:
+            return store.checkpoint_at(conn, size)

@@ -1,0 +1,272 @@
+"""Database tables of the access log and the operations on them (SQLAlchemy 2.0 Core).
+
+`log_leaves` holds each record exactly as hashed; `log_nodes` the hash of every complete,
+aligned subtree of 2**level leaves (level ≥ 1), so roots and proofs need O(log n) look-ups;
+`log_head` is the single row appends lock and advance (it also caches the tree's right
+frontier, ≤ 64 hashes, so an append reads one row); `log_checkpoints` the signed heads.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.accesslog.errors import LogCorrupted, LogRangeError
+from gateway.accesslog.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    range_hash,
+)
+from gateway.db.base import Base
+
+# INTEGER PRIMARY KEY is SQLite's rowid alias: smaller and faster than a separate BIGINT key
+_Index = BigInteger().with_variant(Integer(), "sqlite")
+
+READ_CHUNK = 1000  # rows per query when streaming records
+
+
+class LogLeaf(Base):
+    __tablename__ = "log_leaves"
+
+    idx: Mapped[int] = mapped_column(_Index, primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    record: Mapped[bytes] = mapped_column(LargeBinary)  # canonical JSON, exactly as hashed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LogNode(Base):
+    __tablename__ = "log_nodes"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogHead(Base):
+    __tablename__ = "log_head"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # the perfect subtrees covering [0, size), largest first, concatenated (32 bytes each);
+    # a cache of stored nodes: appends resume from it without reading log_nodes
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LogCheckpoint(Base):
+    __tablename__ = "log_checkpoints"
+
+    size: Mapped[int] = mapped_column(_Index, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+TABLES = [t.__table__ for t in (LogLeaf, LogNode, LogHead, LogCheckpoint)]
+HEAD_ID = 1
+leaves, nodes, head, checkpoints = (LogLeaf.__table__, LogNode.__table__, LogHead.__table__,
+                                    LogCheckpoint.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    size: int
+    root: bytes
+    frontier: bytes = b""
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- head ---------------------------------------------------------------------------------------
+def insert_head_row(conn: Connection) -> None:
+    """Create the head row of an empty log (callers handle the race of two creators)."""
+    conn.execute(
+        insert(head).values(
+            id=HEAD_ID, size=0, root_hash=EMPTY_ROOT, frontier=b"", updated_at=now()
+        )
+    )
+
+
+def read_head(conn: Connection, *, for_update: bool = False) -> Head:
+    query = select(head.c.size, head.c.root_hash, head.c.frontier).where(head.c.id == HEAD_ID)
+    if for_update:
+        query = query.with_for_update()  # the append lock on PostgreSQL; a no-op on SQLite
+    row = conn.execute(query).one_or_none()
+    if row is None:
+        raise LogCorrupted("access log head row `log_head` is missing")
+    return Head(int(row.size), bytes(row.root_hash), bytes(row.frontier or b""))
+
+
+# --- hashes -------------------------------------------------------------------------------------
+def perfect_hash(conn: Connection, level: int, index: int) -> bytes:
+    """Hash of the perfect subtree (level, index); level 0 is a leaf hash."""
+    if level == 0:
+        value = conn.execute(select(leaves.c.leaf_hash).where(leaves.c.idx == index)).scalar()
+    else:
+        value = conn.execute(
+            select(nodes.c.hash).where(nodes.c.level == level, nodes.c.idx == index)
+        ).scalar()
+    if value is None:
+        raise LogCorrupted(f"access log node ({level}, {index}) is missing")
+    return bytes(value)
+
+
+def read_frontier(conn: Connection, current: Head) -> CompactRange:
+    """The compact range of the head: from its cached frontier, else from the stored nodes."""
+    cached = current.frontier
+    if len(cached) == HASH_SIZE * current.size.bit_count():
+        hashes = [cached[i : i + HASH_SIZE] for i in range(0, len(cached), HASH_SIZE)]
+    else:  # e.g. a head written before the cache existed: O(log n) look-ups
+        wanted = CompactRange.perfect_subtrees(current.size)
+        hashes = [perfect_hash(conn, lvl, i) for lvl, i in wanted]
+    return CompactRange(current.size, hashes)
+
+
+def subtree_source(conn: Connection) -> functools.partial[bytes]:
+    """`get_subtree(start, end)` over the stored nodes, for the merkle proof functions."""
+    return functools.partial(_subtree, conn, {})
+
+
+def _subtree(conn: Connection, cache: dict[tuple[int, int], bytes], start: int, end: int) -> bytes:
+    def perfect(level: int, index: int) -> bytes:
+        key = (level, index)
+        if key not in cache:
+            cache[key] = perfect_hash(conn, level, index)
+        return cache[key]
+
+    return range_hash(start, end, perfect)
+
+
+def root_at(conn: Connection, tree_size: int | None) -> bytes:
+    current = read_head(conn)
+    if tree_size is None or tree_size == current.size:
+        return current.root
+    if not 0 <= tree_size <= current.size:
+        raise LogRangeError(f"tree size {tree_size} is outside the log of size {current.size}")
+    return EMPTY_ROOT if tree_size == 0 else _subtree(conn, {}, 0, tree_size)
+
+
+def prove_inclusion(conn: Connection, index: int, tree_size: int) -> list[bytes]:
+    _check_size(conn, tree_size)
+    return inclusion_proof(index, tree_size, subtree_source(conn))
+
+
+def prove_consistency(conn: Connection, first: int, second: int) -> list[bytes]:
+    _check_size(conn, second)
+    return consistency_proof(first, second, subtree_source(conn))
+
+
+def _check_size(conn: Connection, tree_size: int) -> None:
+    size = read_head(conn).size
+    if not 0 <= tree_size <= size:
+        raise LogRangeError(f"tree size {tree_size} is outside the log of size {size}")
+
+
+# --- append -------------------------------------------------------------------------------------
+def append_leaves(conn: Connection, current: Head, records: Sequence[bytes]) -> Head:
+    """Insert `records` as leaves current.size.. with their new nodes; advance the head.
+
+    The caller holds the append lock and has read `current` in this transaction.
+    """
+    start = current.size
+    frontier = read_frontier(conn, current)
+    stamp = now()
+    leaf_rows = []
+    node_rows = []
+    for offset, data in enumerate(records):
+        h = leaf_hash(data)
+        leaf_rows.append(
+            {"idx": start + offset, "leaf_hash": h, "record": data, "created_at": stamp}
+        )
+        node_rows.extend({"level": lvl, "idx": i, "hash": nh} for lvl, i, nh in frontier.append(h))
+    if leaf_rows:
+        conn.execute(insert(leaves), leaf_rows)
+    if node_rows:
+        conn.execute(insert(nodes), node_rows)
+    new = Head(frontier.size, frontier.root(), b"".join(frontier.hashes()))
+    moved = conn.execute(
+        update(head)
+        .where(head.c.id == HEAD_ID, head.c.size == start)
+        .values(size=new.size, root_hash=new.root, frontier=new.frontier, updated_at=stamp)
+    )
+    if moved.rowcount != 1:  # another writer advanced the head: the lock did not hold
+        raise LogCorrupted(f"access log head moved from size {start} during an append")
+    return new
+
+
+# --- records ------------------------------------------------------------------------------------
+def read_record(conn: Connection, index: int) -> bytes | None:
+    value = conn.execute(select(leaves.c.record).where(leaves.c.idx == index)).scalar()
+    return None if value is None else bytes(value)
+
+
+def iter_records(conn: Connection, start: int, end: int) -> Iterator[bytes]:
+    """Records [start, end) in index order, READ_CHUNK rows per query (keyset pagination)."""
+    at = start
+    while at < end:
+        stop = min(end, at + READ_CHUNK)
+        rows = conn.execute(
+            select(leaves.c.idx, leaves.c.record)
+            .where(leaves.c.idx >= at, leaves.c.idx < stop)
+            .order_by(leaves.c.idx)
+        ).all()
+        for expected, row in enumerate(rows, start=at):
+            if row.idx != expected:
+                raise LogCorrupted(f"access log leaf {expected} is missing")
+            yield bytes(row.record)
+        if len(rows) != stop - at:
+            raise LogCorrupted(f"access log leaf {at + len(rows)} is missing")
+        at = stop
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+def latest_checkpoint(conn: Connection) -> tuple[int, str] | None:
+    row = conn.execute(
+        select(checkpoints.c.size, checkpoints.c.note).order_by(checkpoints.c.size.desc()).limit(1)
+    ).first()
+    return None if row is None else (int(row.size), str(row.note))
+
+
+def checkpoint_at(conn: Connection, size: int) -> str | None:
+    value = conn.execute(select(checkpoints.c.note).where(checkpoints.c.size == size)).scalar()
+    return None if value is None else str(value)
+
+
+def insert_checkpoint(conn: Connection, current: Head, note: str) -> None:
+    conn.execute(
+        insert(checkpoints).values(
+            size=current.size, root_hash=current.root, note=note, created_at=now()
+        )
+    )
+
+
+def replace_checkpoint(conn: Connection, current: Head, note: str) -> None:
+    conn.execute(
+        update(checkpoints)
+        .where(checkpoints.c.size == current.size)
+        .values(root_hash=current.root, note=note, created_at=now())
+    )

@@ -1,0 +1,268 @@
+"""Check a system-signed JWT (RFC 7519) and turn it into the `Caller` of the request.
+
+Rules, in the order they are applied (each refusal has its own error, see gateway/errors.py):
+- `Authorization: Bearer <token>` (RFC 6750 §2.1; the scheme is case-insensitive, RFC 9110 §11.1);
+- the token is a compact JWS (RFC 7515 §7.1);
+- the unverified `iss` names a registered system, and the header `alg` is exactly the one
+  pinned for that system, checked BEFORE any verification (RFC 8725 §2.1, §3.1: `none`, HMAC
+  and anything else are refused, so "HS256 keyed with the public key" cannot work);
+- the signature verifies with that system's registered public key;
+- `iss`, `sub`, `aud`, `exp`, `iat`, `jti` are present, `aud` names this gateway (§4.1.3);
+- `exp` has not passed and `iat`/`nbf` are not in the future, within a bounded clock skew
+  (§4.1.4, §4.1.5, §4.1.6), and the lifetime `exp - iat` is at most the maximum;
+- `jti` was never used before (§4.1.7) — recorded only once everything above holds, so a
+  forged or refused token cannot burn a legitimate id.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+import jwt
+
+from gateway.auth.algorithms import ALLOWED_ALGORITHMS, PublicKey, public_key_fits
+from gateway.auth.jti_store import JtiStore
+from gateway.domain import AffiliateId, Caller, SystemId
+from gateway.errors import (
+    AlgorithmNotAllowed,
+    AuthError,
+    BadSignature,
+    ConfigError,
+    MalformedToken,
+    MissingClaim,
+    MissingToken,
+    TokenExpired,
+    TokenLifetimeTooLong,
+    UnknownSystem,
+    WrongAudience,
+)
+
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
+MAX_TOKEN_CHARS = 8192  # a real token is well under 1 KiB; refuse before parsing anything big
+MAX_SUB_CHARS = 128
+MAX_JTI_CHARS = 255  # width of `used_tokens.jti`
+
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Unverified values are echoed in messages only when they look like an id (never token text).
+_ECHOABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+class TokenNotYetValid(AuthError):
+    """`iat` or `nbf` lies in the future beyond the allowed clock skew (RFC 7519 §4.1.5, §4.1.6)."""
+
+    type_slug = "token-not-yet-valid"
+    title = "token is not valid yet"
+
+
+class SystemKey(Protocol):
+    """What the authenticator needs to know about a registered system (policy `System` fits)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def affiliate(self) -> str: ...
+
+    @property
+    def algorithm(self) -> str: ...
+
+    @property
+    def public_key(self) -> object: ...
+
+
+class Authenticator:
+    """The authenticate step: `Authorization` header in, `Caller` out, or an `AuthError`."""
+
+    def __init__(
+        self,
+        lookup_system: Callable[[str], SystemKey | None],
+        jti_store: JtiStore,
+        *,
+        audience: str,
+        max_lifetime_s: int,
+        skew_s: int,
+    ) -> None:
+        if max_lifetime_s < 1 or skew_s < 0:
+            raise ConfigError("token lifetime must be positive and clock skew not negative")
+        self._lookup_system = lookup_system
+        self._jti_store = jti_store
+        self._audience = audience
+        self._max_lifetime_s = max_lifetime_s
+        self._skew_s = skew_s
+
+    def authenticate(
+        self, authorization_header: str | None, *, now: datetime, source: str | None
+    ) -> Caller:
+        """Return who is calling, or raise the `AuthError` naming the first rule broken."""
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("`now` must be timezone-aware")
+        token = _bearer_token(authorization_header)
+        alg, unverified = _peek(token)
+        system, key = self._system_for(unverified)
+        if alg != system.algorithm:
+            raise AlgorithmNotAllowed(
+                f"token algorithm {_echo(alg)} is not `{system.algorithm}`, "
+                f"the one pinned for `{system.id}`"
+            )
+        claims = self._verified_claims(token, system, key)
+        expires = self._check_times(claims, now.timestamp())
+        subject = _text_claim(claims, "sub", MAX_SUB_CHARS)
+        token_id = _text_claim(claims, "jti", MAX_JTI_CHARS)
+        # INVARIANT: the jti is recorded only after the signature and every claim check passed.
+        # It is kept until the token could no longer be accepted, leeway included.
+        self._jti_store.remember(
+            token_id,
+            system.id,
+            datetime.fromtimestamp(expires + self._skew_s, tz=timezone.utc),
+        )
+        return Caller(
+            affiliate=AffiliateId(system.affiliate),
+            system=SystemId(system.id),
+            employee=subject,
+            token_id=token_id,
+            source=source,
+        )
+
+    def _system_for(self, unverified: dict[str, Any]) -> tuple[SystemKey, PublicKey]:
+        issuer = unverified.get("iss")
+        if issuer is None:
+            raise MissingClaim("token lacks the `iss` claim")
+        if not isinstance(issuer, str):
+            raise MalformedToken("token claim `iss` is not a string")
+        system = self._lookup_system(issuer)
+        if system is None:
+            raise UnknownSystem(f"token issuer {_echo(issuer)} is not a registered system")
+        # A registry entry outside the allow-list, or with a key of the wrong type, is a
+        # configuration fault: fail closed rather than let it widen what is accepted.
+        if system.algorithm not in ALLOWED_ALGORITHMS:
+            raise ConfigError(
+                f"system `{system.id}` is pinned to `{system.algorithm}`, which is not allowed"
+            )
+        key = system.public_key
+        if not public_key_fits(key, system.algorithm):
+            raise ConfigError(
+                f"public key of system `{system.id}` does not fit its algorithm "
+                f"`{system.algorithm}`"
+            )
+        return system, key
+
+    def _verified_claims(self, token: str, system: SystemKey, key: PublicKey) -> dict[str, Any]:
+        """Verify the signature (pinned algorithm, registered key) and the claims' presence."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[system.algorithm],
+                audience=self._audience,
+                issuer=system.id,
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    # Times are checked against the request's `now`, not PyJWT's own clock.
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.InvalidSignatureError as exc:
+            raise BadSignature(
+                f"token signature does not verify with the key of `{system.id}`"
+            ) from exc
+        except jwt.InvalidAlgorithmError as exc:
+            raise AlgorithmNotAllowed(
+                f"token algorithm is not `{system.algorithm}`, the one pinned for `{system.id}`"
+            ) from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise MissingClaim(f"token lacks the `{exc.claim}` claim") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise WrongAudience(f"token `aud` does not name `{self._audience}`") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise UnknownSystem(f"token `iss` is not `{system.id}`") from exc
+        except jwt.InvalidKeyError as exc:
+            raise ConfigError(f"public key of system `{system.id}` is unusable") from exc
+        except jwt.InvalidTokenError as exc:
+            raise MalformedToken(f"token from `{system.id}` has invalid content") from exc
+        return claims
+
+    def _check_times(self, claims: dict[str, Any], now: float) -> float:
+        """Apply the time rules; return `exp`."""
+        skew = self._skew_s
+        expires = _numeric_date(claims, "exp")
+        issued = _numeric_date(claims, "iat")
+        if now >= expires + skew:
+            raise TokenExpired(f"token `exp` passed {now - expires:.0f} s ago (leeway {skew} s)")
+        if issued > now + skew:
+            raise TokenNotYetValid(
+                f"token `iat` is {issued - now:.0f} s in the future (leeway {skew} s)"
+            )
+        if "nbf" in claims:
+            not_before = _numeric_date(claims, "nbf")
+            if not_before > now + skew:
+                raise TokenNotYetValid(
+                    f"token `nbf` is {not_before - now:.0f} s in the future (leeway {skew} s)"
+                )
+        if expires - issued > self._max_lifetime_s:
+            raise TokenLifetimeTooLong(
+                f"token lifetime `exp` - `iat` is {expires - issued:.0f} s, "
+                f"over the maximum of {self._max_lifetime_s} s"
+            )
+        if expires <= issued:
+            raise MalformedToken("token `exp` is not after `iat`")
+        return expires
+
+
+def _bearer_token(header: str | None) -> str:
+    if header is None or not header.strip():
+        raise MissingToken("no `authorization` header")
+    scheme, _, credentials = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise MissingToken("`authorization` header does not use the `bearer` scheme")
+    token = credentials.strip()
+    if not token:
+        raise MissingToken("`authorization` header has an empty `bearer` token")
+    if len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.fullmatch(token):
+        raise MalformedToken("bearer token is not a compact jws")
+    return token
+
+
+def _peek(token: str) -> tuple[str, dict[str, Any]]:
+    """The header `alg` and the claims, NOT verified: only to pick the system and its rules."""
+    try:
+        header = jwt.get_unverified_header(token)
+        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as exc:
+        raise MalformedToken("bearer token is not a well-formed jwt") from exc
+    alg = header.get("alg")
+    if not isinstance(alg, str) or not alg:
+        raise MalformedToken("token header lacks a string `alg`")
+    if "crit" in header:
+        # RFC 7515 §4.1.11: critical extensions must be understood; this gateway knows none.
+        raise MalformedToken("token header `crit` names extensions this gateway does not support")
+    return alg, claims
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float:
+    """RFC 7519 §2 NumericDate: seconds since the epoch, integer or not (never a boolean)."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise MalformedToken(f"token claim `{name}` is not a numeric date")
+    return float(value)
+
+
+def _text_claim(claims: dict[str, Any], name: str, max_chars: int) -> str:
+    value = claims[name]
+    if not isinstance(value, str):
+        raise MalformedToken(f"token claim `{name}` is not a string")
+    if not value.strip():
+        raise MissingClaim(f"token claim `{name}` is empty")
+    if len(value) > max_chars:
+        raise MalformedToken(f"token claim `{name}` is longer than {max_chars} characters")
+    return value
+
+
+def _echo(value: str) -> str:
+    """`value` in backticks if it looks like an identifier, else a neutral placeholder."""
+    return f"`{value}`" if _ECHOABLE.fullmatch(value) else "(unprintable)"

@@ -1,0 +1,162 @@
+"""The consent store: grant, withdraw and list a customer's consents (no caching anywhere).
+
+A withdrawal is one committed UPDATE, so the very next query sees it (개인정보 보호법 제37조:
+processing stops once consent is withdrawn). Rows are never deleted: they are the evidence
+that consent was given (개인정보 보호법 제22조). Every database failure surfaces as
+`StoreUnavailable`, so a caller that cannot read consents releases nothing (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.db.models import Consent
+from gateway.domain import AffiliateId, Category, ConsentId, ConsentRecord, CustomerKey, PurposeId
+from gateway.errors import NotFound, StoreUnavailable, ValidationFailed
+
+__all__ = ["ConsentInvalid", "ConsentNotFound", "ConsentStore", "new_consent_id"]
+
+
+class ConsentNotFound(NotFound):
+    type_slug = "consent-not-found"
+    title = "no such consent for this customer"
+
+
+class ConsentInvalid(ValidationFailed):
+    type_slug = "consent-invalid"
+    title = "consent does not fit the policy"
+
+
+def new_consent_id() -> ConsentId:
+    """`cns_` + 128 random bits (URL-safe base64): unguessable, so ids leak nothing."""
+    return ConsentId("cns_" + secrets.token_urlsafe(16))
+
+
+def _categories(values: Iterable[Category | str]) -> frozenset[Category]:
+    result: set[Category] = set()
+    for value in values:
+        try:
+            result.add(Category(value))
+        except ValueError:
+            raise ConsentInvalid(f"unknown consent category `{str(value)[:40]}`") from None
+    if not result:
+        raise ConsentInvalid("a consent must name at least one category")
+    return frozenset(result)
+
+
+def _aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ConsentInvalid(f"`{name}` must be timezone-aware")
+
+
+def _record(row: Any) -> ConsentRecord:
+    return ConsentRecord(
+        id=ConsentId(row.id),
+        customer=CustomerKey(row.customer_key),
+        recipient=AffiliateId(row.recipient),
+        purpose=PurposeId(row.purpose),
+        categories=frozenset(Category(c) for c in json.loads(row.categories)),
+        channel=row.channel,
+        granted_at=row.granted_at,
+        expires_at=row.expires_at,
+        withdrawn_at=row.withdrawn_at,
+        evidence_ref=row.evidence_ref,
+    )
+
+
+_COLUMNS = (Consent.id, Consent.customer_key, Consent.recipient, Consent.purpose,
+            Consent.categories, Consent.channel, Consent.granted_at, Consent.expires_at,
+            Consent.withdrawn_at, Consent.evidence_ref)
+
+
+class ConsentStore:
+    """Consents in the gateway database; reads always hit the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def grant(
+        self, *, customer: CustomerKey, recipient: AffiliateId, purpose: PurposeId,
+        categories: Iterable[Category | str], channel: str | None, expires_at: datetime | None,
+        evidence_ref: str, granted_by_system: str, granted_by_employee: str, now: datetime,
+    ) -> ConsentRecord:
+        """Store a new consent; policy checks (purpose, channel) are the caller's job."""
+        cats = _categories(categories)
+        _aware("now", now)
+        _aware("expires_at", expires_at)
+        if expires_at is not None and expires_at <= now:
+            raise ConsentInvalid("`expires_at` must be later than the grant time")
+        if not evidence_ref.strip():
+            raise ConsentInvalid("`evidence_ref` must not be empty")
+        consent_id = new_consent_id()
+        row = {
+            "id": consent_id, "customer_key": customer, "recipient": recipient,
+            "purpose": purpose, "categories": json.dumps(sorted(c.value for c in cats)),
+            "channel": channel, "granted_at": now, "expires_at": expires_at,
+            "withdrawn_at": None, "evidence_ref": evidence_ref,
+            "granted_by_system": granted_by_system, "granted_by_employee": granted_by_employee,
+        }
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(Consent), row)
+                return self._get(conn, consent_id)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+
+    def withdraw(self, consent_id: str, now: datetime, *,
+                 customer: CustomerKey | None = None) -> ConsentRecord:
+        """Withdraw a consent at `now`; withdrawing it again keeps the first withdrawal time.
+
+        With `customer`, a consent of another customer is reported as not found, exactly like
+        an id that does not exist (no probing of other customers' consent ids).
+        """
+        _aware("now", now)
+        condition = [Consent.id == consent_id]
+        if customer is not None:
+            condition.append(Consent.customer_key == customer)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(update(Consent)
+                             .where(*condition, Consent.withdrawn_at.is_(None))
+                             .values(withdrawn_at=now))
+                row = conn.execute(select(*_COLUMNS).where(*condition)).one_or_none()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+        if row is None:
+            raise ConsentNotFound(f"no consent `{consent_id[:40]}` for this customer")
+        return _record(row)
+
+    def for_customer(self, customer_key: CustomerKey,
+                     recipient: AffiliateId | str | None = None) -> list[ConsentRecord]:
+        """Every consent of the customer (withdrawn and expired included), oldest first."""
+        query = select(*_COLUMNS).where(Consent.customer_key == customer_key)
+        if recipient is not None:
+            query = query.where(Consent.recipient == recipient)
+        query = query.order_by(Consent.granted_at, Consent.id)
+        try:
+            with self._engine.connect() as conn:
+                return [_record(row) for row in conn.execute(query)]
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+
+    def get(self, consent_id: str) -> ConsentRecord:
+        try:
+            with self._engine.connect() as conn:
+                return self._get(conn, consent_id)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+
+    @staticmethod
+    def _get(conn: Connection, consent_id: str) -> ConsentRecord:
+        row = conn.execute(select(*_COLUMNS).where(Consent.id == consent_id)).one_or_none()
+        if row is None:
+            raise ConsentNotFound(f"no consent `{consent_id[:40]}` for this customer")
+        return _record(row)

@@ -1,0 +1,175 @@
+"""The pure decision: which requested attributes a recipient gets, in which view, and why not.
+
+Default deny, as in Cedar's authorizer: an attribute is released only when a rule grants it to
+the caller's affiliate for the declared purpose, in a view the rule lists, and — where the
+purpose or the attribute's category needs it — a consent covers it at `request.now`.
+A consent that cannot be evaluated (an error) never grants; the error is carried in the result.
+
+Consent rules: 개인정보 보호법 제17조 (provision to a third party needs consent naming the
+recipient and purpose), 제22조 (marketing consent is separate), 제23조 (sensitive data needs its
+own explicit consent), 제37조 (withdrawal takes effect at once); 신용정보법 제32조·제33조.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+from gateway.domain import (
+    AttributeRequest,
+    Category,
+    ConsentId,
+    ConsentRecord,
+    Decision,
+    DecisionRequest,
+    Reason,
+    Released,
+    ViewName,
+    Withheld,
+)
+from gateway.errors import UnknownAttribute, UnknownPurpose, UnknownView
+from gateway.policy.model import Attribute, Policy, Purpose, Rule
+
+T = TypeVar("T")
+
+
+def decide(policy: Policy, request: DecisionRequest,
+           consents: Sequence[ConsentRecord]) -> Decision:
+    """Decide every requested attribute, in request order; raises on a malformed request only."""
+    purpose = policy.purposes.get(request.purpose)
+    if purpose is None:
+        raise UnknownPurpose(f"purpose `{request.purpose}` is not in the policy")
+    for item in request.attributes:
+        _check_known(policy, item)
+
+    released: list[Released] = []
+    withheld: list[Withheld] = []
+    errors: list[str] = []
+    rules = policy.rules_for(request.caller.affiliate, purpose.id)
+    for item in request.attributes:
+        outcome = _decide_one(policy, request, purpose, rules, item, consents, errors)
+        if isinstance(outcome, Released):
+            released.append(outcome)
+        else:
+            withheld.append(outcome)
+
+    return Decision(
+        released=tuple(released),
+        withheld=tuple(withheld),
+        policy_version=policy.version,
+        purpose=purpose.id,
+        consent_ids=_unique(r.consent for r in released if r.consent is not None),
+        rule_ids=_unique(r.rule for r in released),
+        errors=_unique(errors),
+    )
+
+
+def _check_known(policy: Policy, item: AttributeRequest) -> None:
+    attribute = policy.attributes.get(item.attribute)
+    if attribute is None:
+        raise UnknownAttribute(f"attribute `{item.attribute}` is not in the catalogue")
+    if item.view is not None and item.view not in attribute.views:
+        raise UnknownView(f"view `{item.view}` is not defined for attribute `{item.attribute}`")
+
+
+def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
+                rules: tuple[Rule, ...], item: AttributeRequest,
+                consents: Sequence[ConsentRecord], errors: list[str]) -> Released | Withheld:
+    attribute = policy.attributes[item.attribute]
+    if not request.customer_known:
+        return Withheld(item.attribute, Reason.CUSTOMER_UNKNOWN, "customer is not known to the "
+                        "recipient")
+
+    granting = [r for r in rules if item.attribute in r.attributes]
+    if not granting:
+        return Withheld(item.attribute, Reason.NO_RULE,
+                        f"no rule grants it to `{request.caller.affiliate}` for `{purpose.id}`")
+    permitted = [r for r in granting if r.permits_system(request.caller.system)]
+    if not permitted:
+        return Withheld(item.attribute, Reason.SYSTEM_NOT_PERMITTED,
+                        f"rules grant it only to other systems than `{request.caller.system}`")
+
+    chosen = _choose_view(attribute, permitted, item.view)
+    if chosen is None:
+        allowed = _allowed_views(attribute, permitted)
+        return Withheld(item.attribute, Reason.VIEW_NOT_ALLOWED,
+                        f"view `{item.view}` is not allowed: allowed "
+                        + ", ".join(f"`{v}`" for v in allowed))
+    view, rule = chosen
+
+    if not (purpose.consent_required or attribute.category is Category.SENSITIVE):
+        return Released(item.attribute, view, rule.id, None)
+    reason, consent = _consent(request, purpose, attribute, consents, errors)
+    if consent is not None:
+        return Released(item.attribute, view, rule.id, consent)
+    assert reason is not None
+    return Withheld(item.attribute, reason, _CONSENT_DETAIL[reason].format(
+        category=attribute.category.value, purpose=purpose.id))
+
+
+def _allowed_views(attribute: Attribute, rules: Sequence[Rule]) -> list[ViewName]:
+    """The union of views the rules allow, least revealing first (the catalogue's order)."""
+    allowed = {v for r in rules for v in r.attributes[attribute.id]}
+    return [v for v in attribute.views if v in allowed]
+
+
+def _choose_view(attribute: Attribute, rules: Sequence[Rule],
+                 requested: ViewName | None) -> tuple[ViewName, Rule] | None:
+    """The requested view if a rule lists it, else (no view asked) the least revealing allowed;
+    the rule credited is the first in file order that lists the view."""
+    allowed = _allowed_views(attribute, rules)
+    if requested is None:
+        view = allowed[0]
+    elif requested in allowed:
+        view = requested
+    else:
+        return None
+    rule = next(r for r in rules if view in r.attributes[attribute.id])
+    return view, rule
+
+
+_CONSENT_DETAIL = {
+    Reason.NO_CONSENT: "no consent covers `{category}` data for `{purpose}`",
+    Reason.CONSENT_WITHDRAWN: "the consent covering `{category}` data for `{purpose}` was withdrawn",
+    Reason.CONSENT_EXPIRED: "the consent covering `{category}` data for `{purpose}` has expired",
+}
+
+
+def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
+             consents: Sequence[ConsentRecord],
+             errors: list[str]) -> tuple[Reason | None, ConsentId | None]:
+    """The consent relied on, or the reason none applies (withdrawn beats expired beats none)."""
+    now = request.now
+    valid: list[ConsentRecord] = []
+    withdrawn = expired = False
+    for consent in consents:
+        if not (consent.recipient == request.caller.affiliate
+                and consent.purpose == purpose.id
+                and attribute.category in consent.categories
+                and (purpose.channel is None or consent.channel == purpose.channel)):
+            continue
+        try:
+            if consent.granted_at > now:
+                continue  # not yet granted: as if absent
+            if consent.withdrawn_at is not None and consent.withdrawn_at <= now:
+                withdrawn = True
+            elif consent.expires_at is not None and consent.expires_at <= now:
+                expired = True
+            else:
+                valid.append(consent)
+        except TypeError:  # e.g. a naive timestamp beside an aware one: never grants
+            errors.append(f"consent `{consent.id}` could not be evaluated: timestamps lack "
+                          "a time zone")
+    if valid:
+        # Deterministic whatever the store's order: the most recently granted, then by id.
+        best = max(valid, key=lambda c: (c.granted_at, c.id))
+        return None, best.id
+    if withdrawn:
+        return Reason.CONSENT_WITHDRAWN, None
+    if expired:
+        return Reason.CONSENT_EXPIRED, None
+    return Reason.NO_CONSENT, None
+
+
+def _unique(items: Iterable[T]) -> tuple[T, ...]:
+    return tuple(dict.fromkeys(items))

@@ -1,0 +1,103 @@
+"""The four policy files' shapes, validated strictly (unknown fields and wrong types are errors).
+
+These models check each entry on its own; references between entries and files are checked by
+the loader, which then builds the immutable `model.Policy`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from gateway.domain import Category
+
+Id = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
+Text = Annotated[StrictStr, Field(min_length=1)]
+Permission = Literal["query", "consent:grant", "consent:withdraw", "consent:read", "log:read"]
+Channel = Literal["sms", "phone", "email", "app_push", "mail"]
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- affiliates.yaml ---------------------------------------------------------------------------
+class SystemSpec(_Strict):
+    id: Id
+    name_ko: Text
+    name_en: Text
+    public_key: Text  # path relative to the public keys dir
+    algorithm: Literal["EdDSA", "ES256"]
+    permissions: tuple[Permission, ...] = Field(min_length=1)
+
+
+class AffiliateSpec(_Strict):
+    id: Id
+    name_ko: Text
+    name_en: Text
+    sees_group_customers: StrictBool
+    systems: tuple[SystemSpec, ...] = ()
+
+
+class AffiliatesFile(_Strict):
+    affiliates: list[Any] = Field(min_length=1)
+
+
+# --- attributes.yaml ---------------------------------------------------------------------------
+class SourceSpec(_Strict):
+    table: Text
+    column: Text
+
+
+class AttributeSpec(_Strict):
+    id: Id
+    name_ko: Text
+    name_en: Text
+    owner: Id
+    category: Category
+    type: Literal["text", "date", "amount", "integer", "list", "records"]
+    source: SourceSpec
+    views: dict[Id, dict[str, Any]] = Field(min_length=1)  # each checked against its kind
+
+
+class AttributesFile(_Strict):
+    attributes: list[Any] = Field(min_length=1)
+
+
+# --- purposes.yaml -----------------------------------------------------------------------------
+class PurposeSpec(_Strict):
+    id: Id
+    name_ko: Text
+    name_en: Text
+    legal_basis: Annotated[tuple[Text, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+    marketing: StrictBool = False
+    consent_required: StrictBool
+    notify_customer: StrictBool
+    retention_days: StrictInt = Field(ge=1, le=3650)
+    channel: Channel | None = None
+
+
+class PurposesFile(_Strict):
+    purposes: list[Any] = Field(min_length=1)
+
+
+# --- rules.yaml --------------------------------------------------------------------------------
+ViewList = Annotated[tuple[Id, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
+class RuleSpec(_Strict):
+    id: Id
+    description: Text
+    recipient: Id
+    purpose: Id
+    systems: tuple[Id, ...] | None = Field(None, min_length=1)
+    attributes: dict[Id, ViewList] = Field(min_length=1)
+
+
+class RulesFile(_Strict):
+    rules: list[Any] = Field(min_length=1)

@@ -1,0 +1,121 @@
+"""The customer registry: national id number → group-internal customer key, and who holds whom.
+
+Look-ups go through the keyed blind index (one indexed row); the raw number is never stored,
+only its AES-GCM ciphertext bound to the row's customer key (개인정보 보호법 제24조의2).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Protocol
+
+from sqlalchemy import Select, exists, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from gateway.db.models import Customer, Relationship
+from gateway.domain import CustomerKey
+from gateway.errors import GatewayError, StoreUnavailable
+from pseudonymizer.rrn import NationalId
+
+__all__ = ["AlreadyRegistered", "CustomerRegistry", "Vault", "ciphertext_key_version"]
+
+
+class Vault(Protocol):
+    def blind_index(self, digits: str) -> bytes: ...
+    def encrypt(self, digits: str, customer_key: str) -> bytes: ...
+
+
+class AlreadyRegistered(GatewayError):
+    status = 409
+    type_slug = "customer-exists"
+    title = "customer is already registered"
+
+
+def ciphertext_key_version(blob: bytes) -> int:
+    """Key version in an `RrnVault` blob header (format byte, then a 4-byte big-endian version)."""
+    return int.from_bytes(blob[1:5], "big")
+
+
+class CustomerRegistry:
+    """Indexed single-row look-ups on `customers` and `relationships`; errors fail closed."""
+
+    def __init__(self, engine: Engine, vault: Vault) -> None:
+        self._engine = engine
+        self._vault = vault
+
+    def lookup(self, nid_digits: str) -> CustomerKey | None:
+        """The customer key for canonical 13 digits (`NationalId.digits`), or None."""
+        index = self._vault.blind_index(nid_digits)
+        query = select(Customer.customer_key).where(Customer.rrn_blind_index == index)
+        try:
+            with self._engine.connect() as conn:
+                key = conn.execute(query).scalar_one_or_none()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
+        return None if key is None else CustomerKey(key)
+
+    def register(self, nid: NationalId, customer_key: CustomerKey, *,
+                 now: datetime | None = None) -> None:
+        """Add a customer; refuses a number or a key that is already registered."""
+        ciphertext = self._vault.encrypt(nid.digits, customer_key)
+        row = {
+            "customer_key": customer_key,
+            "rrn_blind_index": self._vault.blind_index(nid.digits),
+            "rrn_ciphertext": ciphertext,
+            "id_kind": nid.kind,
+            "id_form": nid.form.value,
+            "key_version": ciphertext_key_version(ciphertext),
+            "created_at": now or datetime.now(timezone.utc),
+        }
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(Customer), row)
+        except IntegrityError as exc:
+            # Which constraint failed is not said: it would confirm that a number is known.
+            raise AlreadyRegistered("customer number or key is already registered") from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
+
+    def add_relationship(self, customer_key: CustomerKey, affiliate: str, since: date) -> None:
+        """Record that `affiliate` holds the customer (idempotent for an existing pair)."""
+        if self.holds(customer_key, affiliate):
+            return
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(Relationship), {"customer_key": customer_key,
+                                                    "affiliate": affiliate, "since": since})
+        except IntegrityError as exc:
+            if self.holds(customer_key, affiliate):  # a concurrent writer got there first
+                return
+            raise StoreUnavailable(
+                f"relationship refused for affiliate `{affiliate}`: customer not registered"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
+
+    def holds(self, customer_key: CustomerKey, affiliate: str) -> bool:
+        """Whether `affiliate` holds the customer (primary-key look-up)."""
+        return self._exists(select(exists().where(Relationship.customer_key == customer_key,
+                                                  Relationship.affiliate == affiliate)))
+
+    def exists(self, customer_key: CustomerKey) -> bool:
+        return self._exists(select(exists().where(Customer.customer_key == customer_key)))
+
+    def affiliates_of(self, customer_key: CustomerKey) -> tuple[str, ...]:
+        """Every affiliate that holds the customer, sorted (for demos and data-subject requests)."""
+        query = (select(Relationship.affiliate)
+                 .where(Relationship.customer_key == customer_key)
+                 .order_by(Relationship.affiliate))
+        try:
+            with self._engine.connect() as conn:
+                return tuple(conn.execute(query).scalars())
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
+
+    def _exists(self, query: Select[tuple[bool]]) -> bool:
+        try:
+            with self._engine.connect() as conn:
+                return bool(conn.execute(query).scalar())
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc

@@ -1,0 +1,81 @@
+"""Canonical JSON (RFC 8785 style) of access records."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import pytest
+
+from gateway.accesslog import RecordNotCanonical, canonical_json
+from gateway.accesslog.canonical import CanonicalObject
+
+
+class Kind(str, enum.Enum):
+    QUERY = "query"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"b": 1, "a": [True, False, None]}, b'{"a":[true,false,null],"b":1}'),
+        ({"이름": "홍길동", "a": "x"}, '{"a":"x","이름":"홍길동"}'.encode()),  # UTF-8, not \u escapes
+        ({"s": "tab\there \"q\" \\ \x01 \x7f \u2028"},  # JSON.stringify escapes only these
+         b'{"s":"tab\\there \\"q\\" \\\\ \\u0001 \x7f \xe2\x80\xa8"}'),
+        # RFC 8785 §3.2.3 sorts by UTF-16 code units: U+1F600 (D83D…) sorts before U+FB33
+        ({"\ufb33": 1, "\U0001f600": 2}, '{"\U0001f600":2,"\ufb33":1}'.encode()),
+        ({"n": -(2**53 - 1)}, b'{"n":-9007199254740991}'),  # the I-JSON safe bound itself
+        ({"k": Kind.QUERY, "t": (1, 2)}, b'{"k":"query","t":[1,2]}'),  # str enums and tuples
+        ({}, b"{}"),
+    ],
+)
+def test_canonical_bytes(value: Any, expected: bytes) -> None:
+    assert canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"amount": 1.5}, r"float at `\$\.amount` is not allowed"),
+        ({"x": [float("nan")]}, r"float at `\$\.x\[0\]`"),
+        ({1: "a"}, r"object key at `\$` is not a string"),
+        ({"big": 2**53}, r"integer at `\$\.big` is outside the i-json safe range"),
+        ({"s": "\ud800"}, r"string that is not valid unicode"),  # lone surrogate
+        ({"b": b"bytes"}, r"value at `\$\.b` has unsupported type `bytes`"),
+    ],
+)
+def test_non_canonical_values_are_refused(value: Any, message: str) -> None:
+    with pytest.raises(RecordNotCanonical, match=message):
+        canonical_json(value)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {},  # index becomes the only member
+        {"a": 1, "z": {"y": [1, "x"]}},
+        {"i": 1, "in": 2, "indexa": 3, "indew": 4, "J": 5},  # neighbours of "index" in the order
+        {"한": "가", "\U0001f600": None, "\ufb33": True},  # sort keys above U+FFFF
+    ],
+)
+def test_adding_the_index_member_equals_canonicalizing_again(record: dict[str, Any]) -> None:
+    prepared = CanonicalObject.of(record)
+    assert prepared.with_member("index", 42) == canonical_json({**record, "index": 42})
+
+
+def test_adding_an_existing_member_is_refused() -> None:
+    with pytest.raises(RecordNotCanonical, match="already has a member `a`"):
+        CanonicalObject.of({"a": 1}).with_member("a", 2)
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"amount": 0.1}, r"float at `\$\.amount`"),
+        ({2: "x"}, r"object key at `\$` is not a string"),
+        ({"s": ["\udfff"]}, "not valid unicode"),
+    ],
+)
+def test_prepared_records_are_validated(record: dict[Any, Any], message: str) -> None:
+    with pytest.raises(RecordNotCanonical, match=message):
+        CanonicalObject.of(record)

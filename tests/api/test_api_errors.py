@@ -1,0 +1,123 @@
+"""Bad input gets a clear 4xx problem document, never a 500 and never a partial release."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import BANK_ROW, Harness
+
+PROBLEMS = "https://gateway.example-holdings.co.kr/problems/"
+
+
+def assert_problem(response, status: int, slug: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["type"] == PROBLEMS + slug
+    assert body["status"] == status
+    assert body["title"] and body["detail"]
+    assert "released" not in body
+    return body
+
+
+@pytest.mark.parametrize(
+    ("rrn", "says"),
+    [
+        ("900101-123456", "13"),  # one digit short
+        ("900101-12345678", "13"),  # one digit long
+        ("901301-1234567", "date"),  # month 13
+        ("900230-1234567", "date"),  # 30 February
+        ("900101-A234567", "digit"),  # a letter
+    ],
+)
+def test_malformed_rrn_is_422_without_echo(gw: Harness, rrn: str, says: str) -> None:
+    response = gw.query("card-risk", {"rrn": rrn}, "credit_risk", ["credit_grade"])
+    body = assert_problem(response, 422, "malformed-rrn")
+    assert says in body["detail"].lower()
+    digits = rrn.replace("-", "")
+    assert digits not in response.text and rrn not in response.text
+    assert "log_index" in body  # the refusal is recorded too
+
+
+def test_unknown_purpose(gw: Harness) -> None:
+    customer = gw.customer({"bank": BANK_ROW})
+    body = assert_problem(gw.query("card-risk", customer.ref, "gossip", ["credit_grade"]),
+                          422, "unknown-purpose")
+    assert "`gossip`" in body["detail"]
+
+
+def test_unknown_attribute(gw: Harness) -> None:
+    customer = gw.customer({"bank": BANK_ROW})
+    body = assert_problem(gw.query("card-risk", customer.ref, "credit_risk",
+                                   ["credit_grade", "shoe_size"]), 422, "unknown-attribute")
+    assert "`shoe_size`" in body["detail"]
+
+
+def test_unknown_view(gw: Harness) -> None:
+    customer = gw.customer({"bank": BANK_ROW})
+    assert_problem(gw.query("card-risk", customer.ref, "credit_risk",
+                            [{"attribute": "credit_grade", "view": "sparkly"}]),
+                   422, "unknown-view")
+
+
+def test_bad_json_is_400(gw: Harness) -> None:
+    response = gw.client.post("/v1/queries", content=b'{"customer": {"rrn": ',
+                              headers={**gw.auth("card-risk"),
+                                       "Content-Type": "application/json"})
+    assert_problem(response, 400, "malformed-json")
+
+
+def test_oversized_body_is_413(gw: Harness) -> None:
+    payload = b'{"pad": "' + b"x" * (gw.settings.max_body_bytes + 10) + b'"}'
+    response = gw.client.post("/v1/queries", content=payload,
+                              headers={**gw.auth("card-risk"),
+                                       "Content-Type": "application/json"})
+    assert_problem(response, 413, "payload-too-large")
+
+
+def test_non_json_body_is_415(gw: Harness) -> None:
+    response = gw.client.post("/v1/queries", content=b"rrn=900101-1234567",
+                              headers={**gw.auth("card-risk"),
+                                       "Content-Type": "application/x-www-form-urlencoded"})
+    body = assert_problem(response, 415, "unsupported-media-type")
+    assert "1234567" not in response.text and body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"customer": {}, "purpose": "credit_risk", "attributes": ["credit_grade"]},  # no id
+        {"customer": {"rrn": "x", "pseudonym": "p1_abcd"}, "purpose": "credit_risk",
+         "attributes": ["credit_grade"]},  # both ids
+        {"customer": {"pseudonym": "p1_abcd"}, "purpose": "credit_risk", "attributes": []},
+        {"customer": {"pseudonym": "p1_abcd"}, "purpose": "credit_risk",
+         "attributes": ["credit_grade", "credit_grade"]},  # duplicate
+        {"customer": {"pseudonym": "p1_abcd"}, "purpose": "credit_risk",
+         "attributes": ["credit_grade"], "extra": 1},  # unknown field
+        {"customer": {"pseudonym": "p1_abcd"}, "purpose": "Credit Risk!",
+         "attributes": ["credit_grade"]},  # not an id
+        [1, 2, 3],  # not an object
+    ],
+)
+def test_schema_violations_are_422(gw: Harness, body: object) -> None:
+    response = gw.client.post("/v1/queries", json=body, headers=gw.auth("card-risk"))
+    problem = assert_problem(response, 422, "validation")
+    assert isinstance(problem["errors"], list)
+
+
+def test_forged_pseudonym_is_422(gw: Harness) -> None:
+    response = gw.query("card-risk", {"pseudonym": "p1_" + "a" * 52}, "credit_risk",
+                        ["credit_grade"])
+    assert_problem(response, 422, "unknown-pseudonym")
+
+
+def test_unknown_route_and_method_are_problems(gw: Harness) -> None:
+    assert_problem(gw.client.get("/v1/nothing-here"), 404, "not-found")
+    assert_problem(gw.client.get("/v1/queries"), 405, "method-not-allowed")
+
+
+def test_system_without_query_permission_is_403(gw: Harness) -> None:
+    customer = gw.customer({"bank": BANK_ROW})
+    response = gw.query("holding-audit", customer.ref, "credit_risk", ["credit_grade"])
+    body = assert_problem(response, 403, "forbidden")
+    assert "`query`" in body["detail"]
