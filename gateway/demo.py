@@ -22,7 +22,12 @@ from pseudonymizer.vault import RrnVault
 
 EXAMPLE_SYSTEM = "card-risk"
 EXAMPLE_PURPOSE = "credit_risk"
-EXAMPLE_ATTRIBUTES = ["deposit_balance", "loan_balance", "credit_grade", "mobile_phone"]
+EXAMPLE_ATTRIBUTES: list[object] = [
+    {"attribute": "deposit_balance", "view": "band"},  # asks for a band explicitly
+    "loan_balance",  # no view asked: the least revealing one the rule allows (yes/no)
+    "credit_grade",
+    "mobile_phone",  # credit risk does not need it: withheld, reason no_rule
+]
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ In another terminal, ask as the card company's risk system:
 
   TOKEN=$(.venv/bin/gateway token {EXAMPLE_SYSTEM} --employee kim.risk)
   curl -s {base}/v1/queries -H "Authorization: Bearer $TOKEN" \\
-       -H 'Content-Type: application/json' -d @{self.path} | python3 -m json.tool
+       -H 'Content-Type: application/json' -d @{self.path} | python3 -m json.tool --no-ensure-ascii
 
 The request ({self.path}) names a synthetic customer held by the bank and the card company.
 Tokens are single-use and live two minutes: mint a new one for every call.

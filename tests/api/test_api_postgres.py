@@ -1,0 +1,61 @@
+"""The same request path with the gateway and affiliate databases on PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
+from tests.conftest import postgres_url
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def pg_gw(tmp_path_factory: pytest.TempPathFactory, policy_dir: Path) -> Iterator[Harness]:
+    base = postgres_url()
+    if base is None:
+        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
+    schema = f"gw_api_{secrets.token_hex(4)}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    settings = build_settings(tmp_path_factory.mktemp("pg"), policy_dir, database_url=url)
+    settings.affiliate_database_urls.update({a: url for a in ("bank", "card", "securities",
+                                                                "insurance")})
+    try:
+        yield from start_harness(settings)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_query_consent_and_log_on_postgres(pg_gw: Harness) -> None:
+    assert pg_gw.services.gateway_engine.dialect.name == "postgresql"
+    customer = pg_gw.customer({"bank": BANK_ROW, "card": CARD_ROW})
+    risk = pg_gw.query("card-risk", customer.ref, "credit_risk",
+                       [{"attribute": "deposit_balance", "view": "band"}, "mobile_phone"])
+    assert risk.status_code == 200, risk.text
+    assert risk.json()["released"]["deposit_balance"]["value"] == {"gte": 10_000_000,
+                                                                   "lt": 50_000_000}
+    granted = pg_gw.client.post("/v1/consents", headers=pg_gw.auth("bank-callcenter"), json={
+        "customer": customer.ref, "recipient": "card", "purpose": "marketing_sms",
+        "categories": ["contact"], "channel": "sms", "evidence_ref": "branch-form/77"})
+    assert granted.status_code == 201, granted.text
+    sms = pg_gw.query("card-marketing", customer.ref, "marketing_sms", ["mobile_phone"])
+    assert sms.json()["released"]["mobile_phone"]["value"] == "010-2345-6789"
+    replay_token = pg_gw.token("card-risk")
+    headers = {"Authorization": f"Bearer {replay_token}"}
+    body = {"customer": customer.ref, "purpose": "credit_risk", "attributes": ["credit_grade"]}
+    assert pg_gw.client.post("/v1/queries", json=body, headers=headers).status_code == 200
+    assert pg_gw.client.post("/v1/queries", json=body, headers=headers).status_code == 401
+    size = pg_gw.services.access_log.size()
+    assert size >= 4
+    note = pg_gw.client.get("/v1/log/checkpoint", headers=pg_gw.auth("card-risk"))
+    assert note.status_code == 200 and note.text.splitlines()[1] == str(size)
