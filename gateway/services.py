@@ -14,6 +14,7 @@ from gateway.affiliates import AffiliateDatabases
 from gateway.auth import Authenticator, JtiStore
 from gateway.consents import ConsentStore
 from gateway.db.engine import make_engine
+from gateway.db.models import UsedToken
 from gateway.errors import ConfigError, KeyLoadError
 from gateway.policy import Policy, load_policy
 from gateway.registry import CustomerRegistry
@@ -70,6 +71,8 @@ class Services:
     settings: Settings
     policy: PolicyHolder
     gateway_engine: Engine
+    log_engine: Engine
+    tokens_engine: Engine
     affiliates: AffiliateDatabases
     keys: FileKeyProvider
     vault: RrnVault
@@ -87,7 +90,12 @@ class Services:
         if policy is None:
             policy = load_policy(Path(settings.policy_dir), Path(settings.public_keys_dir))
         holder = PolicyHolder(policy)
-        engine = make_engine(settings.gateway_url)
+        # The log gets its own pool with synchronous=FULL: its commit is the durability point
+        # of the request. Everything else on the gateway database (token ids, consents) may
+        # commit with NORMAL, because in WAL mode the log's fsync covers every earlier commit:
+        # nothing is released before that fsync, so nothing released can lack its token id.
+        engine = make_engine(settings.gateway_url, synchronous="NORMAL")
+        log_engine = make_engine(settings.gateway_url, synchronous="FULL")
         try:
             keys = FileKeyProvider(settings.secrets_path)
         except PseudonymizerError as exc:
@@ -96,16 +104,20 @@ class Services:
         pseudonymizer = Pseudonymizer(keys)
         signer = LogSigner.load(settings.secrets_path / LOG_SIGNING_KEY, name=settings.log_origin)
         access_log = AccessLog(
-            engine,
+            log_engine,
             signer,
             origin=settings.log_origin,
             batch_max=settings.log_batch_max,
             batch_wait_ms=settings.log_batch_wait_ms,
             create_tables=False,  # the schema belongs to the Alembic migrations
         )
+        tokens_engine = engine
+        if settings.tokens_url != settings.gateway_url:
+            tokens_engine = make_engine(settings.tokens_url, synchronous="NORMAL")
+            UsedToken.__table__.create(tokens_engine, checkfirst=True)
         authenticator = Authenticator(
             lambda system_id: holder.current.systems.get(system_id),
-            JtiStore(engine),
+            JtiStore(tokens_engine),
             audience=settings.audience,
             max_lifetime_s=settings.max_token_lifetime_s,
             skew_s=settings.clock_skew_s,
@@ -114,6 +126,8 @@ class Services:
             settings=settings,
             policy=holder,
             gateway_engine=engine,
+            log_engine=log_engine,
+            tokens_engine=tokens_engine,
             affiliates=AffiliateDatabases(settings.affiliate_database_urls),
             keys=keys,
             vault=vault,
@@ -132,3 +146,5 @@ class Services:
         self.access_log.close()
         self.affiliates.close()
         self.gateway_engine.dispose()
+        self.log_engine.dispose()
+        self.tokens_engine.dispose()

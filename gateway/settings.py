@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="gateway database (registry, consents, log); default SQLite in data_dir"
     )
+    token_database_url: str | None = Field(
+        None, description="where used token ids (`jti`) are remembered; default: a SQLite file "
+        "beside an embedded gateway database (so replay checks never wait on the log's write "
+        "lock), the gateway database itself otherwise",
+    )
     affiliate_database_urls: dict[str, str] = Field(
         default_factory=dict,
         description="affiliate id -> SQLAlchemy URL of its customer database; "
@@ -57,6 +62,11 @@ class Settings(BaseSettings):
             self.secrets_dir = self.data_dir / "secrets"
         if self.database_url is None:
             self.database_url = f"sqlite:///{(self.data_dir / 'gateway.db').as_posix()}"
+        if self.token_database_url is None:
+            self.token_database_url = (
+                f"sqlite:///{(self.data_dir / 'tokens.db').as_posix()}"
+                if self.database_url.startswith("sqlite") else self.database_url
+            )
         for affiliate in AFFILIATES:
             self.affiliate_database_urls.setdefault(
                 affiliate,
@@ -68,6 +78,11 @@ class Settings(BaseSettings):
     def gateway_url(self) -> str:
         assert self.database_url is not None
         return self.database_url
+
+    @property
+    def tokens_url(self) -> str:
+        assert self.token_database_url is not None
+        return self.token_database_url
 
     @property
     def secrets_path(self) -> Path:

@@ -51,7 +51,8 @@ def _sqlite_engine(url: URL, synchronous: Synchronous) -> Engine:
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     if not in_memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs.update(pool_size=10, max_overflow=20)
+        # as many pooled connections as request threads (anyio's default limit is 40)
+        kwargs.update(pool_size=40, max_overflow=10)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
