@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--workers", type=int, default=1, help="gateway server processes")
     args = parser.parse_args()
 
     env = env_for(args.data_dir, args.port)
@@ -168,7 +169,8 @@ def main() -> None:
     base = [request_bytes("/unsafe/baseline", rng.choice(base_bodies), None)
             for _ in range(expected)]
 
-    server = subprocess.Popen([str(BIN / "gateway"), "serve", "--port", str(args.port)], env=env)
+    server = subprocess.Popen([str(BIN / "gateway"), "serve", "--port", str(args.port),
+                               "--workers", str(args.workers)], env=env)
     try:
         for _ in range(100):
             try:
@@ -176,7 +178,7 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        print(f"one server process, {args.concurrency} keep-alive clients, "
+        print(f"{args.workers} server process(es), {args.concurrency} keep-alive clients, "
               f"{args.duration:.0f} s each, {os.cpu_count()} cores")
         asyncio.run(drive(args.port, base[:500], 8, 2.0))  # warm up
         t0 = time.perf_counter()

@@ -186,14 +186,21 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
 
     from gateway.api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level="warning", access_log=False, workers=1 if workers < 2 else None)
+    bind = {"host": host or settings.host, "port": port or settings.port,
+            "log_level": "warning", "access_log": False}
+    if workers > 1:
+        # Each worker builds its own services from the same GATEWAY_* settings; the access
+        # log and the token-id store are safe for several processes sharing one database.
+        uvicorn.run("gateway.api.app:create_app", factory=True, workers=workers, **bind)
+    else:
+        uvicorn.run(create_app(settings), **bind)
 
 
 @app.command("serve")
 def serve(
     host: Annotated[Optional[str], typer.Option(help="bind address")] = None,
     port: Annotated[Optional[int], typer.Option(help="port")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes")] = 1,
 ) -> None:
     """Serve the HTTP API (policy, keys and database must be ready)."""
     settings = _settings()
@@ -201,7 +208,7 @@ def serve(
         from gateway.db.migrate import upgrade
 
         upgrade(settings.gateway_url)
-        _serve(settings, host, port, 1)
+        _serve(settings, host, port, workers)
     except GatewayError as exc:
         _fail(exc)
 
