@@ -84,9 +84,7 @@ async def append(access_log: AppendOnlyLog, record: dict[str, Any]) -> int:
     """Append and wait for durability. INVARIANT: no response is built before this returns."""
     try:
         return await access_log.append_async(record)
-    except LogWriteFailed:
-        raise
-    except GatewayError:
+    except GatewayError:  # LogWriteFailed included: already the right answer
         raise
     except Exception as exc:  # fail closed on anything the log did not foresee
         log.error("access log append failed: %s", type(exc).__name__)

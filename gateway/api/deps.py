@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, Request
 
 from gateway.domain import Caller
-from gateway.errors import AuthError, GatewayError
+from gateway.errors import AuthError
 from gateway.pipeline import record_refusal
 from gateway.services import Services
 
@@ -44,23 +45,16 @@ async def authenticated_caller(request: Request, svc: ServicesDep, now: NowDep,
                                rid: RequestIdDep) -> Caller:
     """Authenticate step. A refused token is itself recorded (who tried, from where, why)."""
     source = client_address(request)
+    header = request.headers.get("authorization")
     try:
-        return await _authenticate(svc, request.headers.get("authorization"), now, source)
+        # off the event loop: recording the token id is a database write
+        return await to_thread.run_sync(
+            lambda: svc.authenticator.authenticate(header, now=now, source=source)
+        )
     except AuthError as exc:
         await record_refusal(svc, exc, request_id=rid, now=now, caller=None,
                              policy_version=svc.policy.current.version, source=source)
         raise
-    except GatewayError:
-        raise
-
-
-async def _authenticate(svc: Services, header: str | None, now: datetime,
-                        source: str | None) -> Caller:
-    from anyio import to_thread  # the jti insert is a database write
-
-    return await to_thread.run_sync(
-        lambda: svc.authenticator.authenticate(header, now=now, source=source)
-    )
 
 
 CallerDep = Annotated[Caller, Depends(authenticated_caller)]
