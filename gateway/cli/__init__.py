@@ -1,0 +1,30 @@
+"""The `gateway` command-line program: serve, demo, seed, keys, tokens, policy, log, db.
+
+One module per command group; `common.app` is the root, the groups are added here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from gateway.cli import run as _run  # noqa: F401  (registers the top-level commands)
+from gateway.cli.common import app
+from gateway.cli.db import db_app
+from gateway.cli.keys import keys_app
+from gateway.cli.log import log_app
+from gateway.cli.policy import policy_app
+
+app.add_typer(keys_app, name="keys")
+app.add_typer(policy_app, name="policy")
+app.add_typer(log_app, name="log")
+app.add_typer(db_app, name="db")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

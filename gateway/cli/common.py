@@ -1,0 +1,28 @@
+"""What every subcommand shares: the root Typer app, settings and error reporting."""
+
+from __future__ import annotations
+
+import typer
+
+from gateway.errors import GatewayError
+from gateway.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Affiliate data gateway. Settings come from GATEWAY_* environment variables "
+    "(GATEWAY_DATA_DIR, GATEWAY_DATABASE_URL, GATEWAY_POLICY_DIR, ...) or a .env file.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(exc: GatewayError) -> None:
+    """Report a gateway error in one line and exit with code 2."""
+    typer.secho(f"error: {exc.detail}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=2)
+
+
+def settings_from_env(demo: bool = False) -> Settings:
+    settings = get_settings()
+    if demo:
+        settings = settings.model_copy(update={"demo": True})
+    return settings
