@@ -18,6 +18,7 @@ from gateway.db.models import UsedToken
 from gateway.errors import ConfigError, KeyLoadError
 from gateway.policy import Policy, load_policy
 from gateway.registry import CustomerRegistry
+from gateway.reload import PolicyReloader
 from gateway.settings import Settings
 from pseudonymizer.errors import PseudonymizerError
 from pseudonymizer.keys import FileKeyProvider
@@ -82,6 +83,7 @@ class Services:
     access_log: AccessLog
     authenticator: Authenticator
     signer: LogSigner
+    reloader: PolicyReloader
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
@@ -137,6 +139,8 @@ class Services:
             access_log=access_log,
             authenticator=authenticator,
             signer=signer,
+            reloader=PolicyReloader(holder, access_log, Path(settings.policy_dir),
+                                    Path(settings.public_keys_dir)),
         )
 
     def close(self) -> None:

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     log_batch_max: int = Field(256, ge=1)
     log_batch_wait_ms: float = Field(2.0, ge=0)
     checkpoint_interval_s: float = Field(1.0, gt=0)
+    policy_watch_interval_s: float = Field(
+        2.0, ge=0,
+        description="poll the policy files this often and switch to a changed, valid set "
+        "(0 turns the watcher off; SIGHUP and POST /v1/admin/policy/reload still work)",
+    )
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     host: str = "127.0.0.1"
     port: int = 8080

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
@@ -13,7 +14,8 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.api.middleware import BodyGuard
 from gateway.api.problems import install_problem_handlers
-from gateway.api.routes import baseline, consents, health, log, queries
+from gateway.api.routes import admin, baseline, consents, health, log, queries
+from gateway.reload import PolicyWatcher
 from gateway.services import Services
 from gateway.settings import Settings, get_settings
 
@@ -35,6 +37,31 @@ async def _checkpoint_loop(services: Services, interval: float) -> None:
             logger.error("checkpoint failed: %s", type(exc).__name__)
 
 
+async def _policy_watch_loop(services: Services, interval: float) -> None:
+    """Poll the policy files; a changed set is validated whole and switched only if valid."""
+    watcher = PolicyWatcher(services.reloader)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await to_thread.run_sync(watcher.poll)
+        except Exception as exc:  # keep serving on the policy in force; retried next tick
+            logger.error("policy watch failed: %s", type(exc).__name__)
+
+
+def _install_sighup(services: Services) -> bool:
+    """SIGHUP reloads the policy (main thread of a Unix process only; else not installed)."""
+    loop = asyncio.get_running_loop()
+
+    def on_hup() -> None:
+        loop.run_in_executor(None, lambda: services.reloader.reload("sighup"))
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+    except (ValueError, RuntimeError, NotImplementedError, AttributeError):
+        return False  # not the main thread (test clients) or no SIGHUP on this platform
+    return True
+
+
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -42,13 +69,20 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services or Services.build(settings)
         app.state.services = svc
-        ticker = asyncio.create_task(_checkpoint_loop(svc, settings.checkpoint_interval_s))
+        tasks = [asyncio.create_task(_checkpoint_loop(svc, settings.checkpoint_interval_s))]
+        if settings.policy_watch_interval_s > 0:
+            tasks.append(asyncio.create_task(
+                _policy_watch_loop(svc, settings.policy_watch_interval_s)))
+        hup = _install_sighup(svc)
         try:
             yield
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            if hup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(Exception):
                 await to_thread.run_sync(svc.access_log.checkpoint)
             if services is None:
@@ -66,6 +100,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(consents.router)
     app.include_router(log.router)
     app.include_router(health.router)
+    app.include_router(admin.router)
     if settings.unsafe_bench_baseline:
         logger.warning("UNSAFE: /unsafe/baseline is mounted; never do this outside a benchmark")
         app.include_router(baseline.router)

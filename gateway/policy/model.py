@@ -24,7 +24,8 @@ from gateway.policy.views import JsonValue, View
 
 Algorithm = Literal["EdDSA", "ES256"]
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
-PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:read", "log:read"})
+PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
+                         "policy:reload"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from gateway.domain import Category
 
 Id = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 Text = Annotated[StrictStr, Field(min_length=1)]
-Permission = Literal["query", "consent:grant", "consent:withdraw", "consent:read", "log:read"]
+Permission = Literal["query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
+                     "policy:reload"]
 Channel = Literal["sms", "phone", "email", "app_push", "mail"]
 
 

@@ -22,6 +22,7 @@ SYSTEMS = {
     "insurance-underwriting": ("insurance", "ES256", {"query"}),
     "holding-analytics": ("holding", "EdDSA", {"query"}),
     "holding-audit": ("holding", "EdDSA", {"log:read", "consent:read"}),
+    "holding-privacy": ("holding", "EdDSA", {"policy:reload"}),
 }
 
 # attribute: (owner, category, type, table.column, views least revealing first) — "Attributes"
