@@ -188,3 +188,50 @@ def test_watcher_waits_for_a_still_set(hgw: Harness, policies: Path) -> None:
     result = watcher.poll()
     assert result is not None and result.outcome == "switched"
     assert watcher.poll() is None
+
+
+@pytest.mark.slow
+def test_sighup_reloads_a_real_server(tmp_path: Path, policies: Path) -> None:
+    """`kill -HUP` on a running `gateway serve` switches to the files on disk."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gateway = str(Path(sys.executable).parent / "gateway")
+    env = {**os.environ, "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+           "GATEWAY_POLICY_DIR": str(policies),
+           "GATEWAY_PUBLIC_KEYS_DIR": str(tmp_path / "public-keys"),
+           "GATEWAY_POLICY_WATCH_INTERVAL_S": "0"}
+    subprocess.run([gateway, "keys", "init"], env=env, check=True, capture_output=True)
+    server = subprocess.Popen([gateway, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/healthz"
+
+    def current() -> str | None:
+        try:
+            return str(httpx.get(url, timeout=1).json()["policy_version"])
+        except httpx.HTTPError:
+            return None
+
+    try:
+        deadline = time.monotonic() + 30
+        while (old := current()) is None:
+            assert server.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        close_income_access(policies)
+        server.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while current() == old and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert current() not in (old, None)
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=20)
+    assert b"policy reloaded (sighup)" in err
