@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     log_batch_max: int = Field(256, ge=1)
     log_batch_wait_ms: float = Field(2.0, ge=0)
     checkpoint_interval_s: float = Field(1.0, gt=0)
+    token_purge_interval_s: float = Field(
+        300.0, gt=0, description="how often ids of expired tokens are forgotten")
     policy_watch_interval_s: float = Field(
         2.0, ge=0,
         description="poll the policy files this often and switch to a changed, valid set "

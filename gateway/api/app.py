@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import datetime, timezone
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
@@ -35,6 +36,19 @@ async def _checkpoint_loop(services: Services, interval: float) -> None:
             await to_thread.run_sync(services.access_log.checkpoint)
         except Exception as exc:  # keep serving: a missed checkpoint is retried next tick
             logger.error("checkpoint failed: %s", type(exc).__name__)
+
+
+async def _token_purge_loop(services: Services, interval: float) -> None:
+    """Keep the used-token-id table small: ids of expired tokens cannot be replayed anyway."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            purged = await to_thread.run_sync(
+                lambda: services.authenticator.purge_used_token_ids(datetime.now(timezone.utc)))
+            if purged:
+                logger.info("forgot %d expired token ids", purged)
+        except Exception as exc:  # replay protection stands: ids are kept, not lost
+            logger.error("token id purge failed: %s", type(exc).__name__)
 
 
 async def _policy_watch_loop(services: Services, interval: float) -> None:
@@ -73,6 +87,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         if settings.policy_watch_interval_s > 0:
             tasks.append(asyncio.create_task(
                 _policy_watch_loop(svc, settings.policy_watch_interval_s)))
+        tasks.append(asyncio.create_task(
+            _token_purge_loop(svc, settings.token_purge_interval_s)))
         hup = _install_sighup(svc)
         try:
             yield

@@ -94,6 +94,10 @@ class Authenticator:
         self._max_lifetime_s = max_lifetime_s
         self._skew_s = skew_s
 
+    def purge_used_token_ids(self, now: datetime) -> int:
+        """Forget token ids that could no longer be replayed anyway (their `exp` + skew passed)."""
+        return self._jti_store.purge_expired(now)
+
     def authenticate(
         self, authorization_header: str | None, *, now: datetime, source: str | None
     ) -> Caller:

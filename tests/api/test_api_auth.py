@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 import jwt
@@ -141,3 +143,33 @@ def test_jwt_library_agrees_token_is_valid(gw: Harness) -> None:
     public = gw.services.policy.current.systems["card-risk"].public_key
     claims = jwt.decode(token, public, algorithms=["ES256"], audience=gw.settings.audience)
     assert claims["iss"] == "card-risk" and claims["sub"] == "tester"
+
+
+def test_running_gateway_forgets_expired_token_ids(tmp_path: Path, policy_dir: Path) -> None:
+    """Replay protection needs ids only until `exp` + skew; the server purges older ones."""
+    from sqlalchemy import func, insert, select
+
+    from gateway.db.models import UsedToken
+    from tests.api.conftest import build_settings, start_harness
+
+    settings = build_settings(tmp_path, policy_dir).model_copy(
+        update={"token_purge_interval_s": 0.05})
+    for gw in start_harness(settings):
+        engine = gw.services.tokens_engine
+        past = datetime.now(timezone.utc) - timedelta(hours=1)
+        with engine.begin() as conn:
+            conn.execute(insert(UsedToken).values(jti="old-one", system="card-risk",
+                                                  expires_at=past))
+        assert gw.client.get("/healthz").status_code == 200
+        fresh = gw.client.post("/v1/queries", headers=gw.auth("card-risk"), json={})
+        assert fresh.status_code == 422  # the token was accepted and its id remembered
+        deadline = time.monotonic() + 10
+        count = 2
+        while count and time.monotonic() < deadline:
+            with engine.connect() as conn:
+                count = conn.execute(select(func.count()).select_from(UsedToken)
+                                     .where(UsedToken.jti == "old-one")).scalar_one()
+            time.sleep(0.05)
+        assert count == 0
+        with engine.connect() as conn:  # the live token's id stays until it expires
+            assert conn.execute(select(func.count()).select_from(UsedToken)).scalar_one() >= 1
