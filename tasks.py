@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -76,6 +77,12 @@ def test(args: list[str]) -> None:
             say("no PostgreSQL at 127.0.0.1:5432: PostgreSQL tests are skipped")
     else:
         say("PostgreSQL tests use GATEWAY_TEST_POSTGRES_URL")
+    # Go is optional: the interop tests (Go's sumdb/note and sumdb/tlog check our checkpoints
+    # and proofs) skip themselves without it; Debian: golang-go golang-golang-x-mod-dev
+    if shutil.which("go") and Path("/usr/share/gocode/src/golang.org/x/mod").is_dir():
+        say("go and golang.org/x/mod found: the Go interop tests run too")
+    else:
+        say("no go or golang.org/x/mod: the Go interop tests are skipped")
     run([str(PY), "-m", "pytest", *args], env=env)
 
 

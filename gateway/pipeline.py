@@ -27,7 +27,9 @@ from gateway.domain import (
 from gateway.errors import Forbidden, GatewayError
 from gateway.fetch import fetch
 from gateway.policy import Policy, decide
+from gateway.reidentify import from_vault, national_ids
 from gateway.resolve import CustomerRef, Resolved, resolve
+from gateway.scrubbing import name_sources, scrub_context
 from gateway.services import Services
 from gateway.shape import Shaped, shape
 
@@ -59,7 +61,7 @@ def _decide_and_fetch(
     # resolve: RRN or pseudonym → customer key (and whether this caller may see the customer)
     resolved = resolve(
         ref, caller, registry=svc.registry, pseudonymizer=svc.pseudonymizer,
-        sees_group_customers=policy.affiliates[caller.affiliate].sees_group_customers,
+        sees_group_customers=policy.affiliates[caller.affiliate].sees_group_customers, now=now,
     )
     # decide: policy × purpose × the customer's consents towards this recipient (pure)
     consents: list[ConsentRecord] = []
@@ -71,13 +73,22 @@ def _decide_and_fetch(
                         customer_known=resolved.known, now=now),
         consents,
     )
-    # fetch: only the released attributes, one indexed look-up per owning affiliate
+    # fetch: only the released attributes, one indexed look-up per owning affiliate (plus the
+    # customer's names when free text is released: read to scrub them out, never released)
     values: dict[Any, Any] = {}
+    names_from = name_sources(policy, decision)
     if decision.released and resolved.customer_key is not None:
-        attributes = [policy.attributes[item.attribute] for item in decision.released]
+        attributes = [policy.attributes[item.attribute] for item in decision.released
+                      if not from_vault(policy, item)]
+        attributes += [a for a in names_from if a not in attributes]
         values = fetch(svc.affiliates, attributes, resolved.customer_key)
-    # shape: each value in the least revealing view the rule allows
-    shaped = shape(policy, decision, values, today=now.astimezone(KST).date())
+        # re-identification: an exact national id is decrypted from the gateway's own registry,
+        # only under a re-identification purpose and for a customer named by pseudonym
+        values.update(national_ids(policy, decision, ref, resolved.customer_key,
+                                   engine=svc.gateway_engine, vault=svc.vault))
+    # shape: each value in the least revealing view the rule allows; free text scrubbed
+    scrub = scrub_context(svc, policy, caller, purpose, values, names_from) if names_from else None
+    shaped = shape(policy, decision, values, today=now.astimezone(KST).date(), scrub=scrub)
     return resolved, decision, shaped
 
 

@@ -50,7 +50,10 @@ def query_record(*, request_id: str, now: datetime, caller: Caller, source: str 
         "purpose": decision.purpose,
         "requested": [{"attribute": r.attribute, "view": r.view} for r in requested],
         "released": [
-            {"attribute": r.attribute, "view": r.view, "rule": r.rule, "consent": r.consent}
+            {"attribute": r.attribute, "view": r.view, "rule": r.rule, "consent": r.consent,
+             # free text: how many identifiers of each kind were replaced (never which)
+             **({"scrubbed": dict(shaped.scrubbed[r.attribute])}
+                if r.attribute in shaped.scrubbed else {})}
             for r, _value in shaped.released
         ],
         "withheld": [{"attribute": w.attribute, "reason": w.reason.value} for w in shaped.withheld],

@@ -8,11 +8,12 @@ of another affiliate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from gateway.domain import AffiliateId, Caller, CustomerKey
 from gateway.errors import MalformedIdentifier, UnknownPseudonym
-from pseudonymizer.pseudonyms import InvalidPseudonym, Pseudonymizer
+from pseudonymizer.pseudonyms import ExpiredPseudonym, InvalidPseudonym, Pseudonymizer
 from pseudonymizer.rrn import InvalidNationalId, parse_national_id
 
 
@@ -39,12 +40,22 @@ class Resolved:
     pseudonym: str | None  # the caller's pseudonym, only when known
 
 
+class PseudonymExpired(UnknownPseudonym):
+    """A pseudonym of a superseded key version past its grace period (`pseudonym_grace_days`)."""
+
+    type_slug = "pseudonym-expired"
+    title = "pseudonym of an expired key version"
+
+
 def customer_key_of(ref: CustomerRef, recipient: AffiliateId, *, registry: Registry,
-                    pseudonymizer: Pseudonymizer) -> CustomerKey | None:
+                    pseudonymizer: Pseudonymizer,
+                    now: datetime | None = None) -> CustomerKey | None:
     """The customer key behind `ref`, or None when the gateway does not know the RRN."""
     if ref.pseudonym is not None:
         try:
-            return CustomerKey(pseudonymizer.resolve(ref.pseudonym, recipient))
+            return CustomerKey(pseudonymizer.resolve(ref.pseudonym, recipient, now=now))
+        except ExpiredPseudonym as exc:
+            raise PseudonymExpired(str(exc)) from None
         except InvalidPseudonym as exc:
             raise UnknownPseudonym(
                 f"pseudonym is not one issued to `{recipient}`: {exc}"
@@ -59,8 +70,9 @@ def customer_key_of(ref: CustomerRef, recipient: AffiliateId, *, registry: Regis
 
 
 def resolve(ref: CustomerRef, caller: Caller, *, registry: Registry, pseudonymizer: Pseudonymizer,
-            sees_group_customers: bool) -> Resolved:
-    key = customer_key_of(ref, caller.affiliate, registry=registry, pseudonymizer=pseudonymizer)
+            sees_group_customers: bool, now: datetime | None = None) -> Resolved:
+    key = customer_key_of(ref, caller.affiliate, registry=registry, pseudonymizer=pseudonymizer,
+                          now=now)
     if key is None:
         return Resolved(customer_key=None, known=False, pseudonym=None)
     known = sees_group_customers or registry.holds(key, caller.affiliate)

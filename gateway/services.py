@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from gateway.accesslog import AccessLog, LogSigner
+from gateway.accesslog import AccessLog
+from gateway.accesslog import keyring as log_keys
+from gateway.accesslog.keyring import LogKeyring
 from gateway.affiliates import AffiliateDatabases
 from gateway.auth import Authenticator, JtiStore
 from gateway.consents import ConsentStore
@@ -27,7 +30,7 @@ from pseudonymizer.vault import RrnVault
 
 log = logging.getLogger("gateway.services")
 
-LOG_SIGNING_KEY = "log-signing.key.pem"
+LOG_SIGNING_KEY = log_keys.LEGACY_KEY_FILE  # version 1; rotations add log-signing-v<N>.key.pem
 
 
 class PolicyHolder:
@@ -50,21 +53,24 @@ class PolicyHolder:
 def ensure_secrets(settings: Settings, *, create: bool) -> None:
     """Generate the gateway's own keys on first run (embedded default) or insist they exist."""
     secrets = settings.secrets_path
-    signing = secrets / LOG_SIGNING_KEY
     has_master = secrets.is_dir() and any(secrets.glob("master-v*.key"))
-    if has_master and signing.exists():
+    has_log_key = log_keys.has_active_key(secrets)  # version 1 or a rotated one
+    if has_master and has_log_key:
         return
     if not create:
         raise ConfigError(
             f"gateway keys missing in `{secrets}`: run `gateway keys init` first"
         )
     secrets.mkdir(parents=True, exist_ok=True)
-    try:
-        FileKeyProvider.create(secrets)
-    except PseudonymizerError as exc:
-        raise KeyLoadError(f"gateway master key could not be created: {exc}") from exc
-    if not signing.exists():
-        LogSigner.generate(signing, name=settings.log_origin)
+    if not has_master:
+        try:
+            FileKeyProvider.create(secrets)
+        except PseudonymizerError as exc:
+            raise KeyLoadError(f"gateway master key could not be created: {exc}") from exc
+    if not has_log_key:
+        signer = log_keys.create_first_key(secrets, settings.log_origin)
+        # a new deployment's first key replaces a stale published one (e.g. a wiped demo)
+        log_keys.publish_verifier_key(Path(settings.public_keys_dir), 1, signer, replace=True)
 
 
 @dataclass
@@ -82,7 +88,7 @@ class Services:
     consents: ConsentStore
     access_log: AccessLog
     authenticator: Authenticator
-    signer: LogSigner
+    signer: LogKeyring  # the newest log-signing key; follows rotations on disk
     reloader: PolicyReloader
     _closed: bool = field(default=False, repr=False)
 
@@ -103,8 +109,8 @@ class Services:
         except PseudonymizerError as exc:
             raise KeyLoadError(f"gateway master key could not be loaded: {exc}") from exc
         vault = RrnVault(keys)
-        pseudonymizer = Pseudonymizer(keys)
-        signer = LogSigner.load(settings.secrets_path / LOG_SIGNING_KEY, name=settings.log_origin)
+        pseudonymizer = Pseudonymizer(keys, grace=timedelta(days=settings.pseudonym_grace_days))
+        signer = LogKeyring(settings.secrets_path, name=settings.log_origin)
         access_log = AccessLog(
             log_engine,
             signer,

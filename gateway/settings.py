@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     log_batch_max: int = Field(256, ge=1)
     log_batch_wait_ms: float = Field(2.0, ge=0)
     checkpoint_interval_s: float = Field(1.0, gt=0)
+    pseudonym_grace_days: int = Field(
+        90, ge=0, le=3650,
+        description="after a key rotation, pseudonyms of the old key version keep resolving this "
+        "many days (counted from the new version's creation), then are refused",
+    )
     token_purge_interval_s: float = Field(
         300.0, gt=0, description="how often ids of expired tokens are forgotten")
     policy_watch_interval_s: float = Field(

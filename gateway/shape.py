@@ -1,13 +1,18 @@
-"""Shape step: apply the released views to the fetched values (least revealing form)."""
+"""Shape step: apply the released views to the fetched values (least revealing form).
+
+Free text (`scrubbed` views) passes the scrubber here, always; what it removed is counted per
+entity kind in `Shaped.scrubbed` (never the values) for the response and the access record.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Mapping
 
 from gateway.domain import AttributeId, Decision, Reason, Released, Withheld
 from gateway.policy import Policy
+from gateway.policy.views.scrubbed import ScrubbedView, ScrubContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +21,8 @@ class Shaped:
 
     released: tuple[tuple[Released, Any], ...]
     withheld: tuple[Withheld, ...]
+    # attribute → entity kind → how many were replaced in its free text
+    scrubbed: Mapping[AttributeId, Mapping[str, int]] = field(default_factory=dict)
 
     @property
     def outcome(self) -> str:
@@ -25,9 +32,10 @@ class Shaped:
 
 
 def shape(policy: Policy, decision: Decision, values: Mapping[AttributeId, Any], *,
-          today: date) -> Shaped:
+          today: date, scrub: ScrubContext | None = None) -> Shaped:
     released: list[tuple[Released, Any]] = []
     withheld = list(decision.withheld)
+    scrubbed: dict[AttributeId, Mapping[str, int]] = {}
     for item in decision.released:
         attribute = policy.attributes[item.attribute]
         raw = values.get(item.attribute)
@@ -37,5 +45,11 @@ def shape(policy: Policy, decision: Decision, values: Mapping[AttributeId, Any],
             withheld.append(Withheld(item.attribute, Reason.NO_DATA,
                                      "the owning affiliate holds no value"))
             continue
+        view = attribute.views[item.view]
+        if isinstance(view, ScrubbedView):
+            result = view.scrub(raw, scrub)  # ScrubFailed rather than unscrubbed text
+            scrubbed[item.attribute] = dict(result.counts)
+            released.append((item, result.text))
+            continue
         released.append((item, attribute.apply_view(item.view, raw, today=today)))
-    return Shaped(released=tuple(released), withheld=tuple(withheld))
+    return Shaped(released=tuple(released), withheld=tuple(withheld), scrubbed=scrubbed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pseudonymizer.errors import (
+    ExpiredPseudonym,
     InvalidCiphertext,
     InvalidCustomerKey,
     InvalidNationalId,
@@ -12,7 +13,7 @@ from pseudonymizer.errors import (
     UnknownKeyVersion,
 )
 from pseudonymizer.keys import FileKeyProvider, KeyProvider, StaticKeyProvider
-from pseudonymizer.pseudonyms import Pseudonym, Pseudonymizer
+from pseudonymizer.pseudonyms import Mapped, Pseudonym, Pseudonymizer
 from pseudonymizer.rrn import (
     Confidence,
     IdForm,
@@ -26,6 +27,7 @@ from pseudonymizer.vault import RrnVault
 
 __all__ = [
     "Confidence",
+    "ExpiredPseudonym",
     "FileKeyProvider",
     "IdForm",
     "InvalidCiphertext",
@@ -34,6 +36,7 @@ __all__ = [
     "InvalidPseudonym",
     "KeyLoadError",
     "KeyProvider",
+    "Mapped",
     "NationalId",
     "Pseudonym",
     "Pseudonymizer",

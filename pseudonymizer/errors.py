@@ -31,5 +31,9 @@ class InvalidPseudonym(PseudonymizerError, ValueError):
     """A pseudonym is malformed, forged, or was issued to another recipient."""
 
 
+class ExpiredPseudonym(InvalidPseudonym):
+    """A pseudonym of a superseded key version whose grace period has ended."""
+
+
 class InvalidCiphertext(PseudonymizerError, ValueError):
     """A vault blob is malformed or does not authenticate for its row."""

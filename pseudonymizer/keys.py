@@ -4,6 +4,9 @@ A `KeyProvider` is what a KMS or HSM would implement: it hands out a 32-byte sub
 purpose and a key version, and says which version is current. `FileKeyProvider` keeps
 versioned master keys as files (`master-v<N>.key`, base64 of 32 random bytes, mode 0600);
 `StaticKeyProvider` holds them in memory for tests and benchmarks.
+
+Each version also has a creation time: pseudonyms of a superseded version stay valid for a
+grace period counted from the creation of the version that replaced it (`pseudonyms.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import stat
 import threading
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -42,6 +46,10 @@ class KeyProvider(Protocol):
         """The version new material for `purpose` is made with."""
         ...
 
+    def created_at(self, purpose: str, version: int) -> datetime:
+        """When `version` was created (aware, UTC); `UnknownKeyVersion` if it is not held."""
+        ...
+
 
 def derive_subkey(master: bytes, purpose: str, version: int) -> bytes:
     """HKDF-SHA256 (RFC 5869) of `master` with info = purpose, NUL, version (4 bytes, BE).
@@ -59,13 +67,20 @@ def derive_subkey(master: bytes, purpose: str, version: int) -> bytes:
 class _MasterKeys:
     """Versioned master keys with a cache of derived subkeys (shared by both providers)."""
 
-    def __init__(self, masters: Mapping[int, bytes]) -> None:
+    def __init__(self, masters: Mapping[int, bytes], created: Mapping[int, datetime]) -> None:
         self._lock = threading.Lock()
         self._masters: dict[int, bytes] = {}
+        self._created: dict[int, datetime] = {}
         self._subkeys: dict[tuple[str, int], bytes] = {}
-        self._set(masters)
+        self._set(masters, created)
 
-    def _set(self, masters: Mapping[int, bytes]) -> None:
+    def created_at(self, purpose: str, version: int) -> datetime:
+        created = self._created.get(version)
+        if created is None:
+            raise UnknownKeyVersion(f"master key `v{version}` is unknown")
+        return created
+
+    def _set(self, masters: Mapping[int, bytes], created: Mapping[int, datetime]) -> None:
         for version, master in masters.items():
             if version < 1:
                 raise KeyLoadError(f"master key version must be 1 or more, got {version}")
@@ -73,8 +88,12 @@ class _MasterKeys:
                 raise KeyLoadError(
                     f"master key `v{version}` must be {KEY_BYTES} bytes, got {len(master)}"
                 )
+            when = created.get(version)
+            if when is None or when.tzinfo is None:
+                raise KeyLoadError(f"master key `v{version}` needs an aware creation time")
         with self._lock:
             self._masters = dict(masters)
+            self._created = {v: created[v].astimezone(UTC) for v in masters}
 
     def _current(self) -> int:
         if not self._masters:
@@ -98,11 +117,15 @@ class _MasterKeys:
 class StaticKeyProvider(_MasterKeys):
     """Master keys held in memory: one key (version 1) or a {version: key} mapping.
 
-    For tests and benchmarks; a deployment keeps its master keys in files or a KMS.
+    For tests and benchmarks; a deployment keeps its master keys in files or a KMS. Creation
+    times default to the moment the provider is built.
     """
 
-    def __init__(self, master: bytes | Mapping[int, bytes]) -> None:
-        super().__init__({1: master} if isinstance(master, bytes) else master)
+    def __init__(self, master: bytes | Mapping[int, bytes], *,
+                 created: Mapping[int, datetime] | None = None) -> None:
+        masters = {1: master} if isinstance(master, bytes) else dict(master)
+        now = datetime.now(UTC)
+        super().__init__(masters, {v: (created or {}).get(v, now) for v in masters})
 
     def key(self, purpose: str, version: int | None = None) -> bytes:
         return self._derive(purpose, version)
@@ -115,13 +138,16 @@ class FileKeyProvider(_MasterKeys):
     """Master keys in a directory: `master-v<N>.key`, base64 of 32 random bytes, mode 0600.
 
     The current version is the highest N, for every purpose. A key file readable or writable
-    by group or others is refused, as OpenSSH refuses an unprotected private key.
+    by group or others is refused, as OpenSSH refuses an unprotected private key. A version's
+    creation time is its file's modification time: key files are written once, atomically,
+    and never modified (copy them with `cp -p` / `rsync -t` so that restoring a backup keeps
+    the grace periods of superseded versions).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._scanned = float("-inf")  # monotonic time of the last on-demand re-read
-        super().__init__(self._read_all())
+        super().__init__(*self._read_all())
 
     @classmethod
     def create(cls, path: str | os.PathLike[str]) -> FileKeyProvider:
@@ -166,15 +192,16 @@ class FileKeyProvider(_MasterKeys):
 
     def reload(self) -> None:
         """Re-read the directory (picks up a rotation made by another process)."""
-        self._set(self._read_all())
+        self._set(*self._read_all())
 
-    def _read_all(self) -> dict[int, bytes]:
+    def _read_all(self) -> tuple[dict[int, bytes], dict[int, datetime]]:
         if not self.path.is_dir():
             raise KeyLoadError(f"key directory `{self.path}` does not exist")
         files = _key_files(self.path)
         if not files:
             raise KeyLoadError(f"no `master-v<N>.key` file in `{self.path}`")
-        return {version: _read_key(file) for version, file in files.items()}
+        masters = {version: _read_key(file) for version, file in files.items()}
+        return masters, {version: _mtime(file) for version, file in files.items()}
 
 
 def _key_files(directory: Path) -> dict[int, Path]:
@@ -184,6 +211,13 @@ def _key_files(directory: Path) -> dict[int, Path]:
         if match is not None:
             found[int(match.group(1))] = entry
     return found
+
+
+def _mtime(file: Path) -> datetime:
+    try:
+        return datetime.fromtimestamp(file.stat().st_mtime, UTC)
+    except OSError as exc:
+        raise KeyLoadError(f"cannot read key file `{file.name}`: {exc.strerror}") from exc
 
 
 def _read_key(file: Path) -> bytes:

@@ -1,117 +1,139 @@
-"""Per-recipient pseudonyms of customer keys: AES-SIV (RFC 5297) under a per-recipient key.
+"""Per-recipient pseudonyms: issue, resolve within a rotation grace period, map old to new.
 
-Why this construction (개인정보 보호법 제2조 제1호의2, 가명처리):
-- deterministic (SIV is a deterministic AEAD) → a recipient sees the same pseudonym for the
-  same customer on every call, so it can keep its own records;
-- per-recipient key (HKDF purpose `pseudonym:<recipient>`) and the recipient id as associated
-  data → two affiliates hold unrelated pseudonyms of one customer and cannot join their
-  results without the gateway;
-- authenticated → a forged, altered, or another recipient's pseudonym is refused, and only
-  the gateway, which holds the key, can turn a pseudonym back into the customer key. No
-  look-up table is needed.
+The construction lives in a scheme (`pseudonymizer/schemes/`): `siv` (AES-SIV of the customer
+key, the default) or `ff1-13` (13 digits for legacy columns). This module adds what does not
+depend on the scheme: key versions and their grace period after a rotation.
 
-Text form: `p<key version>_` + base32 (RFC 4648 §6), lowercase, no padding, of the 32-byte SIV
-output (16-byte synthetic IV + 16-byte ciphertext): 55 characters for version 1. Base32
-because it survives case-folding, URLs, file names and spreadsheets unharmed; lowercase and
-unpadded so that every pseudonym has exactly one spelling and compares as a plain string.
+Rotation with grace: a pseudonym names its key version. When version V+1 is created, the
+pseudonyms of version V (and older) keep resolving for `grace` after V+1's creation time (from
+the key provider); then they are refused with `ExpiredPseudonym`. Within the grace period a
+recipient can have its old pseudonyms mapped to the current ones (`remap`), so that it can
+re-key its own records once per rotation instead of losing its history (개인정보 보호법
+제28조의4: pseudonymization keys are managed, and rotated, separately from the data).
 """
 
 from __future__ import annotations
 
-import base64
-import re
-import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import NewType
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from pseudonymizer.errors import InvalidCustomerKey, InvalidPseudonym, UnknownKeyVersion
+from pseudonymizer.errors import (
+    ExpiredPseudonym,
+    InvalidPseudonym,
+    UnknownKeyVersion,
+)
 from pseudonymizer.keys import KeyProvider
+from pseudonymizer.schemes import PseudonymScheme, build_scheme
+from pseudonymizer.schemes.base import require_recipient
 
-__all__ = ["InvalidPseudonym", "Pseudonym", "Pseudonymizer", "pseudonym_purpose"]
+__all__ = [
+    "DEFAULT_GRACE",
+    "ExpiredPseudonym",
+    "InvalidPseudonym",
+    "Mapped",
+    "Pseudonym",
+    "Pseudonymizer",
+    "pseudonym_purpose",
+]
 
 Pseudonym = NewType("Pseudonym", str)
 
-_CUSTOMER_KEY = re.compile(r"[0-9a-f]{32}")
-_SIV_OUTPUT_BYTES = 32
-_B32_CHARS = 52  # ceil(32 * 8 / 5)
-# Version without leading zeros, so each pseudonym has exactly one spelling.
-_PSEUDONYM = re.compile(r"p([1-9][0-9]{0,8})_([a-z2-7]{%d})" % _B32_CHARS)
-_CACHE_LIMIT = 1024  # recipients × key versions; affiliates are few, this only bounds misuse
+DEFAULT_GRACE = timedelta(days=90)
 
 
 def pseudonym_purpose(recipient: str) -> str:
+    """The key purpose of the default (`siv`) scheme for `recipient`."""
     return f"pseudonym:{recipient}"
 
 
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """One entry of an old → new mapping: `new` is None when `old` did not resolve."""
+
+    old: str
+    new: Pseudonym | None
+    error: str | None  # "expired" or "invalid" (never the reason's text: it may name values)
+
+
 class Pseudonymizer:
-    """Issues and resolves pseudonyms; thread-safe, with one cached cipher per recipient/version."""
+    """Issues and resolves pseudonyms of one scheme; thread-safe, ciphers cached per version."""
 
-    def __init__(self, keys: KeyProvider) -> None:
+    def __init__(self, keys: KeyProvider, *, scheme: str = "siv",
+                 grace: timedelta = DEFAULT_GRACE) -> None:
+        if grace < timedelta(0):
+            raise ValueError("grace period must not be negative")
         self._keys = keys
-        self._ciphers: dict[tuple[str, int], AESSIV] = {}
-        self._lock = threading.Lock()
+        self.scheme: PseudonymScheme[object] = build_scheme(scheme, keys)
+        self.grace = grace
 
-    def pseudonym(
-        self, customer_key: str, recipient: str, *, version: int | None = None
-    ) -> Pseudonym:
-        """The stable pseudonym of `customer_key` for `recipient` (current key version by default).
+    def pseudonym(self, subject: str, recipient: str, *,
+                  version: int | None = None) -> Pseudonym:
+        """The stable pseudonym of `subject` for `recipient` (current key version by default)."""
+        return self.pseudonyms([subject], recipient, version=version)[0]
 
-        After a key rotation new pseudonyms use the new version; old ones keep resolving.
+    def pseudonyms(self, subjects: Sequence[str], recipient: str, *,
+                   version: int | None = None) -> list[Pseudonym]:
+        """Batch form of `pseudonym`: one key look-up and one cipher for the whole batch."""
+        require_recipient(recipient)
+        v = self.scheme.current_version(recipient) if version is None else version
+        return [Pseudonym(p) for p in self.scheme.issue_many(subjects, recipient, v)]
+
+    def resolve(self, pseudonym: str, recipient: str, *, now: datetime | None = None) -> str:
+        """The subject behind `pseudonym`, if this gateway issued it to `recipient` and its key
+        version is current or still within its grace period at `now` (default: the clock)."""
+        require_recipient(recipient)
+        version = self.scheme.version_of(pseudonym, recipient)
+        self._check_not_expired(version, recipient, now)
+        return self.scheme.open(pseudonym, recipient)
+
+    def remap(self, pseudonyms: Sequence[str], recipient: str, *,
+              now: datetime | None = None,
+              keep: Callable[[str], bool] | None = None) -> list[Mapped]:
+        """Each old pseudonym with the current one of the same subject, in order.
+
+        A pseudonym that does not resolve (forged, another recipient's, expired) maps to None
+        with a one-word reason, so one bad entry does not fail a recipient's whole batch.
+        `keep(subject)` False (e.g. the recipient no longer holds the customer) counts as
+        `invalid` too: the answer does not tell it apart from a forged pseudonym.
         """
-        if _CUSTOMER_KEY.fullmatch(customer_key) is None:
-            raise InvalidCustomerKey("customer key must be 32 lowercase hex characters")
-        _require_recipient(recipient)
-        v = self._keys.current_version(pseudonym_purpose(recipient)) if version is None else version
-        sealed = self._cipher(recipient, v).encrypt(
-            bytes.fromhex(customer_key), [recipient.encode("utf-8")]
-        )
-        text = base64.b32encode(sealed).decode("ascii").rstrip("=").lower()
-        return Pseudonym(f"p{v}_{text}")
+        current = self.scheme.current_version(recipient)
+        out: list[Mapped] = []
+        for old in pseudonyms:
+            try:
+                subject = self.resolve(old, recipient, now=now)
+            except ExpiredPseudonym:
+                out.append(Mapped(old, None, "expired"))
+                continue
+            except InvalidPseudonym:
+                out.append(Mapped(old, None, "invalid"))
+                continue
+            if keep is not None and not keep(subject):
+                out.append(Mapped(old, None, "invalid"))
+                continue
+            out.append(Mapped(old, self.pseudonym(subject, recipient, version=current), None))
+        return out
 
-    def resolve(self, pseudonym: str, recipient: str) -> str:
-        """The customer key behind `pseudonym`, if it was issued to `recipient` by this gateway."""
-        _require_recipient(recipient)
-        match = _PSEUDONYM.fullmatch(pseudonym)
-        if match is None:
-            raise InvalidPseudonym("pseudonym is malformed: expected `p<version>_<base32>`")
-        version = int(match.group(1))
-        sealed = base64.b32decode(match.group(2).upper() + "====")
-        # 52 base32 characters carry 260 bits: refuse non-zero spare bits, so no second
-        # spelling of a valid pseudonym exists.
-        if base64.b32encode(sealed).decode("ascii").rstrip("=").lower() != match.group(2):
-            raise InvalidPseudonym("pseudonym is malformed: non-canonical base32")
+    def expires_at(self, version: int, recipient: str) -> datetime | None:
+        """When pseudonyms of `version` stop resolving; None while `version` is current."""
+        purpose = self.scheme.key_purpose(recipient)
+        if version >= self._keys.current_version(purpose):
+            return None
         try:
-            cipher = self._cipher(recipient, version)
+            superseded = self._keys.created_at(purpose, version + 1)
         except UnknownKeyVersion:
-            raise InvalidPseudonym(f"pseudonym key version `v{version}` is unknown") from None
-        try:
-            plain = cipher.decrypt(sealed, [recipient.encode("utf-8")])
-        except InvalidTag:
-            raise InvalidPseudonym(
-                f"pseudonym does not authenticate for recipient `{recipient}`"
-            ) from None
-        return plain.hex()
+            # A gap in the versions cannot be reasoned about: treat the pseudonym as expired.
+            return datetime.min.replace(tzinfo=UTC)
+        return superseded + self.grace
 
-    def _cipher(self, recipient: str, version: int) -> AESSIV:
-        cached = self._ciphers.get((recipient, version))
-        if cached is not None:
-            return cached
-        subkey = self._keys.key(pseudonym_purpose(recipient), version)
-        # AESSIV takes two AES keys; expanding the 32-byte subkey to 64 bytes gives AES-256-SIV
-        # (RFC 5297 §2.6: the key splits into an S2V half and a CTR half).
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"aes-256-siv")
-        cipher = AESSIV(hkdf.derive(subkey))
-        with self._lock:
-            if len(self._ciphers) >= _CACHE_LIMIT:
-                self._ciphers.clear()
-            self._ciphers[(recipient, version)] = cipher
-        return cipher
-
-
-def _require_recipient(recipient: str) -> None:
-    if not recipient or "\x00" in recipient:
-        raise InvalidPseudonym("recipient must be a non-empty id without nul characters")
+    def _check_not_expired(self, version: int, recipient: str, now: datetime | None) -> None:
+        expiry = self.expires_at(version, recipient)
+        if expiry is None:
+            return
+        moment = now if now is not None else datetime.now(UTC)
+        if moment >= expiry:
+            raise ExpiredPseudonym(
+                f"expired pseudonym version `v{version}`: superseded keys resolve for "
+                f"{self.grace.days} days after rotation; ask for a current pseudonym"
+            )

@@ -30,7 +30,7 @@ from gateway.accesslog import store
 from gateway.accesslog.canonical import CanonicalObject
 from gateway.accesslog.checkpoint import format_checkpoint
 from gateway.accesslog.errors import LogRangeError, RecordNotCanonical
-from gateway.accesslog.note import LogSigner
+from gateway.accesslog.note import NoteSigner
 from gateway.db.base import Base
 from gateway.errors import LogWriteFailed
 
@@ -59,7 +59,7 @@ class AccessLog:
     def __init__(
         self,
         engine: Engine,
-        signer: LogSigner,
+        signer: NoteSigner,  # one LogSigner, or the LogKeyring that follows rotations
         *,
         origin: str,
         batch_max: int = 256,

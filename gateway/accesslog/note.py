@@ -5,6 +5,10 @@ the text (UTF-8, no control characters but newline, ending in a newline), a blan
 then one line per signature: `— <key name> <base64(key hash ‖ signature)>`. The key hash
 is the first 4 bytes of SHA-256(key name ‖ "\\n" ‖ 0x01 ‖ public key), 0x01 naming Ed25519.
 A verifier key is published as `<name>+<key hash, 8 hex digits>+<base64(0x01 ‖ public key)>`.
+
+A note may carry several signatures (`sign_note_with`): a log's old and new key during a key
+rotation, or witnesses. Keys are told apart by name *and* key hash, so a new key may keep
+the old name — tlog-checkpoint says the log's key name SHOULD match the origin line.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import base64
 import binascii
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -48,6 +54,17 @@ def _check_text(text: str, what: str, error: type[Exception]) -> None:
         raise error(f"{what} holds a control character")
 
 
+class NoteSigner(Protocol):
+    """What the access log needs to sign checkpoints: one key, or a keyring that rotates."""
+
+    @property
+    def name(self) -> str: ...
+
+    def sign_note(self, body: str) -> str: ...
+
+    def verifier_key(self) -> str: ...
+
+
 class LogSigner:
     """Signs checkpoint bodies as the log's key `name` (C2SP signed-note, Ed25519)."""
 
@@ -70,12 +87,14 @@ class LogSigner:
 
     def sign_note(self, body: str) -> str:
         """Return `body` signed: body, blank line, one signature line."""
-        if not body.endswith("\n"):
-            raise MalformedNote("note text must end with a newline")
-        _check_text(body, "note text", MalformedNote)
+        return sign_note_with(body, [self])
+
+    def signature_line(self, body: str) -> str:
+        """One `— <name> <base64(key hash ‖ signature)>` line (with its newline) over `body`."""
+        _check_body(body)
         signature = self._key.sign(body.encode("utf-8"))
         encoded = base64.b64encode(self.key_hash + signature).decode("ascii")
-        return f"{body}\n{SIG_PREFIX}{self.name} {encoded}\n"
+        return f"{SIG_PREFIX}{self.name} {encoded}\n"
 
     # --- key files: PEM PKCS#8, owner-only --------------------------------------------------
     @classmethod
@@ -114,6 +133,27 @@ class LogSigner:
     @classmethod
     def load_or_generate(cls, path: Path, name: str) -> LogSigner:
         return cls.load(path, name) if path.exists() else cls.generate(path, name)
+
+
+def sign_note_with(body: str, signers: Sequence[LogSigner]) -> str:
+    """Return `body` signed by every signer in turn: body, blank line, one line per signer.
+
+    Like the reference implementation's `note.Sign`, refuses two signers with the same name
+    and key hash: a verifier could not tell their signatures apart.
+    """
+    _check_body(body)
+    if not signers or len(signers) > MAX_SIGNATURES:
+        raise MalformedNote(f"a note needs 1 to {MAX_SIGNATURES} signers")
+    ids = {(s.name, s.key_hash) for s in signers}
+    if len(ids) != len(signers):
+        raise MalformedNote("note signers must differ in name or key hash")
+    return body + "\n" + "".join(s.signature_line(body) for s in signers)
+
+
+def _check_body(body: str) -> None:
+    if not body.endswith("\n"):
+        raise MalformedNote("note text must end with a newline")
+    _check_text(body, "note text", MalformedNote)
 
 
 @dataclass(frozen=True, slots=True)

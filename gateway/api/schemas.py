@@ -78,6 +78,10 @@ class ReleasedOut(BaseModel):
     value: Any
     rule: str
     consent: str | None
+    scrubbed: dict[str, int] | None = Field(
+        None, description="free text only: identifiers replaced, counted per entity kind",
+        json_schema_extra={"examples": [{"KR_RRN": 1, "KR_PHONE": 2}]},
+    )
 
 
 class WithheldOut(BaseModel):

@@ -1,7 +1,9 @@
-"""`gateway keys`: the gateway's own secrets and the demo systems' key pairs."""
+"""`gateway keys`: the gateway's own secrets, log-key rotation and the demo systems' keys."""
 
 from __future__ import annotations
 
+import getpass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -37,3 +39,66 @@ def keys_init(
         typer.echo(f"generated demo keys for {len(made)} systems "
                    f"(public: {settings.public_keys_dir}/systems, private: "
                    f"{settings.secrets_path}/systems)")
+
+
+@keys_app.command("rotate-log-key")
+def keys_rotate_log_key(
+    reason: Annotated[str | None, typer.Option(help="why the key is rotated (recorded)")] = None,
+    operator: Annotated[str | None, typer.Option(help="who rotates it (recorded; default: "
+                                                 "the login name)")] = None,
+) -> None:
+    """Introduce a new log-signing key; the switch is an access record, co-signed by both keys."""
+    from gateway.keyrotation import rotate_log_key
+    from gateway.services import Services
+
+    settings = settings_from_env()
+    try:
+        services = Services.build(settings)
+    except GatewayError as exc:
+        fail(exc)
+    try:
+        done = rotate_log_key(
+            services.access_log, services.signer, Path(settings.public_keys_dir),
+            now=datetime.now(UTC), trigger="cli", operator=operator or _login(),
+            reason=reason, policy_version=services.policy.current.version,
+        )
+    except GatewayError as exc:
+        fail(exc)
+    finally:
+        services.close()
+    typer.echo(f"log-signing key rotated: version {done.old_version} -> {done.new_version} "
+               f"(recorded at log index {done.log_index})")
+    typer.echo(f"old verifier key: {done.old_key}")
+    typer.echo(f"new verifier key: {done.new_key}")
+    typer.echo(f"published in {Path(settings.public_keys_dir) / 'log'}; hand-over checkpoint "
+               "(signed by both keys):")
+    typer.echo(done.checkpoint, nl=False)
+
+
+@keys_app.command("log-keys")
+def keys_log_keys() -> None:
+    """List the log-signing key versions (active, pending, retired) and published verifier keys."""
+    from gateway.accesslog import keyring as kr
+
+    settings = settings_from_env()
+    secrets, public = settings.secrets_path, Path(settings.public_keys_dir)
+    try:
+        published = kr.published_verifier_keys(public)
+    except GatewayError as exc:
+        fail(exc)
+    states = {**{v: "retired" for v in kr.retired_keys(secrets)},
+              **{v: "pending" for v in kr.pending_keys(secrets)},
+              **{v: "standby" for v in kr.active_keys(secrets)}}
+    active = max(kr.active_keys(secrets), default=None)
+    if active is not None:
+        states[active] = "signing"
+    for version in sorted({*states, *published}):
+        state = states.get(version, "no private key here")
+        typer.echo(f"v{version}\t{state}\t{published.get(version, '(not published)')}")
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (e.g. a container user)
+        return "unknown"

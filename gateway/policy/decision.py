@@ -28,14 +28,20 @@ from gateway.domain import (
     Withheld,
 )
 from gateway.errors import UnknownAttribute, UnknownPurpose, UnknownView
+from gateway.policy import trace as tr
 from gateway.policy.model import Attribute, Policy, Purpose, Rule
 
 T = TypeVar("T")
 
 
 def decide(policy: Policy, request: DecisionRequest,
-           consents: Sequence[ConsentRecord]) -> Decision:
-    """Decide every requested attribute, in request order; raises on a malformed request only."""
+           consents: Sequence[ConsentRecord], *,
+           trace: tr.DecisionTrace | None = None) -> Decision:
+    """Decide every requested attribute, in request order; raises on a malformed request only.
+
+    With `trace`, the steps taken are also written into it (for `policy explain`); the decision
+    itself is the same either way.
+    """
     purpose = policy.purposes.get(request.purpose)
     if purpose is None:
         raise UnknownPurpose(f"purpose `{request.purpose}` is not in the policy")
@@ -46,8 +52,14 @@ def decide(policy: Policy, request: DecisionRequest,
     withheld: list[Withheld] = []
     errors: list[str] = []
     rules = policy.rules_for(request.caller.affiliate, purpose.id)
+    if trace is not None:
+        trace.rules = tuple(r.id for r in rules)
     for item in request.attributes:
-        outcome = _decide_one(policy, request, purpose, rules, item, consents, errors)
+        step = None
+        if trace is not None:
+            step = tr.AttributeTrace(item.attribute, item.view)
+            trace.attributes.append(step)
+        outcome = _decide_one(policy, request, purpose, rules, item, consents, errors, step)
         if isinstance(outcome, Released):
             released.append(outcome)
         else:
@@ -74,7 +86,8 @@ def _check_known(policy: Policy, item: AttributeRequest) -> None:
 
 def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
                 rules: tuple[Rule, ...], item: AttributeRequest,
-                consents: Sequence[ConsentRecord], errors: list[str]) -> Released | Withheld:
+                consents: Sequence[ConsentRecord], errors: list[str],
+                step: tr.AttributeTrace | None = None) -> Released | Withheld:
     attribute = policy.attributes[item.attribute]
     if not request.customer_known:
         return Withheld(item.attribute, Reason.CUSTOMER_UNKNOWN, "customer is not known to the "
@@ -85,6 +98,10 @@ def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
         return Withheld(item.attribute, Reason.NO_RULE,
                         f"no rule grants it to `{request.caller.affiliate}` for `{purpose.id}`")
     permitted = [r for r in granting if r.permits_system(request.caller.system)]
+    if step is not None:
+        step.granting_rules = tuple(r.id for r in granting)
+        step.permitting_rules = tuple(r.id for r in permitted)
+        step.allowed_views = tuple(_allowed_views(attribute, permitted))
     if not permitted:
         return Withheld(item.attribute, Reason.SYSTEM_NOT_PERMITTED,
                         f"rules grant it only to other systems than `{request.caller.system}`")
@@ -96,10 +113,18 @@ def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
                         f"view `{item.view}` is not allowed: allowed "
                         + ", ".join(f"`{v}`" for v in allowed))
     view, rule = chosen
+    if step is not None:
+        step.view, step.rule = view, rule.id
 
     if not (purpose.consent_required or attribute.category is Category.SENSITIVE):
         return Released(item.attribute, view, rule.id, None)
-    reason, consent = _consent(request, purpose, attribute, consents, errors)
+    checks = None
+    if step is not None:
+        step.consent_needed = "purpose" if purpose.consent_required else "sensitive category"
+        checks = step.consents
+    reason, consent = _consent(request, purpose, attribute, consents, errors, checks)
+    if step is not None:
+        step.relied_on = consent
     if consent is not None:
         return Released(item.attribute, view, rule.id, consent)
     assert reason is not None
@@ -136,39 +161,63 @@ _CONSENT_DETAIL = {
 
 
 def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
-             consents: Sequence[ConsentRecord],
-             errors: list[str]) -> tuple[Reason | None, ConsentId | None]:
+             consents: Sequence[ConsentRecord], errors: list[str],
+             checks: list[tr.ConsentCheck] | None = None) -> tuple[Reason | None, ConsentId | None]:
     """The consent relied on, or the reason none applies (withdrawn beats expired beats none)."""
     now = request.now
     valid: list[ConsentRecord] = []
     withdrawn = expired = False
+
+    def note(consent: ConsentRecord, verdict: str) -> None:
+        if checks is not None:
+            checks.append(tr.ConsentCheck(consent, verdict))
+
     for consent in consents:
-        if not (consent.recipient == request.caller.affiliate
-                and consent.purpose == purpose.id
-                and attribute.category in consent.categories
-                and (purpose.channel is None or consent.channel == purpose.channel)):
+        miss = _mismatch(request, purpose, attribute, consent)
+        if miss is not None:
+            note(consent, miss)
             continue
         try:
             if consent.granted_at > now:
+                note(consent, tr.NOT_YET_GRANTED)
                 continue  # not yet granted: as if absent
             if consent.withdrawn_at is not None and consent.withdrawn_at <= now:
                 withdrawn = True
+                note(consent, tr.WITHDRAWN)
             elif consent.expires_at is not None and consent.expires_at <= now:
                 expired = True
+                note(consent, tr.EXPIRED)
             else:
                 valid.append(consent)
         except TypeError:  # e.g. a naive timestamp beside an aware one: never grants
             errors.append(f"consent `{consent.id}` could not be evaluated: timestamps lack "
                           "a time zone")
+            note(consent, tr.UNEVALUABLE)
     if valid:
         # Deterministic whatever the store's order: the most recently granted, then by id.
         best = max(valid, key=lambda c: (c.granted_at, c.id))
+        for consent in valid:
+            note(consent, tr.COVERS if consent is best else tr.SUPERSEDED)
         return None, best.id
     if withdrawn:
         return Reason.CONSENT_WITHDRAWN, None
     if expired:
         return Reason.CONSENT_EXPIRED, None
     return Reason.NO_CONSENT, None
+
+
+def _mismatch(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
+              consent: ConsentRecord) -> str | None:
+    """Why `consent` is not about this release at all, or None when it is."""
+    if consent.recipient != request.caller.affiliate:
+        return tr.OTHER_RECIPIENT
+    if consent.purpose != purpose.id:
+        return tr.OTHER_PURPOSE
+    if attribute.category not in consent.categories:
+        return tr.CATEGORY_NOT_NAMED
+    if purpose.channel is not None and consent.channel != purpose.channel:
+        return tr.OTHER_CHANNEL
+    return None
 
 
 def _unique(items: Iterable[T]) -> tuple[T, ...]:

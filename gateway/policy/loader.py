@@ -2,13 +2,21 @@
 
 The policy version is `sha256:` + the hex SHA-256 over the files' exact bytes, taken in sorted
 file-name order, each as `name NUL length(8 bytes, big-endian) bytes`. Comments count: any
-edit an officer makes, even to an explanation, is a new version in the access log.
+edit an officer makes, even to an explanation, is a new version in the access log. (Issue #5
+asks for a hash over the "canonical content"; the bytes ARE the canonical content here: the
+comments are the officer's reasons, which regulators read, so changing them is a change.)
+
+Each problem carries a stable code and an English and a Korean line (`checks/codes.py`). The
+loader reports what stops a set from being built (syntax, shape, references); the meaning
+checks of `gateway.policy.checks` then run over everything that could be built. Errors of
+either kind refuse the set; warnings are reported by `inspect_policy` only.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -28,6 +36,9 @@ from gateway.domain import (
     ViewName,
 )
 from gateway.policy import schema
+from gateway.policy.checks import Context, run_checks
+from gateway.policy.checks import codes as C
+from gateway.policy.checks.codes import Code
 from gateway.policy.model import (
     Affiliate,
     Attribute,
@@ -39,13 +50,35 @@ from gateway.policy.model import (
     System,
 )
 from gateway.policy.problems import PolicyLoadError, Problem
-from gateway.policy.views import VIEW_KINDS, MaskedView, View
-from gateway.policy.yamlmarks import Document, Path as YamlPath, Position, read
+from gateway.policy.views import VIEW_KINDS, ExactView, MaskedView, View
+from gateway.policy.yamlmarks import Document, Position, read
+from gateway.policy.yamlmarks import Path as YamlPath
 
 FILES = ("affiliates.yaml", "attributes.yaml", "purposes.yaml", "rules.yaml")
 RRN_ATTRIBUTE = "rrn"  # raw national id numbers never leave the gateway (개인정보 보호법 제24조의2)
 
 M = TypeVar("M", bound=BaseModel)
+
+_KIND_KO = {"affiliate": "계열사", "system": "시스템", "purpose": "목적", "attribute": "항목",
+            "rule": "규칙"}
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """Everything `policy check` reports: all problems (errors and warnings), and the policy
+    when it has no error."""
+
+    problems: tuple[Problem, ...]
+    policy: Policy | None
+    version: PolicyVersion  # of the files as read, even when they have errors
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.is_error)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if not p.is_error)
 
 
 class _Checker:
@@ -56,43 +89,76 @@ class _Checker:
         self.problems: list[Problem] = []
         self.docs: dict[str, Document] = {}
         self.system_owner: dict[str, str] = {}  # every declared system, even one with a bad key
+        self.paths: dict[str, dict[str, YamlPath]] = {}  # kind → id → where it is declared
 
     def file(self, name: str) -> str:
         return str(self.policy_dir / name)
 
-    def at(self, name: str, path: YamlPath, message: str) -> None:
+    def at(self, name: str, path: YamlPath, code: Code, /, **params: Any) -> None:
         doc = self.docs.get(name)
         line, column = doc.position(path) if doc is not None else (1, 1)
-        self.problems.append(Problem(self.file(name), line, column, message))
+        self.problems.append(code.at(self.file(name), line, column, **params))
 
-    def at_position(self, name: str, where: Position, message: str) -> None:
-        self.problems.append(Problem(self.file(name), where[0], where[1], message))
+    def at_position(self, name: str, where: Position, code: Code, /,
+                    **params: Any) -> None:
+        self.problems.append(code.at(self.file(name), where[0], where[1], **params))
 
     def validate(self, model: type[M], data: Any, name: str, path: YamlPath) -> M | None:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
             for error in exc.errors():
-                self.at(name, path + tuple(error["loc"]), _message(error))
+                code, params = _schema_problem(error)
+                self.at(name, path + tuple(error["loc"]), code, **params)
             return None
 
 
-def _message(error: Any) -> str:
-    """One pydantic error as one lowercase line naming the field (the input is never echoed)."""
+def _schema_problem(error: Any) -> tuple[Code, dict[str, Any]]:
+    """One pydantic error as a code and its parameters (the input is never echoed)."""
     names = [part for part in error["loc"] if isinstance(part, str)]
     field = names[-1] if names else "entry"
-    if error["type"] == "extra_forbidden":
-        return f"unknown field `{field}`"
-    if error["type"] == "missing":
-        return f"missing field `{field}`"
-    if error["type"] == "too_short":
-        return f"`{field}`: needs at least {error['ctx']['min_length']} item"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return C.UNKNOWN_FIELD, {"field": field}
+    if field == "legal_basis" and kind in ("missing", "too_short") and names == [field]:
+        return C.NO_LEGAL_BASIS, {}
+    if field == "retention_days" and kind == "missing":
+        return C.NO_RETENTION, {}
+    if field == "public_key" and kind == "missing":
+        return C.NO_KEY, {}
+    if kind == "missing":
+        return C.MISSING_FIELD, {"field": field}
+    if kind == "too_short":
+        return C.INVALID_VALUE, {"field": field,
+                                 "detail": f"needs at least {error['ctx']['min_length']} item"}
     text = str(error["msg"]).removeprefix("Value error, ").rstrip(".")
-    return f"`{field}`: {text[:1].lower()}{text[1:]}"
+    return C.INVALID_VALUE, {"field": field, "detail": f"{text[:1].lower()}{text[1:]}"}
+
+
+def _yaml_code(message: str) -> Code:
+    if message.startswith("duplicate key"):
+        return C.DUPLICATE_KEY
+    if message == "file is empty":
+        return C.EMPTY_FILE
+    return C.YAML_SYNTAX
+
+
+def _yaml_reporter(check: _Checker, name: str) -> Callable[[Position, str], None]:
+    def report(where: Position, message: str) -> None:
+        check.at_position(name, where, _yaml_code(message), detail=message)
+    return report
 
 
 def load_policy(policy_dir: Path, public_keys_dir: Path) -> Policy:
-    """Read, check and build the policy set; raise `PolicyLoadError` listing every problem."""
+    """Read, check and build the policy set; raise `PolicyLoadError` listing every error."""
+    inspection = inspect_policy(policy_dir, public_keys_dir)
+    if inspection.policy is None:
+        raise PolicyLoadError(list(inspection.errors))
+    return inspection.policy
+
+
+def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
+    """Every problem of the policy set at once, errors and warnings, sorted by file and line."""
     check = _Checker(policy_dir)
     digest = hashlib.sha256()
     raw: dict[str, Any] = {}
@@ -101,15 +167,15 @@ def load_policy(policy_dir: Path, public_keys_dir: Path) -> Policy:
         try:
             data = path.read_bytes()
         except OSError:
-            check.at(name, (), "policy file is missing or unreadable")
+            check.at(name, (), C.FILE_UNREADABLE)
             continue
         digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            check.at(name, (), "policy file is not utf-8 text")
+            check.at(name, (), C.NOT_UTF8)
             continue
-        doc = read(text, lambda where, msg, name=name: check.at_position(name, where, msg))
+        doc = read(text, _yaml_reporter(check, name))
         if doc is not None:
             check.docs[name] = doc
             raw[name] = doc.data
@@ -119,20 +185,27 @@ def load_policy(policy_dir: Path, public_keys_dir: Path) -> Policy:
     attributes = _attributes(check, raw.get("attributes.yaml"), affiliates)
     rules = _rules(check, raw.get("rules.yaml"), affiliates, attributes, purposes)
 
-    if check.problems:
-        order = {check.file(name): i for i, name in enumerate(FILES)}
-        problems = sorted(set(check.problems),
-                          key=lambda p: (order.get(p.file, 99), p.line, p.column, p.message))
-        raise PolicyLoadError(problems)
     systems = {sid: s for a in affiliates.values() if a for sid, s in a.systems.items()}
-    return Policy(
+    policy = Policy(
         version=PolicyVersion("sha256:" + digest.hexdigest()),
-        affiliates=_frozen({k: v for k, v in affiliates.items() if v is not None}),
+        affiliates=_frozen({AffiliateId(k): v for k, v in affiliates.items() if v is not None}),
         systems=_frozen(systems),
-        attributes=_frozen({k: v for k, v in attributes.items() if v is not None}),
-        purposes=_frozen({k: v for k, v in purposes.items() if v is not None}),
+        attributes=_frozen({AttributeId(k): v for k, v in attributes.items() if v is not None}),
+        purposes=_frozen({PurposeId(k): v for k, v in purposes.items() if v is not None}),
         rules=tuple(rules),
     )
+    # The meaning checks see only what could be built; the dead-entry warnings need the whole
+    # set (a system left out for a bad key would look like a missing one), so they wait.
+    loaded_cleanly = not check.problems
+    run_checks(Context(policy=policy, docs=check.docs, paths=check.paths,
+                       report=check.at, complete=loaded_cleanly))
+
+    order = {check.file(name): i for i, name in enumerate(FILES)}
+    problems = tuple(sorted(set(check.problems),
+                            key=lambda p: (order.get(p.file, 99), p.line, p.column, p.message)))
+    has_errors = any(p.is_error for p in problems)
+    return Inspection(problems=problems, policy=None if has_errors else policy,
+                      version=policy.version)
 
 
 _K = TypeVar("_K")
@@ -164,9 +237,11 @@ def _unique(check: _Checker, name: str, kind: str,
             continue
         if ident in seen:
             first = check.docs[name].position(seen[ident] + ("id",))[0]
-            check.at(name, path + ("id",), f"duplicate {kind} id `{ident}` (first at line {first})")
+            check.at(name, path + ("id",), C.DUPLICATE_ID, kind=kind, kind_ko=_KIND_KO[kind],
+                     ident=ident, first=first)
             continue
         seen[ident] = path
+    check.paths[kind] = seen
     return seen
 
 
@@ -190,13 +265,21 @@ def _affiliates(check: _Checker, data: Any, keys_dir: Path) -> dict[str, Affilia
     result: dict[str, Affiliate | None] = {ident: None for ident in known}
     seen_systems: set[str] = set()
     for i, entry in entries:
-        spec = check.validate(schema.AffiliateSpec, entry, name, ("affiliates", i))
+        # Each system is checked on its own, so that one system's missing field does not hide
+        # another's broken key: every problem at once.
+        raw_systems = entry.get("systems") if isinstance(entry, dict) else None
+        listed: list[Any] = raw_systems if isinstance(raw_systems, list) else []
+        head = {**entry, "systems": []} if isinstance(raw_systems, list) else entry
+        spec = check.validate(schema.AffiliateSpec, head, name, ("affiliates", i))
+        sys_specs = [(j, check.validate(schema.SystemSpec, system, name,
+                                        ("affiliates", i, "systems", j)))
+                     for j, system in enumerate(listed)]
         if spec is None or known.get(spec.id) != ("affiliates", i):
             continue
         systems: dict[SystemId, System] = {}
-        for j, sys_spec in enumerate(spec.systems):
-            if sys_spec.id in seen_systems:
-                continue  # reported as a duplicate above
+        for j, sys_spec in sys_specs:
+            if sys_spec is None or sys_spec.id in seen_systems:
+                continue  # reported above (invalid, or a duplicate)
             seen_systems.add(sys_spec.id)
             path = ("affiliates", i, "systems", j, "public_key")
             key = _public_key(check, name, path, keys_dir, sys_spec.public_key, sys_spec.algorithm)
@@ -220,17 +303,17 @@ def _public_key(check: _Checker, name: str, path: YamlPath, keys_dir: Path, rela
     """Load a system's public key and insist it is of the pinned algorithm's type (RFC 8725 §3.1)."""
     rel = PurePosixPath(relative)
     if rel.is_absolute() or ".." in rel.parts:
-        check.at(name, path, f"public key path `{relative}` must stay inside the public keys dir")
+        check.at(name, path, C.KEY_PATH_OUTSIDE, key=relative)
         return None
     try:
         pem = (keys_dir / rel).read_bytes()
     except OSError:
-        check.at(name, path, f"public key file `{relative}` not found in the public keys dir")
+        check.at(name, path, C.KEY_NOT_FOUND, key=relative)
         return None
     try:
         key = load_pem_public_key(pem)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        check.at(name, path, f"public key file `{relative}` is not a pem public key")
+        check.at(name, path, C.KEY_NOT_PEM, key=relative)
         return None
     if algorithm == "EdDSA" and isinstance(key, Ed25519PublicKey):
         return key
@@ -238,12 +321,22 @@ def _public_key(check: _Checker, name: str, path: YamlPath, keys_dir: Path, rela
             and isinstance(key.curve, SECP256R1)):
         return key
     wanted = "an ed25519 key" if algorithm == "EdDSA" else "a p-256 ec key"
-    check.at(name, path, f"public key `{relative}` is not {wanted}, as algorithm "
-                         f"`{algorithm}` requires")
+    check.at(name, path, C.KEY_WRONG_ALGORITHM, key=relative, wanted=wanted, algorithm=algorithm)
     return None
 
 
+def _carried(spec: BaseModel, target: type, handled: Iterable[str]) -> dict[str, Any]:
+    """Fields the spec and the model share but this loader does not build by hand (e.g. a flag
+    another feature adds to both): copied as they are, so the two never drift apart."""
+    names = set(getattr(target, "__dataclass_fields__", {})) - set(handled)
+    return {n: getattr(spec, n) for n in names if n in type(spec).model_fields}
+
+
 # --- purposes ----------------------------------------------------------------------------------
+_PURPOSE_BUILT = ("id", "name_ko", "name_en", "legal_bases", "marketing", "consent_required",
+                  "notify_customer", "retention_days", "channel")
+
+
 def _purposes(check: _Checker, data: Any) -> dict[str, Purpose | None]:
     """Marketing needs the customer's consent (개인정보 보호법 제22조, 신용정보법 제32조) and a
     named contact channel (정보통신망법 제50조: consent to advertising is per channel)."""
@@ -258,16 +351,14 @@ def _purposes(check: _Checker, data: Any) -> dict[str, Purpose | None]:
             continue
         ok = True
         if spec.marketing and spec.channel is None:
-            check.at(name, path + ("marketing",),
-                     f"marketing purpose `{spec.id}` must name a `channel`")
+            check.at(name, path + ("marketing",), C.MARKETING_WITHOUT_CHANNEL, purpose=spec.id)
             ok = False
         if spec.marketing and not spec.consent_required:
-            check.at(name, path + ("consent_required",),
-                     f"marketing purpose `{spec.id}` must have `consent_required: true`")
+            check.at(name, path + ("consent_required",), C.MARKETING_WITHOUT_CONSENT,
+                     purpose=spec.id)
             ok = False
         if not spec.marketing and spec.channel is not None:
-            check.at(name, path + ("channel",),
-                     f"`channel` applies only to marketing purposes, not `{spec.id}`")
+            check.at(name, path + ("channel",), C.CHANNEL_NOT_MARKETING, purpose=spec.id)
             ok = False
         if ok:
             result[spec.id] = Purpose(
@@ -275,11 +366,15 @@ def _purposes(check: _Checker, data: Any) -> dict[str, Purpose | None]:
                 legal_bases=spec.legal_basis, marketing=spec.marketing,
                 consent_required=spec.consent_required, notify_customer=spec.notify_customer,
                 retention_days=spec.retention_days, channel=spec.channel,
+                **_carried(spec, Purpose, _PURPOSE_BUILT),
             )
     return result
 
 
 # --- attributes and their views ----------------------------------------------------------------
+_ATTRIBUTE_BUILT = ("id", "name_ko", "name_en", "owner", "category", "type", "source", "views")
+
+
 def _attributes(check: _Checker, data: Any,
                 affiliates: Mapping[str, Affiliate | None]) -> dict[str, Attribute | None]:
     name = "attributes.yaml"
@@ -293,7 +388,7 @@ def _attributes(check: _Checker, data: Any,
             continue
         ok = True
         if affiliates and spec.owner not in affiliates:
-            check.at(name, path + ("owner",), f"unknown affiliate `{spec.owner}`")
+            check.at(name, path + ("owner",), C.UNKNOWN_AFFILIATE, ident=spec.owner)
             ok = False
         views: dict[ViewName, View] = {}
         for view_name, params in spec.views.items():
@@ -307,12 +402,15 @@ def _attributes(check: _Checker, data: Any,
                 id=AttributeId(spec.id), name_ko=spec.name_ko, name_en=spec.name_en,
                 owner=AffiliateId(spec.owner), category=spec.category, type=spec.type,
                 source=Source(spec.source.table, spec.source.column), views=_frozen(views),
+                **_carried(spec, Attribute, _ATTRIBUTE_BUILT),
             )
     return result
 
 
-def _is_rrn_mask(view: View) -> bool:
-    return isinstance(view, MaskedView) and view.style == "rrn"
+def _rrn_view_allowed(view: View) -> bool:
+    """The RRN is shown masked (`900101-1******`), or exact for re-identification only: which
+    purposes may use the exact view is the rule check's business (`checks/unique_identifiers`)."""
+    return (isinstance(view, MaskedView) and view.style == "rrn") or isinstance(view, ExactView)
 
 
 def _view(check: _Checker, name: str, path: YamlPath, attribute: schema.AttributeSpec,
@@ -322,18 +420,17 @@ def _view(check: _Checker, name: str, path: YamlPath, attribute: schema.Attribut
     if cls is None:
         known = ", ".join(f"`{k}`" for k in VIEW_KINDS)
         where = path + ("kind",) if "kind" in params else path
-        check.at(name, where, f"view `{view_name}`: unknown view kind `{kind}` (known: {known})")
+        check.at(name, where, C.UNKNOWN_VIEW_KIND, view=view_name, kind=kind, known=known)
         return None
     view = check.validate(cls, {k: v for k, v in params.items() if k != "kind"}, name, path)
     if view is None:
         return None
     problem = view.type_problem(attribute.type)
     if problem is not None:
-        check.at(name, path, f"view `{view_name}`: {problem}")
+        check.at(name, path, C.VIEW_TYPE_MISMATCH, view=view_name, detail=problem)
         return None
-    if attribute.id == RRN_ATTRIBUTE and not _is_rrn_mask(view):
-        check.at(name, path, f"attribute `{RRN_ATTRIBUTE}` may only have views of kind "
-                             f"`masked` with style `rrn`, not `{view_name}`")
+    if attribute.id == RRN_ATTRIBUTE and not _rrn_view_allowed(view):
+        check.at(name, path, C.RRN_VIEW, attribute=RRN_ATTRIBUTE, view=view_name)
         return None
     return view
 
@@ -355,31 +452,27 @@ def _rules(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | None
         before = len(check.problems)
         # An unreadable neighbour file already has its own problems; don't echo them here.
         if affiliates and spec.recipient not in affiliates:
-            check.at(name, path + ("recipient",), f"unknown affiliate `{spec.recipient}`")
+            check.at(name, path + ("recipient",), C.UNKNOWN_AFFILIATE, ident=spec.recipient)
         if purposes and spec.purpose not in purposes:
-            check.at(name, path + ("purpose",), f"unknown purpose `{spec.purpose}`")
+            check.at(name, path + ("purpose",), C.UNKNOWN_PURPOSE, ident=spec.purpose)
         for j, system in enumerate(spec.systems or ()):
             owner = check.system_owner.get(system)
             if owner is None and affiliates:
-                check.at(name, path + ("systems", j), f"unknown system `{system}`")
+                check.at(name, path + ("systems", j), C.UNKNOWN_SYSTEM, ident=system)
             elif owner is not None and owner != spec.recipient:
-                check.at(name, path + ("systems", j), f"system `{system}` belongs to `{owner}`, "
-                                                      f"not to recipient `{spec.recipient}`")
+                check.at(name, path + ("systems", j), C.FOREIGN_SYSTEM, system=system,
+                         owner=owner, recipient=spec.recipient)
         for attr_id, view_names in spec.attributes.items():
             where = path + ("attributes", attr_id)
             if raw_attributes is not None and attr_id not in raw_attributes:
-                check.at(name, where, f"unknown attribute `{attr_id}`")
+                check.at(name, where, C.UNKNOWN_ATTRIBUTE, ident=attr_id)
                 continue
             declared = raw_attributes.get(attr_id, {}) if raw_attributes else {}
-            attribute = attributes.get(attr_id)
             for view_name in view_names:
                 if declared and view_name not in declared:
                     choices = ", ".join(f"`{v}`" for v in declared)
-                    check.at(name, where, f"attribute `{attr_id}` has no view `{view_name}` "
-                                          f"(views: {choices})")
-                elif attr_id == RRN_ATTRIBUTE and not _releases_rrn_masked(attribute, view_name):
-                    check.at(name, where, f"attribute `{RRN_ATTRIBUTE}` may only be released "
-                                          f"masked, not as `{view_name}`")
+                    check.at(name, where, C.VIEW_NOT_DEFINED, attribute=attr_id,
+                             view=view_name, choices=choices)
         if len(check.problems) == before:
             rules.append(Rule(
                 id=spec.id, description=spec.description, recipient=AffiliateId(spec.recipient),
@@ -389,15 +482,6 @@ def _rules(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | None
                                     for a, vs in spec.attributes.items()}),
             ))
     return rules
-
-
-def _releases_rrn_masked(attribute: Attribute | None, view_name: str) -> bool:
-    """Whether a rule's view of `rrn` is the masked one; when the catalogue's own entry is
-    broken, only a view literally called `masked` passes."""
-    if attribute is None:
-        return view_name == "masked"
-    view = attribute.views.get(ViewName(view_name))
-    return view is not None and _is_rrn_mask(view)
 
 
 def _raw_views(doc: Document | None) -> dict[str, dict[str, Any]] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,7 +25,7 @@ from gateway.policy.views import JsonValue, View
 Algorithm = Literal["EdDSA", "ES256"]
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
 PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
-                         "policy:reload"})
+                         "policy:reload", "pseudonym:map"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,8 @@ class Attribute:
     type: str  # text, date, amount, integer, list, records
     source: Source
     views: Mapping[ViewName, View]  # least revealing first
+    # 고유식별정보 (개인정보 보호법 제24조): released in exact form only for re-identification
+    unique_identifier: bool = False
 
     def rank(self, view: ViewName) -> int:
         """How revealing `view` is: its position in the catalogue's order (0 = least)."""
@@ -93,6 +95,10 @@ class Purpose:
     notify_customer: bool
     retention_days: int
     channel: str | None  # the one contact channel a marketing consent must name
+    # the only purpose kind under which a unique identifier (the RRN) may be released exact
+    reidentification: bool = False
+    # entity → operator for free text of this purpose (`pseudonymizer.scrub.spec`); None: defaults
+    scrub: Mapping[str, Any] | None = None
 
     @property
     def legal_basis(self) -> str:

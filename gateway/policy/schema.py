@@ -8,19 +8,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 
 from gateway.domain import Category
+from pseudonymizer.scrub.spec import parse_operators
 
 Id = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 Text = Annotated[StrictStr, Field(min_length=1)]
 Permission = Literal["query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
-                     "policy:reload"]
+                     "policy:reload", "pseudonym:map"]
 Channel = Literal["sms", "phone", "email", "app_push", "mail"]
 
 
 def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
+
+
+def _scrub_operators(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None:
+        parse_operators(value)  # InvalidOperator is a ValueError: reported with file and line
+    return value
 
 
 class _Strict(BaseModel):
@@ -64,6 +80,7 @@ class AttributeSpec(_Strict):
     type: Literal["text", "date", "amount", "integer", "list", "records"]
     source: SourceSpec
     views: dict[Id, dict[str, Any]] = Field(min_length=1)  # each checked against its kind
+    unique_identifier: StrictBool = False  # RRN, passport, account or card number...
 
 
 class AttributesFile(_Strict):
@@ -81,6 +98,11 @@ class PurposeSpec(_Strict):
     notify_customer: StrictBool
     retention_days: StrictInt = Field(ge=1, le=3650)
     channel: Channel | None = None
+    # re-identification (pseudonym → RRN): the only purpose kind under which a unique identifier
+    # may be released exact (개인정보 보호법 제24조의2; checked by `checks/unique_identifiers`)
+    reidentification: StrictBool = False
+    # free-text scrubbing: entity → operator (`pseudonymizer.scrub.spec`); omitted = defaults
+    scrub: Annotated[dict[StrictStr, Any] | None, AfterValidator(_scrub_operators)] = None
 
 
 class PurposesFile(_Strict):

@@ -1,7 +1,8 @@
 """One synthetic customer's rows in each affiliate that holds them (docs/DATA-MODEL.md).
 
 Money follows skewed (lognormal) distributions, as incomes and balances do; amounts are whole
-won. Nothing here writes a national id number except the masked form `900101-1******`.
+won. Nothing here writes a national id number except masked (`900101-1******`), also inside
+the call-centre memos (`gateway.seed.memos`), the free text the scrubber exists for.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from gateway.seed.identities import AS_OF, Identity, Weighted
+from gateway.seed.memos import memo
 from gateway.seed.vocabulary import (
     APARTMENT_SIZES,
     CAR_MODELS,
@@ -24,7 +26,6 @@ from gateway.seed.vocabulary import (
     INSURANCE_POLICIES,
     INTERESTS,
     JOB_LADDER,
-    MEMOS,
     PHONE_PREFIX,
     REGIONS,
     RISK_PROFILES,
@@ -128,7 +129,7 @@ def bank_row(rng: random.Random, person: Identity, key: str) -> Row:
         "deposit_balance": _lognormal(rng, 3_000_000 + 150_000 * age, 1.4),
         "loan_balance": loan,
         "credit_grade": _CREDIT.pick(rng),
-        "callcenter_memo": rng.choice(MEMOS) if rng.random() < 0.35 else None,
+        "callcenter_memo": memo(rng, key, person.name, person.rrn),
     }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import shutil
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,32 +38,24 @@ SECOND = timedelta(seconds=1)
 CUSTOMER = CustomerKey("0123456789abcdef0123456789abcdef")
 
 # Test-only rules appended to the shipped ones: a sensitive attribute, and a second rule that
-# widens what the first one allows (views are the union over matching rules).
-EXTRA_RULES = """
-  - id: test-card-service-health
-    description: 시험용 — 민감정보는 목적과 관계없이 동의가 필요합니다
-    recipient: card
-    purpose: customer_service
-    attributes:
-      health_risk_class: exact
-  - id: test-card-risk-exact-deposit
-    description: 시험용 — 두 번째 규칙이 더 넓은 형태를 허용
-    recipient: card
-    purpose: credit_risk
-    systems: [card-risk]
-    attributes:
-      deposit_balance: exact
-"""
+# widens what the first one allows (views are the union over matching rules). `policy check`
+# refuses both (P051, P052), so they are added after loading: the decision must stay safe even
+# for a policy that slipped past the checks.
+EXTRA_RULES = (
+    Rule(id="test-card-service-health", description="시험용 — 민감정보는 목적과 관계없이 동의가 필요합니다",
+         recipient=AffiliateId("card"), purpose=PurposeId("customer_service"), systems=None,
+         attributes=MappingProxyType({AttributeId("health_risk_class"): (ViewName("exact"),)})),
+    Rule(id="test-card-risk-exact-deposit", description="시험용 — 두 번째 규칙이 더 넓은 형태를 허용",
+         recipient=AffiliateId("card"), purpose=PurposeId("credit_risk"),
+         systems=frozenset({SystemId("card-risk")}),
+         attributes=MappingProxyType({AttributeId("deposit_balance"): (ViewName("exact"),)})),
+)
 
 
 @pytest.fixture(scope="module")
-def policy(tmp_path_factory: pytest.TempPathFactory, shipped_dir: Path,
-           public_keys_dir: Path) -> Policy:
-    folder = tmp_path_factory.mktemp("decision") / "policies"
-    shutil.copytree(shipped_dir, folder)
-    with (folder / "rules.yaml").open("a", encoding="utf-8") as f:
-        f.write(EXTRA_RULES)
-    return load_policy(folder, public_keys_dir)
+def policy(shipped_dir: Path, public_keys_dir: Path) -> Policy:
+    base = load_policy(shipped_dir, public_keys_dir)
+    return dataclasses.replace(base, rules=base.rules + EXTRA_RULES)
 
 
 def caller(system: str) -> Caller:
@@ -247,8 +238,8 @@ def test_outcome(policy: Policy, attributes: tuple[str, ...], outcome: Outcome) 
      "purpose `profiling` is not in the policy"),
     (request("card-risk", "credit_risk", "blood_type"), UnknownAttribute,
      "attribute `blood_type` is not in the catalogue"),
-    (request("card-risk", "credit_risk", ("rrn", "exact")), UnknownView,
-     "view `exact` is not defined for attribute `rrn`"),
+    (request("card-risk", "credit_risk", ("rrn", "unmasked")), UnknownView,
+     "view `unmasked` is not defined for attribute `rrn`"),
     # request errors come first, even for a customer nobody holds
     (request("card-risk", "credit_risk", "blood_type", known=False), UnknownAttribute,
      "`blood_type`"),

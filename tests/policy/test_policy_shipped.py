@@ -12,7 +12,7 @@ from gateway.policy import Policy
 SYSTEMS = {
     "bank-callcenter": ("bank", "EdDSA", {"query", "consent:grant", "consent:withdraw",
                                           "consent:read"}),
-    "bank-fraud": ("bank", "ES256", {"query"}),
+    "bank-fraud": ("bank", "ES256", {"query", "pseudonym:map"}),
     "bank-app": ("bank", "EdDSA", {"consent:grant", "consent:withdraw", "consent:read"}),
     "card-marketing": ("card", "EdDSA", {"query"}),
     "card-risk": ("card", "ES256", {"query"}),
@@ -28,7 +28,7 @@ SYSTEMS = {
 # attribute: (owner, category, type, table.column, views least revealing first) — "Attributes"
 ATTRIBUTES = {
     "name": ("bank", "identity", "text", "bank_customers.name", ["masked", "exact"]),
-    "rrn": ("bank", "identity", "text", "bank_customers.rrn_masked", ["masked"]),
+    "rrn": ("bank", "identity", "text", "bank_customers.rrn_masked", ["masked", "exact"]),
     "birth_date": ("bank", "identity", "date", "bank_customers.birth_date",
                    ["age_band", "birth_year", "exact"]),
     "address": ("bank", "contact", "text", "bank_customers.address", ["sido", "sigungu", "exact"]),
@@ -44,7 +44,8 @@ ATTRIBUTES = {
                      ["has_loan", "band", "exact"]),
     "credit_grade": ("bank", "financial", "integer", "bank_customers.credit_grade",
                      ["band", "exact"]),
-    "callcenter_memo": ("bank", "behavioural", "text", "bank_customers.callcenter_memo", ["exact"]),
+    "callcenter_memo": ("bank", "behavioural", "text", "bank_customers.callcenter_memo",
+                        ["scrubbed"]),
     "card_products": ("card", "financial", "list", "card_members.card_products",
                       ["has_card", "exact"]),
     "monthly_card_spend": ("card", "behavioural", "amount", "card_members.monthly_card_spend",
@@ -71,6 +72,7 @@ ATTRIBUTES = {
 PURPOSES = {
     "credit_risk": (False, True, 30, None),
     "fraud_prevention": (False, False, 365, None),
+    "fraud_reidentification": (False, False, 30, None),
     "customer_service": (False, True, 30, None),
     "statistics_research": (False, False, 180, None),
     "marketing_sms": (True, True, 365, "sms"),
@@ -120,8 +122,10 @@ def test_every_purpose_has_a_rule(shipped_policy: Policy) -> None:
 
 def test_no_rule_releases_the_memo_or_an_unmasked_rrn(shipped_policy: Policy) -> None:
     for rule in shipped_policy.rules:
-        assert "callcenter_memo" not in rule.attributes, rule.id  # until the scrubber exists
-        assert rule.attributes.get("rrn", ("masked",)) == ("masked",), rule.id  # type: ignore[call-overload]
+        # free text leaves only through the scrubber (issue #4)
+        assert rule.attributes.get("callcenter_memo", ("scrubbed",)) == ("scrubbed",), rule.id  # type: ignore[call-overload]
+        if not shipped_policy.purposes[rule.purpose].reidentification:  # exact: only there
+            assert rule.attributes.get("rrn", ("masked",)) == ("masked",), rule.id  # type: ignore[call-overload]
 
 
 def test_statistics_gets_no_exact_view(shipped_policy: Policy) -> None:

@@ -27,7 +27,8 @@ INCOME = BucketedView(bounds=(0, 20_000_000, 40_000_000, 60_000_000, 100_000_000
 
 
 def test_registry_has_one_class_per_kind() -> None:
-    assert set(VIEW_KINDS) == {"exact", "bucketed", "generalized", "masked", "boolean", "top_k"}
+    assert set(VIEW_KINDS) == {"exact", "bucketed", "generalized", "masked", "boolean", "top_k",
+                               "scrubbed"}
     assert all(cls.kind == name for name, cls in VIEW_KINDS.items())
 
 
@@ -189,5 +190,5 @@ def test_attribute_apply_view(shipped_policy: Policy, attribute: str, view: str,
 
 
 def test_attribute_apply_unknown_view(shipped_policy: Policy) -> None:
-    with pytest.raises(UnknownView, match="view `exact` is not defined for attribute `rrn`"):
-        shipped_policy.attributes["rrn"].apply_view("exact", "900101-1******", today=TODAY)  # type: ignore[index]
+    with pytest.raises(UnknownView, match="view `unmasked` is not defined for attribute `rrn`"):
+        shipped_policy.attributes["rrn"].apply_view("unmasked", "900101-1******", today=TODAY)  # type: ignore[index]

@@ -48,7 +48,8 @@ async def query(body: QueryIn, response: Response, svc: ServicesDep, caller: Cal
         outcome=result.shaped.outcome,  # type: ignore[arg-type]
         released={
             item.attribute: ReleasedOut(view=item.view, value=value, rule=item.rule,
-                                        consent=item.consent)
+                                        consent=item.consent,
+                                        scrubbed=result.shaped.scrubbed.get(item.attribute))
             for item, value in result.shaped.released
         },
         withheld=[WithheldOut(attribute=w.attribute, reason=w.reason, detail=w.detail)

@@ -8,11 +8,13 @@ from gateway.policy.views.bucketed import BucketedView
 from gateway.policy.views.exact import ExactView
 from gateway.policy.views.generalized import GeneralizedView
 from gateway.policy.views.masked import MaskedView
+from gateway.policy.views.scrubbed import ScrubbedView
 from gateway.policy.views.topk import TopKView
 
 VIEW_KINDS: dict[str, type[View]] = {
     cls.kind: cls
-    for cls in (ExactView, BucketedView, GeneralizedView, MaskedView, BooleanView, TopKView)
+    for cls in (ExactView, BucketedView, GeneralizedView, MaskedView, BooleanView, TopKView,
+                ScrubbedView)
 }
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "GeneralizedView",
     "JsonValue",
     "MaskedView",
+    "ScrubbedView",
     "TopKView",
     "View",
     "ViewInputError",

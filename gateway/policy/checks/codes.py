@@ -1,0 +1,151 @@
+"""Every problem `policy check` can report: a stable code, a severity and one line in English
+and in Korean, so that a privacy officer can read it and tooling can key on the code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.policy.problems import Problem, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    code: str  # stable: tooling and runbooks key on it; never reuse a retired code
+    severity: Severity
+    en: str  # str.format template: one line, lowercase, names in backticks
+    ko: str  # the same in plain Korean for the officer
+
+    def at(self, file: str, line: int, column: int, /, **params: Any) -> Problem:
+        return Problem(file, line, column, self.en.format(**params), code=self.code,
+                       severity=self.severity, message_ko=self.ko.format(**params))
+
+
+def _error(code: str, en: str, ko: str) -> Code:
+    return Code(code, "error", en, ko)
+
+
+def _warning(code: str, en: str, ko: str) -> Code:
+    return Code(code, "warning", en, ko)
+
+
+# --- files and YAML ------------------------------------------------------------------------------
+FILE_UNREADABLE = _error("P001", "policy file is missing or unreadable",
+                         "정책 파일이 없거나 읽을 수 없습니다")
+NOT_UTF8 = _error("P002", "policy file is not utf-8 text",
+                  "정책 파일이 UTF-8 텍스트가 아닙니다 (다른 인코딩으로 저장됨)")
+YAML_SYNTAX = _error("P003", "{detail}",
+                     "YAML 문법 오류입니다 — 들여쓰기·콜론·괄호를 확인하세요 ({detail})")
+EMPTY_FILE = _error("P004", "file is empty", "파일이 비어 있습니다")
+DUPLICATE_KEY = _error("P005", "{detail}",
+                       "한 항목 안에 같은 키가 두 번 있습니다 — 나중 값이 조용히 무시되지 않도록 "
+                       "하나를 지우세요 ({detail})")
+
+# --- shape of each entry (schema) ------------------------------------------------------------------
+UNKNOWN_FIELD = _error("P010", "unknown field `{field}`",
+                       "알 수 없는 항목 `{field}`입니다 — 철자를 확인하세요")
+MISSING_FIELD = _error("P011", "missing field `{field}`", "필수 항목 `{field}`이(가) 없습니다")
+INVALID_VALUE = _error("P012", "`{field}`: {detail}",
+                       "`{field}`의 값이 올바르지 않습니다 ({detail})")
+DUPLICATE_ID = _error("P013", "duplicate {kind} id `{ident}` (first at line {first})",
+                      "{kind_ko} id `{ident}`이(가) 중복됩니다 (처음 나온 줄: {first})")
+
+# --- references between entries ------------------------------------------------------------------
+UNKNOWN_AFFILIATE = _error("P020", "unknown affiliate `{ident}`",
+                           "계열사 `{ident}`은(는) affiliates.yaml에 없습니다")
+UNKNOWN_PURPOSE = _error("P021", "unknown purpose `{ident}`",
+                         "목적 `{ident}`은(는) purposes.yaml에 없습니다")
+UNKNOWN_ATTRIBUTE = _error("P022", "unknown attribute `{ident}`",
+                           "항목 `{ident}`은(는) attributes.yaml에 없습니다")
+UNKNOWN_SYSTEM = _error("P023", "unknown system `{ident}`",
+                        "시스템 `{ident}`은(는) affiliates.yaml에 없습니다")
+VIEW_NOT_DEFINED = _error("P024", "attribute `{attribute}` has no view `{view}` (views: {choices})",
+                          "항목 `{attribute}`에는 `{view}` 형태가 없습니다 (가능한 형태: {choices})")
+FOREIGN_SYSTEM = _error("P025", "system `{system}` belongs to `{owner}`, not to recipient "
+                                "`{recipient}`",
+                        "시스템 `{system}`은(는) `{owner}` 소속이라 받는 계열사 `{recipient}`의 "
+                        "규칙에 쓸 수 없습니다")
+UNKNOWN_VIEW_KIND = _error("P026", "view `{view}`: unknown view kind `{kind}` (known: {known})",
+                           "형태 `{view}`의 종류 `{kind}`은(는) 없는 종류입니다 (가능한 종류: {known})")
+VIEW_TYPE_MISMATCH = _error("P027", "view `{view}`: {detail}",
+                            "형태 `{view}`은(는) 이 항목의 저장 형식에 쓸 수 없습니다 ({detail})")
+RRN_VIEW = _error("P028", "attribute `{attribute}` may only have views of kind `masked` with style "
+                          "`rrn` or of kind `exact`, not `{view}`",
+                  "주민등록번호 `{attribute}`의 형태는 rrn 방식 가림(masked) 또는 재식별용 원본(exact)만 "
+                  "둘 수 있습니다 (`{view}` 불가)")
+
+# --- purposes -------------------------------------------------------------------------------------
+MARKETING_WITHOUT_CONSENT = _error(
+    "P030", "marketing purpose `{purpose}` must have `consent_required: true`",
+    "마케팅 목적 `{purpose}`은(는) 고객 동의가 필요합니다 (개인정보 보호법 제22조) — "
+    "`consent_required: true`로 하세요")
+MARKETING_WITHOUT_CHANNEL = _error(
+    "P031", "marketing purpose `{purpose}` must name a `channel`",
+    "마케팅 목적 `{purpose}`에는 연락 채널(`channel`)이 있어야 합니다 (정보통신망법 제50조)")
+CHANNEL_NOT_MARKETING = _error(
+    "P032", "`channel` applies only to marketing purposes, not `{purpose}`",
+    "연락 채널(`channel`)은 마케팅 목적에만 씁니다 (`{purpose}`은(는) 마케팅 목적이 아님)")
+NO_LEGAL_BASIS = _error(
+    "P033", "`legal_basis`: a purpose needs at least one legal basis (law and article)",
+    "목적에 법적 근거(`legal_basis`: 법률과 조문)가 하나 이상 있어야 합니다")
+NO_RETENTION = _error(
+    "P034", "missing field `retention_days`: a purpose needs a retention period",
+    "목적에 보관 기간(`retention_days`: 받은 계열사가 보관할 수 있는 일수)이 없습니다")
+
+# --- systems and their keys --------------------------------------------------------------------
+KEY_PATH_OUTSIDE = _error(
+    "P040", "public key path `{key}` must stay inside the public keys dir",
+    "공개키 경로 `{key}`은(는) 공개키 폴더 안이어야 합니다")
+KEY_NOT_FOUND = _error(
+    "P041", "public key file `{key}` not found in the public keys dir",
+    "공개키 파일 `{key}`이(가) 공개키 폴더에 없습니다")
+KEY_NOT_PEM = _error(
+    "P042", "public key file `{key}` is not a pem public key",
+    "공개키 파일 `{key}`을(를) 읽을 수 없습니다 (PEM 공개키가 아님)")
+KEY_WRONG_ALGORITHM = _error(
+    "P043", "public key `{key}` is not {wanted}, as algorithm `{algorithm}` requires",
+    "공개키 `{key}`의 종류가 지정된 알고리즘 `{algorithm}`과(와) 맞지 않습니다")
+NO_KEY = _error(
+    "P044", "missing field `public_key`: a system needs a public key",
+    "시스템에 공개키(`public_key`)가 없습니다 — 키 없이는 호출을 검증할 수 없습니다")
+
+# --- what rules release ------------------------------------------------------------------------
+UNIQUE_ID_EXACT = _error(
+    "P050", "attribute `{attribute}` is a unique identifier: view `{view}` releases it in exact "
+            "form, allowed only under a re-identification purpose, not `{purpose}`",
+    "항목 `{attribute}`은(는) 고유식별정보입니다: `{view}` 형태는 원본 그대로 제공하므로 재식별 "
+    "목적에서만 허용됩니다 (`{purpose}` 불가, 개인정보 보호법 제24조·제24조의2)")
+SENSITIVE_WITHOUT_CONSENT = _error(
+    "P051", "attribute `{attribute}` is sensitive: purpose `{purpose}` must have "
+            "`consent_required: true` to release it",
+    "항목 `{attribute}`은(는) 민감정보입니다: 별도 동의가 필요한 목적에서만 제공할 수 있습니다 "
+    "(`{purpose}`은(는) 동의 불요, 개인정보 보호법 제23조)")
+RULES_DISAGREE = _error(
+    "P052", "rules `{first}` and `{second}` both grant `{attribute}` to `{recipient}` for "
+            "`{purpose}` but disagree on views ({views_first} vs {views_second})",
+    "규칙 `{first}`와(과) `{second}`이(가) 같은 계열사 `{recipient}`·목적 `{purpose}`의 항목 "
+    "`{attribute}`을(를) 서로 다른 형태로 허용합니다 — 하나로 합치세요")
+RULES_DISAGREE_SYSTEMS = _error(
+    "P053", "rules `{first}` and `{second}` both grant `{attribute}` to `{recipient}` for "
+            "`{purpose}` but to different systems",
+    "규칙 `{first}`와(과) `{second}`이(가) 같은 계열사 `{recipient}`·목적 `{purpose}`의 항목 "
+    "`{attribute}`을(를) 서로 다른 시스템 조건으로 허용합니다 — 하나로 합치세요")
+DUPLICATE_GRANT = _warning(
+    "P054", "rules `{first}` and `{second}` both grant `{attribute}` to `{recipient}` for "
+            "`{purpose}` in the same views",
+    "규칙 `{first}`와(과) `{second}`이(가) 같은 허용을 중복해서 적었습니다 (`{attribute}`)")
+
+# --- warnings: dead entries ---------------------------------------------------------------------
+RULE_UNUSABLE = _warning(
+    "P060", "rule `{rule}` can never apply: no system of `{recipient}` it names has the "
+            "`query` permission",
+    "규칙 `{rule}`은(는) 쓰일 수 없습니다: `{recipient}`에 이 규칙을 쓸 조회(`query`) 권한 "
+    "시스템이 없습니다")
+SYSTEM_CANNOT_QUERY = _warning(
+    "P061", "system `{system}` lacks the `query` permission: rule `{rule}` never applies to it",
+    "시스템 `{system}`에는 조회(`query`) 권한이 없어 규칙 `{rule}`을(를) 쓸 수 없습니다")
+ATTRIBUTE_UNRELEASED = _warning(
+    "P062", "no rule releases attribute `{attribute}`",
+    "항목 `{attribute}`을(를) 제공하는 규칙이 없습니다 (필요 없다면 카탈로그에서 빼도 됩니다)")
+
+CODES: dict[str, Code] = {c.code: c for c in globals().values() if isinstance(c, Code)}

@@ -1,0 +1,7 @@
+"""Standalone verifier of access-log export archives (standard library and `cryptography` only)."""
+
+from __future__ import annotations
+
+FORMAT = "affiliate-gateway-log-export/1"
+
+__all__ = ["FORMAT"]

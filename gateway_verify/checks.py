@@ -1,0 +1,368 @@
+"""Every check of an export archive, in one pass over its members (docs/EXPORT-FORMAT.md).
+
+Checks: the checkpoint's signature by a trusted key (C2SP signed-note); each record's
+inclusion at its index in the checkpoint's tree (RFC 9162 §2.1.3.2); indices strictly
+increasing and covered by the tree size; each record inside the declared filters; the
+manifest's counts; consistency with the previous checkpoint (RFC 9162 §2.1.4.2). Every
+problem found becomes one line of the report naming what failed and where.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import json.scanner
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway_verify import FORMAT
+from gateway_verify.archive import Member, read_members
+from gateway_verify.errors import MalformedArchive, MalformedKey, MalformedNote, VerifyError
+from gateway_verify.filters import Filters
+from gateway_verify.inclusion import InclusionChecker
+from gateway_verify.merkle import HASH_SIZE, leaf_hash, verify_consistency
+from gateway_verify.note import Checkpoint, VerifierKey, check_note, parse_checkpoint, parse_key
+from gateway_verify.summary import Tally
+
+MAX_LISTED = 20  # problems listed one by one; the rest are counted
+# the C scanner under json.loads, without its per-call wrappers: a million lines per member
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def parse_line(line: bytes) -> Any:
+    """One JSON value filling the whole line; ValueError if it is not exactly that."""
+    text = line.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration as exc:
+        raise ValueError("not json") from exc
+    if end != len(text):
+        raise ValueError("trailing bytes after the json value")
+    return value
+
+
+@dataclass
+class Report:
+    archive: Path
+    problems: list[str] = field(default_factory=list)
+    unlisted: int = 0
+    manifest: dict[str, Any] = field(default_factory=dict)
+    filters: Filters | None = None
+    checkpoint: Checkpoint | None = None
+    signed_by: list[str] = field(default_factory=list)
+    archive_keys: list[str] = field(default_factory=list)
+    previous: Checkpoint | None = None
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.unlisted
+
+    def fail(self, message: str) -> None:
+        if len(self.problems) < MAX_LISTED:
+            self.problems.append(message)
+        else:
+            self.unlisted += 1
+
+
+def verify_archive(path: Path, trusted: list[VerifierKey],
+                   previous_note: str | None = None) -> Report:
+    """Check everything in the archive at `path`; the report says what holds and what not."""
+    run = _Run(Report(path), trusted)
+    try:
+        for member in read_members(path):
+            run.member(member)
+    except VerifyError as exc:
+        run.report.fail(f"archive unreadable: {exc}")
+        return run.report
+    run.finish(previous_note)
+    return run.report
+
+
+def _json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedArchive(f"`{what}` is not valid json") from exc
+
+
+def _hashes(value: Any, what: str) -> list[bytes]:
+    if not isinstance(value, list):
+        raise MalformedArchive(f"`{what}` is not a list of base64 hashes")
+    out = []
+    for item in value:
+        try:
+            raw = base64.b64decode(item, validate=True)
+        except (TypeError, ValueError, binascii.Error) as exc:
+            raise MalformedArchive(f"`{what}` holds a hash that is not base64") from exc
+        if len(raw) != HASH_SIZE:
+            raise MalformedArchive(f"`{what}` holds a hash that is not 32 bytes")
+        out.append(raw)
+    return out
+
+
+class _Run:
+    """State of one pass over the archive's members."""
+
+    def __init__(self, report: Report, trusted: list[VerifierKey]) -> None:
+        self.report = report
+        self.trusted = trusted
+        self.consistency: dict[str, Any] | None = None
+        # per record line: its index (-1 when unreadable) and leaf hash, for the proof pass
+        self.indices = array("q")
+        self.leaves = bytearray()
+        self.in_order = True
+        self.proved = 0
+
+    def member(self, member: Member) -> None:
+        handler = getattr(self, "_" + member.kind.replace(".", "_"))
+        handler(member)
+
+    # --- manifest, checkpoint, keys ---------------------------------------------------------
+    def _manifest_json(self, member: Member) -> None:
+        manifest = _json(member.read_small(), "manifest.json")
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise MalformedArchive(f"`manifest.json` is not of format `{FORMAT}`")
+        self.report.manifest = manifest
+        self.report.filters = Filters.from_manifest(manifest.get("filters"))
+
+    def _checkpoint(self, member: Member) -> None:
+        try:
+            note = member.read_small().decode("utf-8")
+            check = check_note(note, self.trusted)
+            checkpoint = parse_checkpoint(check.text)
+        except (UnicodeDecodeError, MalformedNote) as exc:
+            raise MalformedArchive(f"`checkpoint` is not a signed checkpoint: {exc}") from exc
+        problem = check.problem("checkpoint")
+        if problem:
+            self.report.fail(problem)
+        self.report.signed_by = check.verified_by
+        self.report.checkpoint = checkpoint
+        manifest = self.report.manifest
+        if manifest.get("origin") != checkpoint.origin:
+            self.report.fail("manifest `origin` differs from the checkpoint's origin")
+        if manifest.get("tree_size") != checkpoint.size:
+            self.report.fail(f"manifest `tree_size` is {manifest.get('tree_size')}, the "
+                             f"checkpoint's is {checkpoint.size}")
+
+    def _keys(self, member: Member) -> None:
+        try:
+            key = parse_key(member.read_small().decode("utf-8"))
+        except (UnicodeDecodeError, MalformedKey) as exc:
+            raise MalformedArchive(f"`{member.name}` is not a verifier key: {exc}") from exc
+        if member.name != f"keys/{key.key_hash.hex()}.vkey":
+            raise MalformedArchive(f"`{member.name}` is not named after its key hash")
+        trusted = any(k.text == key.text for k in self.trusted)
+        self.report.archive_keys.append(f"{key.text} ({'trusted' if trusted else 'NOT trusted'})")
+
+    def _consistency_json(self, member: Member) -> None:
+        doc = _json(member.read_small(), "consistency.json")
+        if not isinstance(doc, dict) or not isinstance(doc.get("old_checkpoint"), str):
+            raise MalformedArchive("`consistency.json` lacks `old_checkpoint`")
+        self.consistency = doc
+
+    # --- records and proofs -----------------------------------------------------------------
+    def _records_jsonl(self, member: Member) -> None:
+        report, tally = self.report, self.report.tally
+        checkpoint, filters = report.checkpoint, report.filters
+        if checkpoint is None or filters is None:
+            raise MalformedArchive("`records.jsonl` comes before the manifest or checkpoint")
+        previous = -1
+        for line_no, line in enumerate(member.lines(), start=1):
+            self.leaves += leaf_hash(line)
+            try:
+                record = parse_line(line)
+            except ValueError:
+                record = None
+            index = record.get("index") if isinstance(record, dict) else None
+            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                report.fail(f"record on line {line_no} of `records.jsonl` was modified: it is "
+                            "not a json object with an `index`")
+                self.indices.append(-1)
+                continue
+            self.indices.append(index)
+            if index <= previous:
+                self.in_order = False
+                report.fail(f"records reordered: index {index} follows index {previous} "
+                            f"(line {line_no} of `records.jsonl`)")
+            previous = max(previous, index)
+            if index >= checkpoint.size:
+                report.fail(f"record added that the checkpoint does not cover: index {index} "
+                            f"is beyond tree size {checkpoint.size}")
+            outside = filters.violation(record)
+            if outside:
+                report.fail(f"record at index {index} is outside the declared filters: "
+                            f"{outside}")
+            tally.add(index, record)
+
+    def _proofs_jsonl(self, member: Member) -> None:
+        report, checkpoint = self.report, self.report.checkpoint
+        assert checkpoint is not None  # the member order put records (and so it) first
+        checker = InclusionChecker(checkpoint.size, checkpoint.root)
+        indices, leaves = self.indices, self.leaves
+        n = len(indices)
+        at = 0  # next record line to pair with a proof
+        for line_no, line in enumerate(member.lines(), start=1):
+            try:
+                proof = parse_line(line)
+                index, hashes = proof["index"], proof["hashes"]
+            except (ValueError, TypeError, KeyError):
+                raise MalformedArchive(f"line {line_no} of `proofs.jsonl` is not a proof")
+            if not isinstance(index, int) or not isinstance(hashes, list):
+                raise MalformedArchive(f"line {line_no} of `proofs.jsonl` is not a proof")
+            if at < n and indices[at] < 0:  # an unreadable record: its proof names the index
+                pass
+            elif self.in_order:  # pair by index: a gap on either side names what is missing
+                while at < n and 0 <= indices[at] < index:
+                    report.fail(f"record at index {indices[at]} has no inclusion proof")
+                    at += 1
+                if at >= n or indices[at] != index:
+                    report.fail(f"record removed: the proof for index {index} has no record")
+                    continue
+            elif at >= n:
+                report.fail(f"record removed: the proof for index {index} has no record")
+                continue
+            elif indices[at] != index:  # reordered: pair by line, report the mismatch
+                report.fail(f"proof on line {line_no} is for index {index}, its record "
+                            f"holds index {indices[at]}")
+                at += 1
+                continue
+            leaf = bytes(leaves[at * HASH_SIZE : (at + 1) * HASH_SIZE])
+            at += 1
+            if checker.check(index, leaf, hashes):
+                self.proved += 1
+            elif index >= checkpoint.size:
+                pass  # already reported as added after the checkpoint
+            else:
+                report.fail(f"record at index {index} was modified: it is not the record the "
+                            "checkpoint's tree holds at that index")
+        for rest in range(at, n):
+            label = f"index {indices[rest]}" if indices[rest] >= 0 else f"line {rest + 1}"
+            report.fail(f"record at {label} has no inclusion proof")
+
+    # --- after the last member --------------------------------------------------------------
+    def finish(self, previous_note: str | None) -> None:
+        self._check_manifest()
+        self._check_consistency(previous_note)
+
+    def _check_manifest(self) -> None:
+        report, manifest, tally = self.report, self.report.manifest, self.report.tally
+        declared = manifest.get("records")
+        actual = tally.records()
+        count = len(self.indices)
+        if not isinstance(declared, dict):
+            report.fail("manifest `records` is missing")
+        elif declared.get("count") != count:
+            what = "removed" if isinstance(declared.get("count"), int) and \
+                declared["count"] > count else "added"
+            report.fail(f"record {what}: the manifest declares {declared.get('count')} "
+                        f"records, the archive holds {count}")
+        else:
+            for name in ("first_index", "last_index", "first_time", "last_time"):
+                if declared.get(name) != actual[name]:
+                    report.fail(f"manifest `records.{name}` is {declared.get(name)}, the "
+                                f"records say {actual[name]}")
+        counts = manifest.get("counts")
+        if not isinstance(counts, dict):
+            report.fail("manifest `counts` is missing")
+            return
+        for name, value in tally.counts().items():
+            if counts.get(name) != value:
+                report.fail(f"manifest count wrong: `counts.{name}` is "
+                            f"{json.dumps(counts.get(name), sort_keys=True)}, the records "
+                            f"hold {json.dumps(value, sort_keys=True)}")
+
+    def _check_consistency(self, previous_note: str | None) -> None:
+        report, checkpoint = self.report, self.report.checkpoint
+        if checkpoint is None:
+            return
+        declared = report.manifest.get("previous_checkpoint")
+        old: Checkpoint | None = None
+        if self.consistency is not None:
+            old = self._archived_consistency(self.consistency, checkpoint)
+            report.previous = old
+        want = None if old is None else {"root": base64.b64encode(old.root).decode(),
+                                         "size": old.size}
+        if declared != want:
+            report.fail("manifest `previous_checkpoint` differs from `consistency.json`")
+        if previous_note is not None:
+            self._given_previous(previous_note, checkpoint, old)
+
+    def _archived_consistency(self, doc: dict[str, Any], new: Checkpoint) -> Checkpoint | None:
+        report = self.report
+        try:
+            check = check_note(doc["old_checkpoint"], self.trusted)
+            old = parse_checkpoint(check.text)
+        except MalformedNote as exc:
+            report.fail(f"previous checkpoint in `consistency.json` is malformed: {exc}")
+            return None
+        problem = check.problem("previous checkpoint in `consistency.json`")
+        if problem:
+            report.fail(problem)
+        try:
+            proof = _hashes(doc.get("hashes"), "consistency.json` `hashes")
+        except MalformedArchive as exc:
+            report.fail(str(exc))
+            return old
+        if doc.get("old_size") != old.size or doc.get("new_size") != new.size:
+            report.fail("`consistency.json` sizes differ from its checkpoints")
+        fork = fork_between(old, new, proof)
+        if fork:
+            report.fail(fork)
+        return old
+
+    def _given_previous(self, note: str, new: Checkpoint, archived: Checkpoint | None) -> None:
+        report = self.report
+        try:
+            check = check_note(note, self.trusted)
+            given = parse_checkpoint(check.text)
+        except MalformedNote as exc:
+            report.fail(f"the given previous checkpoint is malformed: {exc}")
+            return
+        problem = check.problem("the given previous checkpoint")
+        if problem:
+            report.fail(problem)
+        if given.size == new.size or (given.size > new.size):
+            fork = fork_between(given, new, [])
+            if fork:
+                report.fail(fork)
+        elif archived is None:
+            report.fail(f"no consistency proof from the previous checkpoint (size {given.size}) "
+                        "in the archive")
+        elif archived.size != given.size:
+            report.fail(f"the archive proves consistency from size {archived.size}, not from "
+                        f"the given previous checkpoint of size {given.size}")
+        elif archived.root != given.root or archived.origin != given.origin:
+            report.fail(f"fork: the given previous checkpoint and the archive's disagree on the "
+                        f"tree of size {given.size}")
+
+
+def fork_between(old: Checkpoint, new: Checkpoint, proof: list[bytes]) -> str | None:
+    """None when `old` is a prefix of `new` by `proof`; else one line saying it is a fork."""
+    if old.origin != new.origin:
+        return f"checkpoints are of different logs: `{old.origin}` and `{new.origin}`"
+    if old.size == new.size and old.root != new.root:
+        return f"fork: two checkpoints of size {old.size} with different root hashes"
+    if old.size > new.size:
+        return (f"fork: the new checkpoint (size {new.size}) is smaller than the previous one "
+                f"(size {old.size})")
+    if not verify_consistency(old.size, new.size, proof, old.root, new.root):
+        return (f"fork: the tree of size {old.size} is not a prefix of the tree of size "
+                f"{new.size} (consistency proof fails)")
+    return None
+
+
+def load_trusted(keys: list[str], key_files: list[Path]) -> list[VerifierKey]:
+    """Parse keys given inline and in files (one per line, `#` comments); raise on any bad one."""
+    texts = list(keys)
+    for path in key_files:
+        try:
+            content = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MalformedKey(f"cannot read key file `{path}`") from exc
+        texts += [ln.strip() for ln in content.splitlines()
+                  if ln.strip() and not ln.lstrip().startswith("#")]
+    return [parse_key(t) for t in texts]

@@ -1,0 +1,175 @@
+"""`gateway-verify`: check an export archive, or two checkpoints for a fork, offline.
+
+    gateway-verify ARCHIVE --key VKEY [--key VKEY ...] [--key-file F] [--previous-checkpoint F]
+    gateway-verify consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF --key VKEY [...]
+
+Exit status: 0 when everything holds, 1 when a check fails (each failure is named on
+stderr), 2 when the command itself is wrong (no trusted key, unreadable key file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import sys
+from pathlib import Path
+
+from gateway_verify.checks import Report, fork_between, load_trusted, verify_archive
+from gateway_verify.errors import MalformedNote, VerifyError
+from gateway_verify.note import VerifierKey, check_note, parse_checkpoint
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+def _key_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", action="append", default=[], metavar="VKEY",
+                        help="a trusted log verifier key `name+hash+base64` (repeatable)")
+    parser.add_argument("--key-file", action="append", default=[], type=Path, metavar="FILE",
+                        help="a file of trusted verifier keys, one per line (repeatable)")
+
+
+def archive_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway-verify",
+        description="Verify an access-log export archive offline (docs/EXPORT-FORMAT.md). "
+        "Use `gateway-verify consistency OLD NEW PROOF` to check two checkpoints for a fork.")
+    parser.add_argument("archive", type=Path, help="the export archive (.tar or .tar.gz)")
+    _key_options(parser)
+    parser.add_argument("--previous-checkpoint", type=Path, metavar="FILE",
+                        help="the checkpoint of the previous export, to prove no fork since")
+    parser.add_argument("--quiet", action="store_true", help="print no summary")
+    return parser
+
+
+def consistency_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway-verify consistency",
+        description="Say whether NEW extends OLD (same log, no fork), by RFC 9162 §2.1.4.")
+    parser.add_argument("old", type=Path, help="older signed checkpoint")
+    parser.add_argument("new", type=Path, help="newer signed checkpoint")
+    parser.add_argument("proof", type=Path, nargs="?",
+                        help="consistency proof: base64 hashes one per line, or consistency.json")
+    _key_options(parser)
+    return parser
+
+
+def _trusted(args: argparse.Namespace) -> list[VerifierKey] | None:
+    try:
+        trusted = load_trusted(args.key, args.key_file)
+    except VerifyError as exc:
+        print(f"gateway-verify: {exc}", file=sys.stderr)
+        return None
+    if not trusted:
+        print("gateway-verify: no trusted key given: use --key or --key-file", file=sys.stderr)
+        return None
+    return trusted
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"gateway-verify: cannot read `{path}`: {exc}", file=sys.stderr)
+        return None
+
+
+def print_report(report: Report, quiet: bool) -> None:
+    if not quiet:
+        manifest = report.manifest
+        cp = report.checkpoint
+        lines = [f"archive: {report.archive}"]
+        if cp is not None:
+            signed = ", ".join(report.signed_by) or "no trusted key"
+            lines.append(f"log: {cp.origin}, tree size {cp.size:,}, signed by {signed}")
+        if manifest:
+            lines.append(f"exported by {manifest.get('exported_by')} at "
+                         f"{manifest.get('exported_at')}")
+        lines += [f"keys in the archive: {k}" for k in report.archive_keys]
+        if report.filters is not None:
+            lines += [f"filter {line}" for line in report.filters.describe()]
+        lines += report.tally.lines()
+        if report.previous is not None:
+            lines.append(f"previous checkpoint: tree size {report.previous.size:,}")
+        print("\n".join(lines))
+    for problem in report.problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    if report.unlisted:
+        print(f"FAILED: ... and {report.unlisted} more problems", file=sys.stderr)
+    verdict = "OK: every check holds" if report.ok else \
+        f"FAILED: {len(report.problems) + report.unlisted} problem(s)"
+    print(verdict, file=sys.stdout if report.ok else sys.stderr)
+
+
+def verify_command(argv: list[str]) -> int:
+    args = archive_parser().parse_args(argv)
+    trusted = _trusted(args)
+    if trusted is None:
+        return USAGE
+    previous = None
+    if args.previous_checkpoint is not None:
+        previous = _read_text(args.previous_checkpoint)
+        if previous is None:
+            return USAGE
+    report = verify_archive(args.archive, trusted, previous)
+    print_report(report, args.quiet)
+    return OK if report.ok else FAILED
+
+
+def _proof_hashes(text: str) -> list[bytes]:
+    import json
+
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        items = json.loads(stripped).get("hashes", [])
+    else:
+        items = [line.strip() for line in stripped.splitlines() if line.strip()]
+    hashes = [base64.b64decode(item, validate=True) for item in items]
+    if any(len(h) != 32 for h in hashes):
+        raise ValueError("a proof hash is not 32 bytes")
+    return hashes
+
+
+def consistency_command(argv: list[str]) -> int:
+    args = consistency_parser().parse_args(argv)
+    trusted = _trusted(args)
+    if trusted is None:
+        return USAGE
+    texts = [_read_text(p) for p in (args.old, args.new)]
+    proof_text = "" if args.proof is None else _read_text(args.proof)
+    if None in texts or proof_text is None:
+        return USAGE
+    problems = []
+    checkpoints = []
+    for label, text in zip(("old checkpoint", "new checkpoint"), texts):
+        try:
+            check = check_note(text or "", trusted)
+            checkpoints.append(parse_checkpoint(check.text))
+        except MalformedNote as exc:
+            print(f"FAILED: {label} is malformed: {exc}", file=sys.stderr)
+            return FAILED
+        problem = check.problem(label)
+        if problem:
+            problems.append(problem)
+    try:
+        proof = _proof_hashes(proof_text)
+    except (ValueError, AttributeError, binascii.Error):
+        print("FAILED: the proof is not base64 hashes or a consistency.json", file=sys.stderr)
+        return FAILED
+    old, new = checkpoints
+    fork = fork_between(old, new, proof)
+    if fork:
+        problems.append(fork)
+    for problem in problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    if problems:
+        return FAILED
+    print(f"OK: tree size {new.size:,} extends tree size {old.size:,} of `{old.origin}`")
+    return OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "consistency":
+        return consistency_command(argv[1:])
+    return verify_command(argv)

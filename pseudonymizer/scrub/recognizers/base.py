@@ -1,0 +1,117 @@
+"""Base class of the scrubber's recognizers: compiled regexes plus a scoring function.
+
+Recognizers run on text already folded by `fold_text` (full-width digits and dashes mapped
+to ASCII one character for one), so their patterns stay ASCII and offsets stay those of the
+original text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+__all__ = ["KoreanRecognizer", "ascii_lower", "fold_text"]
+
+# One character for one, so spans found in the folded text are spans of the original.
+_FOLD = str.maketrans(
+    {
+        **{chr(0xFF10 + i): str(i) for i in range(10)},  # ０-９
+        **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},  # Ａ-Ｚ
+        **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},  # ａ-ｚ
+        "\uff0d": "-",  # full-width hyphen-minus
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u2012": "-",  # figure dash
+        "\u2013": "-",  # en dash
+        "\u2014": "-",  # em dash
+        "\u2212": "-",  # minus sign
+        "\ufe63": "-",  # small hyphen-minus
+        "\uff0e": ".",  # full-width full stop
+        "\uff20": "@",  # full-width commercial at
+        "\uff0b": "+",  # full-width plus
+        "\uff0a": "*",  # full-width asterisk
+        "\u00a0": " ",  # no-break space
+        "\u3000": " ",  # ideographic space
+        "\t": " ",
+    }
+)
+
+
+_FOLDABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_FOLD)) + "]")
+
+
+def fold_text(text: str) -> str:
+    """Map full-width digits, letters and dash variants to ASCII, keeping every offset."""
+    # Most memos hold nothing to fold; a scan is much cheaper than a translation.
+    return text.translate(_FOLD) if _FOLDABLE.search(text) else text
+
+
+_ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(0x41, 0x5B)})
+
+
+_UPPER = re.compile("[A-Z]")
+
+
+def ascii_lower(text: str) -> str:
+    """Lowercase A-Z only: `str.lower` can change the length (`İ` → `i̇`) and shift spans."""
+    return text.translate(_ASCII_LOWER) if _UPPER.search(text) else text
+
+
+class KoreanRecognizer(LocalRecognizer):
+    """A recognizer of one entity: `PATTERNS` find candidates, `score` grades each one.
+
+    `CONTEXT` words near a match raise its score and `NEGATIVE_CONTEXT` words (order or
+    tracking numbers and the like) drop it; both are applied by `KoreanContextEnhancer`,
+    which matches substrings because Korean glues particles onto words.
+    """
+
+    ENTITY: ClassVar[str]
+    PATTERNS: ClassVar[tuple[re.Pattern[str], ...]]
+    CONTEXT: ClassVar[tuple[str, ...]] = ()
+    NEGATIVE_CONTEXT: ClassVar[tuple[str, ...]] = ()
+    REQUIRES: ClassVar[str] = ""  # a character the text must hold, else nothing to search
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            supported_language="ko",
+            context=list(self.CONTEXT),
+            name=type(self).__name__,
+        )
+        self.negative_context = self.NEGATIVE_CONTEXT
+
+    def load(self) -> None:
+        """Nothing to load: patterns are compiled at import time."""
+
+    def score(self, match: re.Match[str]) -> float | None:
+        """The confidence for one candidate, or None when it is not this entity."""
+        raise NotImplementedError
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+    ) -> list[RecognizerResult]:
+        """Every scored candidate of every pattern (overlaps are resolved by the engine)."""
+        results: list[RecognizerResult] = []
+        metadata = {
+            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+        }
+        if self.REQUIRES and self.REQUIRES not in text:
+            return results
+        for pattern in self.PATTERNS:
+            for match in pattern.finditer(text):
+                score = self.score(match)
+                if score:
+                    start, end = match.span("id") if "id" in pattern.groupindex else match.span()
+                    results.append(
+                        RecognizerResult(
+                            self.ENTITY, start, end, score, recognition_metadata=dict(metadata)
+                        )
+                    )
+        return results
