@@ -61,9 +61,16 @@ def _time(value: str | None) -> datetime:
     return parsed
 
 
-def _stored_customer(policy: Policy, caller: Caller, rrn: str | None,
-                     pseudonym: str | None) -> tuple[CustomerInfo, list[ConsentRecord]]:
-    """Resolve and read consents exactly as `pipeline._decide_and_fetch` does before `decide`."""
+def _stored_customer(policy: Policy, caller: Caller, rrn: str | None, pseudonym: str | None,
+                     purpose: str) -> tuple[CustomerInfo, list[ConsentRecord]]:
+    """Resolve and read consents exactly as `pipeline._decide_and_fetch` does before `decide`.
+
+    Reading a real customer's consents is itself an access: it is recorded in the access log
+    before anything is shown, and nothing is shown if it cannot be recorded (fail closed).
+    """
+    import uuid
+
+    from gateway.record import event_record
     from gateway.resolve import CustomerRef, resolve
     from gateway.services import Services
     from pseudonymizer.rrn import InvalidNationalId, parse_national_id
@@ -86,11 +93,26 @@ def _stored_customer(policy: Policy, caller: Caller, rrn: str | None,
         if resolved.known and resolved.customer_key is not None:
             consents = svc.consents.for_customer(resolved.customer_key,
                                                  recipient=caller.affiliate)
+        svc.access_log.append(event_record(
+            "policy.explain", request_id=uuid.uuid4().hex, now=datetime.now(UTC),
+            caller=caller, source="cli", policy_version=policy.version, status=200,
+            customer=resolved.customer_key if resolved.known else None, purpose=purpose,
+            consents_read=len(consents),
+        ))
     finally:
         svc.close()
     info = CustomerInfo(given_as="rrn" if rrn is not None else "pseudonym", shown=shown,
                         known=resolved.known, pseudonym=resolved.pseudonym)
     return info, consents
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers): still say it was the cli
+        return "policy-explain"
 
 
 @policy_app.command("explain")
@@ -99,7 +121,9 @@ def policy_explain(
     purpose: Annotated[str, typer.Option(help="declared purpose, e.g. `marketing_sms`")],
     attribute: Annotated[list[str], typer.Option(
         "--attribute", "-a", help="attribute, or `attribute:view`; repeat for more")],
-    employee: Annotated[str, typer.Option(help="employee behind the call")] = "policy-explain",
+    employee: Annotated[str, typer.Option(
+        help="who is asking (recorded in the access log when a real customer is read; "
+             "default: your login name)")] = "",
     rrn: Annotated[str | None, typer.Option(
         help="demo customer's RRN; `-` reads it from stdin (keeps it out of shell history)")
     ] = None,
@@ -134,7 +158,7 @@ def policy_explain(
         if rrn == "-":
             rrn = sys.stdin.readline().strip()
         now = _time(at)
-        caller = caller_for(policy, system, employee)
+        caller = caller_for(policy, system, employee or _login_name())
         wanted = [parse_attribute(a) for a in attribute]
         hypothetical: list[WhatIfConsent] = [parse_consent_option(c) for c in consent or ()]
         if consents_file is not None:
@@ -143,7 +167,7 @@ def policy_explain(
         if rrn is not None or pseudonym is not None:
             if customer_unknown:
                 raise ExplainInputError("`--customer-unknown` is for what-if runs only")
-            customer, stored = _stored_customer(policy, caller, rrn, pseudonym)
+            customer, stored = _stored_customer(policy, caller, rrn, pseudonym, purpose)
         else:
             customer = CustomerInfo("what-if", None, not customer_unknown, None)
             stored = []

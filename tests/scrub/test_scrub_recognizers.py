@@ -162,3 +162,14 @@ def test_build_analyzer_refuses_unknown_entities() -> None:
 def test_checksums() -> None:
     assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
     assert brn_check_ok("2208162517") and not brn_check_ok("2208162518")
+
+
+def test_presidio_path_and_direct_path_agree(analyzer: AnalyzerEngine) -> None:
+    """Options the direct path does not cover go through presidio's own `analyze`."""
+    text = f"주민번호 {_h(RRN)}, 연락처 010-1234-5678, 계좌 110-123-456789, 송장 6123-4567-8901"
+    direct = found(analyzer, text)
+    via_presidio = [(r.entity_type, text[r.start:r.end]) for r in analyzer.analyze(
+        text=text, language="ko", return_decision_process=True)]
+    assert direct == via_presidio
+    allowed = analyzer.analyze(text=text, language="ko", allow_list=["010-1234-5678"])
+    assert [text[r.start:r.end] for r in allowed] == [_h(RRN), "110-123-456789"]
