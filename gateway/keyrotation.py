@@ -126,3 +126,57 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class MasterRotation:
+    old_version: int
+    new_version: int
+    log_index: int
+
+
+class RotatableMasterKeys(Protocol):  # the part of pseudonymizer's FileKeyProvider needed
+    def reload(self) -> None: ...
+
+    def current_version(self, purpose: str) -> int: ...
+
+    def rotate(self) -> int: ...
+
+
+def rotate_master_key(
+    access_log: RotatableLog,
+    keys: RotatableMasterKeys,
+    *,
+    now: datetime,
+    trigger: str,
+    grace_days: int,
+    operator: str | None = None,
+    reason: str | None = None,
+    policy_version: str | None = None,
+) -> MasterRotation:
+    """Add master key v<N+1> (new pseudonyms and RRN ciphertexts use it from then on).
+
+    The record comes first (INVARIANT: no new key version exists without a durable record of
+    who made it and why). Pseudonyms of the old version keep resolving for `grace_days`;
+    RRN ciphertexts of every version keep decrypting; the blind index stays pinned to its
+    own version, so look-ups are unaffected. Running gateways pick the version up on their
+    next key refresh (`GATEWAY_KEY_REFRESH_INTERVAL_S`).
+    """
+    keys.reload()
+    old_version = keys.current_version("pseudonym")
+    new_version = old_version + 1
+    record = event_record(
+        "key_rotation", request_id=str(uuid.uuid4()), now=now, caller=None, source=None,
+        policy_version=policy_version, status=200, trigger=trigger, operator=operator,
+        reason=reason, key_name="master", old_key={"version": old_version},
+        new_key={"version": new_version}, grace_days=grace_days,
+        process={"host": socket.gethostname(), "pid": os.getpid()},
+    )
+    index = access_log.append(record)
+    made = keys.rotate()
+    if made != new_version:  # another operator rotated at the same moment
+        raise KeyLoadError(f"master key rotation raced: recorded `v{new_version}`, "
+                           f"made `v{made}`; check `gateway keys` and the access log")
+    logger.warning("master key rotated: version %d -> %d (log index %d)",
+                   old_version, new_version, index)
+    return MasterRotation(old_version, new_version, index)

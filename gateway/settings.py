@@ -51,6 +51,8 @@ class Settings(BaseSettings):
         description="after a key rotation, pseudonyms of the old key version keep resolving this "
         "many days (counted from the new version's creation), then are refused",
     )
+    key_refresh_interval_s: float = Field(
+        10.0, gt=0, description="how often a running gateway looks for a rotated master key")
     token_purge_interval_s: float = Field(
         300.0, gt=0, description="how often ids of expired tokens are forgotten")
     policy_watch_interval_s: float = Field(

@@ -51,6 +51,16 @@ async def _token_purge_loop(services: Services, interval: float) -> None:
             logger.error("token id purge failed: %s", type(exc).__name__)
 
 
+async def _key_refresh_loop(services: Services, interval: float) -> None:
+    """Notice a master key rotated by `gateway keys rotate-master` (new version for new data)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await to_thread.run_sync(services.keys.reload)
+        except Exception as exc:  # keep the versions already loaded
+            logger.error("master key refresh failed: %s", type(exc).__name__)
+
+
 async def _policy_watch_loop(services: Services, interval: float) -> None:
     """Poll the policy files; a changed set is validated whole and switched only if valid."""
     watcher = PolicyWatcher(services.reloader)
@@ -89,6 +99,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 _policy_watch_loop(svc, settings.policy_watch_interval_s)))
         tasks.append(asyncio.create_task(
             _token_purge_loop(svc, settings.token_purge_interval_s)))
+        tasks.append(asyncio.create_task(
+            _key_refresh_loop(svc, settings.key_refresh_interval_s)))
         hup = _install_sighup(svc)
         try:
             yield

@@ -75,6 +75,36 @@ def keys_rotate_log_key(
     typer.echo(done.checkpoint, nl=False)
 
 
+@keys_app.command("rotate-master")
+def keys_rotate_master(
+    reason: Annotated[str | None, typer.Option(help="why the key is rotated (recorded)")] = None,
+    operator: Annotated[str | None, typer.Option(help="who rotates it (recorded; default: "
+                                                 "the login name)")] = None,
+) -> None:
+    """New master key version for pseudonyms and RRN encryption; recorded in the access log."""
+    from gateway.keyrotation import rotate_master_key
+    from gateway.services import Services
+
+    settings = settings_from_env()
+    try:
+        services = Services.build(settings)
+    except GatewayError as exc:
+        fail(exc)
+    try:
+        done = rotate_master_key(
+            services.access_log, services.keys, now=datetime.now(UTC), trigger="cli",
+            grace_days=settings.pseudonym_grace_days, operator=operator or _login(),
+            reason=reason, policy_version=services.policy.current.version,
+        )
+    except GatewayError as exc:
+        fail(exc)
+    finally:
+        services.close()
+    typer.echo(f"master key rotated: version {done.old_version} -> {done.new_version} "
+               f"(recorded at log index {done.log_index}); pseudonyms of version "
+               f"{done.old_version} resolve for {settings.pseudonym_grace_days} more days")
+
+
 @keys_app.command("log-keys")
 def keys_log_keys() -> None:
     """List the log-signing key versions (active, pending, retired) and published verifier keys."""

@@ -116,3 +116,46 @@ def test_malformed_requests_are_refused(gw: Harness, payload: dict[str, object])
     response = gw.client.post("/v1/pseudonyms/mappings", json=payload,
                               headers=gw.auth("bank-fraud"))
     assert response.status_code == 422, response.text
+
+
+def test_rotate_master_command_records_first_and_running_gateway_follows(
+    tmp_path: Path, policy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gateway keys rotate-master` on disk; a running gateway issues the new version soon."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    settings = build_settings(tmp_path, policy_dir).model_copy(
+        update={"key_refresh_interval_s": 0.05})
+    for h in start_harness(settings):
+        customer = h.customer({"bank": BANK_ROW, "card": CARD_ROW})
+        before = h.query("card-risk", customer.ref, "credit_risk", ["credit_grade"]).json()
+        assert before["customer"]["pseudonym"].startswith("p1_")
+        for name, value in {"GATEWAY_DATA_DIR": settings.data_dir,
+                            "GATEWAY_POLICY_DIR": settings.policy_dir,
+                            "GATEWAY_PUBLIC_KEYS_DIR": settings.public_keys_dir}.items():
+            monkeypatch.setenv(name, str(value))
+        result = CliRunner().invoke(app, ["keys", "rotate-master", "--reason", "yearly",
+                                          "--operator", "kim"])
+        assert result.exit_code == 0, result.output
+        assert "version 1 -> 2" in result.output
+        deadline = time.monotonic() + 10
+        after = before
+        while after["customer"]["pseudonym"].startswith("p1_") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            after = h.query("card-risk", customer.ref, "credit_risk", ["credit_grade"]).json()
+        assert after["customer"]["pseudonym"].startswith("p2_")
+        old = h.query("card-risk", {"pseudonym": before["customer"]["pseudonym"]},
+                      "credit_risk", ["credit_grade"])
+        assert old.status_code == 200  # within the grace period
+        log = h.services.access_log
+        rotations = [json.loads(log.record(i)) for i in range(log.size())]
+        rotations = [r for r in rotations if r["kind"] == "key_rotation"]
+        assert len(rotations) == 1
+        entry = rotations[0]
+        assert entry["key_name"] == "master" and entry["operator"] == "kim"
+        assert (entry["old_key"], entry["new_key"]) == ({"version": 1}, {"version": 2})
+        assert entry["index"] < after["log_index"]
