@@ -104,11 +104,19 @@ def main() -> None:
     parser.add_argument("--big", type=Path, default=None,
                         help="SQLite file of the big log (built once, then reused)")
     parser.add_argument("--big-records", type=int, default=BIG_RECORDS)
+    parser.add_argument("--sample", type=int, default=200,
+                        help="random roots and proofs timed on the big log (p50 and max)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="only time random roots and proofs on an existing big log, "
+                             "opened read-only (no build, append or checkpoint)")
     args = parser.parse_args()
     if args.records:
         bench_appends(args)
-    if args.big is not None:
+    if args.big is not None and args.read_only:
+        bench_sample(args.big, args.sample)
+    elif args.big is not None:
         bench_big(args.big, args.big_records)
+        bench_sample(args.big, args.sample)
 
 
 def bench_appends(args: argparse.Namespace) -> None:
@@ -238,6 +246,48 @@ def bench_big(path: Path, target: int) -> None:
     print(f"  one durable append at {index:,}    {(time.perf_counter() - start) * 1000:8.3f} ms")
     print(f"  checkpoint (sign+store)      {timed(lambda: log.checkpoint(force=True), 20):8.3f} ms")
     log.close()
+    engine.dispose()
+
+
+def bench_sample(path: Path, count: int, seed: int = 9162) -> None:
+    """p50 and max over `count` random roots at old sizes, inclusion and consistency proofs.
+
+    The database is opened read-only; each operation runs on its own pooled connection, as
+    `AccessLog` does. Every proof is verified against the root it was made for (untimed).
+    """
+    import random
+
+    engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    rng = random.Random(seed)
+
+    def run(fn):  # type: ignore[no-untyped-def]
+        with engine.connect() as conn:
+            start = time.perf_counter()
+            out = fn(conn)
+            return out, (time.perf_counter() - start) * 1000
+
+    n, _ = run(lambda conn: store.read_head(conn).size)
+    head_root, _ = run(lambda conn: store.root_at(conn, None))
+    run(lambda conn: store.prove_inclusion(conn, n // 2, n))  # warm the connection pool
+    times: dict[str, list[float]] = {"root at a random older size": [],
+                                     "inclusion proof, random leaf, size n": [],
+                                     "consistency proof, random m -> n": []}
+    for _ in range(count):
+        size = rng.randrange(1, n)
+        root, ms = run(lambda conn, s=size: store.root_at(conn, s))
+        times["root at a random older size"].append(ms)
+        index = rng.randrange(n)
+        proof, ms = run(lambda conn, i=index: store.prove_inclusion(conn, i, n))
+        times["inclusion proof, random leaf, size n"].append(ms)
+        data, _ = run(lambda conn, i=index: store.read_record(conn, i))
+        assert verify_inclusion(leaf_hash(data), index, n, proof, head_root)
+        proof, ms = run(lambda conn, s=size: store.prove_consistency(conn, s, n))
+        times["consistency proof, random m -> n"].append(ms)
+        assert verify_consistency(size, n, proof, root, head_root)
+    print(f"random sample on {n:,} records ({count} each, seed {seed}, read-only, all verified):")
+    for what, values in times.items():
+        print(f"  {what:38} p50 {statistics.median(values):7.3f} ms   "
+              f"max {max(values):7.3f} ms")
     engine.dispose()
 
 

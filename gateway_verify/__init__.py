@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-FORMAT = "affiliate-gateway-log-export/1"
+FORMAT = "affiliate-gateway-log-export/2"
 
 __all__ = ["FORMAT"]

@@ -19,8 +19,9 @@ MAX_SMALL_MEMBER = 16 * 1024 * 1024  # manifest, checkpoint, keys, consistency: 
 KEY_MEMBER = re.compile(r"keys/[0-9a-f]{8}\.vkey")
 # member name → its position in the order; keys share one position and may repeat
 ORDER = {"manifest.json": 0, "checkpoint": 1, "keys": 2, "consistency.json": 3,
-         "records.jsonl": 4, "proofs.jsonl": 5}
-REQUIRED = ("manifest.json", "checkpoint", "keys", "records.jsonl", "proofs.jsonl")
+         "export-record.json": 4, "export-proof.json": 5, "records.jsonl": 6, "proofs.jsonl": 7}
+REQUIRED = ("manifest.json", "checkpoint", "keys", "export-record.json", "export-proof.json",
+            "records.jsonl", "proofs.jsonl")
 
 
 @dataclass

@@ -3,8 +3,11 @@
 Checks: the checkpoint's signature by a trusted key (C2SP signed-note); each record's
 inclusion at its index in the checkpoint's tree (RFC 9162 §2.1.3.2); indices strictly
 increasing and covered by the tree size; each record inside the declared filters; the
-manifest's counts; consistency with the previous checkpoint (RFC 9162 §2.1.4.2). Every
-problem found becomes one line of the report naming what failed and where.
+manifest's counts; consistency with the previous checkpoint (RFC 9162 §2.1.4.2); and the
+export's own `log.export` record: its inclusion, that no record lies at or beyond the tree
+size it covers, that its filters and counts are the manifest's, and that the count and
+digest of the archive's records are the ones it logged. Every problem found becomes one
+line of the report naming what failed and where.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from gateway_verify import FORMAT
 from gateway_verify.archive import Member, read_members
 from gateway_verify.errors import MalformedArchive, MalformedKey, MalformedNote, VerifyError
+from gateway_verify.export_record import ExportRecord, selection_digest
 from gateway_verify.filters import Filters
 from gateway_verify.inclusion import InclusionChecker
 from gateway_verify.merkle import HASH_SIZE, leaf_hash, verify_consistency
@@ -55,6 +59,7 @@ class Report:
     signed_by: list[str] = field(default_factory=list)
     archive_keys: list[str] = field(default_factory=list)
     previous: Checkpoint | None = None
+    export_record: ExportRecord | None = None  # set once it is proved in the checkpoint
     tally: Tally = field(default_factory=Tally)
 
     @property
@@ -116,16 +121,22 @@ class _Run:
         self.leaves = bytearray()
         self.in_order = True
         self.proved = 0
+        self.export_record: ExportRecord | None = None  # parsed, not yet proved
+        self.export_leaf = b""
 
     def member(self, member: Member) -> None:
-        handler = getattr(self, "_" + member.kind.replace(".", "_"))
+        handler = getattr(self, "_" + member.kind.replace(".", "_").replace("-", "_"))
         handler(member)
 
     # --- manifest, checkpoint, keys ---------------------------------------------------------
     def _manifest_json(self, member: Member) -> None:
         manifest = _json(member.read_small(), "manifest.json")
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise MalformedArchive(f"`manifest.json` is not of format `{FORMAT}`")
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        if not isinstance(found, str):
+            raise MalformedArchive(f"`manifest.json` names no `format`: expected `{FORMAT}`")
+        if found != FORMAT:
+            raise MalformedArchive(f"archive format `{found}` is not supported: this verifier "
+                                   f"reads `{FORMAT}`")
         self.report.manifest = manifest
         self.report.filters = Filters.from_manifest(manifest.get("filters"))
 
@@ -164,12 +175,53 @@ class _Run:
             raise MalformedArchive("`consistency.json` lacks `old_checkpoint`")
         self.consistency = doc
 
+    # --- the export's own record -----------------------------------------------------------
+    def _export_record_json(self, member: Member) -> None:
+        report = self.report
+        data = member.read_small()
+        if not data.endswith(b"\n"):
+            raise MalformedArchive("`export-record.json` does not end with a newline")
+        self.export_leaf = leaf_hash(data[:-1])
+        try:
+            parsed = ExportRecord.parse(parse_line(data[:-1]))
+        except ValueError:
+            parsed = "it is not json"
+        if isinstance(parsed, str):
+            report.fail(f"export record was modified: {parsed}")
+            return
+        self.export_record = parsed
+        for problem in parsed.manifest_mismatches(report.manifest):
+            report.fail(problem)
+
+    def _export_proof_json(self, member: Member) -> None:
+        report, checkpoint, record = self.report, self.report.checkpoint, self.export_record
+        if checkpoint is None or not self.export_leaf:
+            raise MalformedArchive("`export-proof.json` comes before the checkpoint or record")
+        proof = _json(member.read_small(), "export-proof.json")
+        index = proof.get("index") if isinstance(proof, dict) else None
+        hashes = proof.get("hashes") if isinstance(proof, dict) else None
+        if not isinstance(index, int) or not isinstance(hashes, list):
+            raise MalformedArchive("`export-proof.json` is not a proof")
+        if record is None:
+            return  # already reported: nothing to pin the selection to
+        if index != record.index:
+            report.fail(f"export record was modified: it holds index {record.index}, its "
+                        f"proof is for index {index}")
+        elif not InclusionChecker(checkpoint.size, checkpoint.root).check(
+                index, self.export_leaf, hashes):
+            what = "beyond the checkpoint's tree size" if index >= checkpoint.size else \
+                "not the record the checkpoint's tree holds at that index"
+            report.fail(f"export record at index {index} was modified: it is {what}")
+        else:
+            report.export_record = record
+
     # --- records and proofs -----------------------------------------------------------------
     def _records_jsonl(self, member: Member) -> None:
         report, tally = self.report, self.report.tally
         checkpoint, filters = report.checkpoint, report.filters
         if checkpoint is None or filters is None:
             raise MalformedArchive("`records.jsonl` comes before the manifest or checkpoint")
+        covers = None if report.export_record is None else report.export_record.covers_tree_size
         previous = -1
         for line_no, line in enumerate(member.lines(), start=1):
             self.leaves += leaf_hash(line)
@@ -192,6 +244,9 @@ class _Run:
             if index >= checkpoint.size:
                 report.fail(f"record added that the checkpoint does not cover: index {index} "
                             f"is beyond tree size {checkpoint.size}")
+            elif covers is not None and index >= covers:
+                report.fail(f"record added that the export does not cover: index {index} is "
+                            f"not below the covered tree size {covers} of the export record")
             outside = filters.violation(record)
             if outside:
                 report.fail(f"record at index {index} is outside the declared filters: "
@@ -246,7 +301,23 @@ class _Run:
     # --- after the last member --------------------------------------------------------------
     def finish(self, previous_note: str | None) -> None:
         self._check_manifest()
+        self._check_selection()
         self._check_consistency(previous_note)
+
+    def _check_selection(self) -> None:
+        """The records are exactly those the proved export record logged as selected."""
+        report, record = self.report, self.report.export_record
+        if record is None:
+            report.fail("selection cannot be checked: the archive has no valid export record "
+                        "proved in the checkpoint")
+            return
+        present = len(self.indices)
+        if record.selected != present:
+            report.fail(f"selection does not match the logged export record: {record.selected} "
+                        f"records expected, {present} present")
+        elif selection_digest(self.leaves, present) != record.digest:
+            report.fail("selection does not match the logged export record: the records are "
+                        "not the ones whose digest it logged")
 
     def _check_manifest(self) -> None:
         report, manifest, tally = self.report, self.report.manifest, self.report.tally

@@ -86,6 +86,10 @@ def print_report(report: Report, quiet: bool) -> None:
             lines.append(f"exported by {manifest.get('exported_by')} at "
                          f"{manifest.get('exported_at')}")
         lines += [f"keys in the archive: {k}" for k in report.archive_keys]
+        if report.export_record is not None:
+            er = report.export_record
+            lines.append(f"export record: log index {er.index:,}, covers tree size "
+                         f"{er.covers_tree_size:,}, {er.selected:,} records selected")
         if report.filters is not None:
             lines += [f"filter {line}" for line in report.filters.describe()]
         lines += report.tally.lines()

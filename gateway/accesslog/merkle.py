@@ -9,6 +9,11 @@ Generation reads hashes through `get_subtree(start, end)`: the hash of leaves [s
 Every range the algorithms ask for starts at a multiple of a power of two; `range_hash`
 turns a source of *perfect* aligned subtrees (the stored nodes) into such a function in
 O(log n) look-ups, so a proof costs O(log² n) look-ups at worst.
+
+Which ranges a proof needs depends on its index and sizes alone, not on any hash:
+`inclusion_ranges` and `consistency_ranges` list them (the proof functions are built on
+them), and `range_nodes` lists the perfect subtrees `range_hash` reads for a range. A store
+can therefore fetch every node of a proof in one query and assemble the proof in memory.
 """
 
 from __future__ import annotations
@@ -119,48 +124,74 @@ def range_hash(start: int, end: int, get_perfect: PerfectSource) -> bytes:
     return node_hash(left, range_hash(start + k, end, get_perfect))
 
 
-def inclusion_proof(index: int, tree_size: int, get_subtree: SubtreeSource) -> list[bytes]:
-    """RFC 9162 §2.1.3.1 PATH(index, D[tree_size]): sibling hashes from the leaf upwards."""
+def range_nodes(start: int, end: int) -> list[tuple[int, int]]:
+    """(level, index) of each perfect subtree `range_hash(start, end, …)` reads, in its order."""
+    n = end - start
+    if n <= 0:
+        raise ValueError("empty range has no subtree hash")
+    if n & (n - 1) == 0 and start % n == 0:  # the same test as range_hash's
+        return [(n.bit_length() - 1, start // n)]
+    k = split_point(n)
+    return range_nodes(start, start + k) + range_nodes(start + k, end)
+
+
+def nodes_of_ranges(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The distinct perfect subtrees (level, index) that hashing all `ranges` reads."""
+    return list(dict.fromkeys(key for start, end in ranges for key in range_nodes(start, end)))
+
+
+def inclusion_ranges(index: int, tree_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose hashes make RFC 9162 §2.1.3.1 PATH(index, D[tree_size]), in order."""
     if not 0 <= index < tree_size:
         raise LogRangeError(f"leaf index {index} is outside a tree of size {tree_size}")
-    proof: list[bytes] = []
+    ranges: list[tuple[int, int]] = []
     start, end = 0, tree_size
     while end - start > 1:  # descend from the root; siblings come out top-down
         k = split_point(end - start)
         if index < start + k:
-            proof.append(get_subtree(start + k, end))
+            ranges.append((start + k, end))
             end = start + k
         else:
-            proof.append(get_subtree(start, start + k))
+            ranges.append((start, start + k))
             start += k
-    proof.reverse()
-    return proof
+    ranges.reverse()
+    return ranges
 
 
-def consistency_proof(first: int, second: int, get_subtree: SubtreeSource) -> list[bytes]:
-    """RFC 9162 §2.1.4.1 PROOF(first, D[second]); empty when first is 0 or equals second."""
+def consistency_ranges(first: int, second: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose hashes make RFC 9162 §2.1.4.1 PROOF(first, D[second]), in order."""
     if not 0 <= first <= second:
         raise LogRangeError(f"cannot prove tree size {first} consistent with size {second}")
     if first == 0 or first == second:
         return []
-    proof: list[bytes] = []
+    ranges: list[tuple[int, int]] = []
     start, end, whole = 0, second, True  # `whole` is SUBPROOF's b: first is the whole left edge
     while True:
         n, m = end - start, first - start
         if m == n:
             if not whole:
-                proof.append(get_subtree(start, end))
+                ranges.append((start, end))
             break
         k = split_point(n)
         if m <= k:
-            proof.append(get_subtree(start + k, end))
+            ranges.append((start + k, end))
             end = start + k
         else:
-            proof.append(get_subtree(start, start + k))
+            ranges.append((start, start + k))
             start += k
             whole = False
-    proof.reverse()
-    return proof
+    ranges.reverse()
+    return ranges
+
+
+def inclusion_proof(index: int, tree_size: int, get_subtree: SubtreeSource) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 PATH(index, D[tree_size]): sibling hashes from the leaf upwards."""
+    return [get_subtree(start, end) for start, end in inclusion_ranges(index, tree_size)]
+
+
+def consistency_proof(first: int, second: int, get_subtree: SubtreeSource) -> list[bytes]:
+    """RFC 9162 §2.1.4.1 PROOF(first, D[second]); empty when first is 0 or equals second."""
+    return [get_subtree(start, end) for start, end in consistency_ranges(first, second)]
 
 
 def _well_formed(*hashes: bytes) -> bool:

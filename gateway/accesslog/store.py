@@ -1,7 +1,8 @@
 """Database tables of the access log and the operations on them (SQLAlchemy 2.0 Core).
 
 `log_leaves` holds each record exactly as hashed; `log_nodes` the hash of every complete,
-aligned subtree of 2**level leaves (level ≥ 1), so roots and proofs need O(log n) look-ups;
+aligned subtree of 2**level leaves (level ≥ 1), so roots and proofs need O(log n) hashes,
+all fetched in one query (the nodes a proof needs follow from its index and sizes alone);
 `log_head` is the single row appends lock and advance (it also caches the tree's right
 frontier, ≤ 64 hashes, so an append reads one row); `log_checkpoints` the signed heads.
 """
@@ -9,7 +10,7 @@ frontier, ≤ 64 hashes, so an append reads one row); `log_checkpoints` the sign
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -22,7 +23,9 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     insert,
+    literal_column,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,10 +35,12 @@ from gateway.accesslog.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     CompactRange,
-    consistency_proof,
-    inclusion_proof,
+    consistency_ranges,
+    inclusion_ranges,
     leaf_hash,
+    nodes_of_ranges,
     range_hash,
+    range_nodes,
 )
 from gateway.db.base import Base
 
@@ -43,6 +48,9 @@ from gateway.db.base import Base
 _Index = BigInteger().with_variant(Integer(), "sqlite")
 
 READ_CHUNK = 1000  # rows per query when streaming records
+# subtree keys per query of `perfect_hashes`: a proof of a log of 2**40 leaves needs < 400, and
+# the bound parameters stay below SQLite's historical limit of 999
+MAX_KEYS_PER_QUERY = 400
 
 
 class LogLeaf(Base):
@@ -135,14 +143,64 @@ def perfect_hash(conn: Connection, level: int, index: int) -> bytes:
     return bytes(value)
 
 
+def perfect_hashes(
+    conn: Connection, wanted: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """Hashes of the perfect subtrees `wanted` (level 0: leaf hashes), keyed by (level, index).
+
+    One query (per MAX_KEYS_PER_QUERY keys): a UNION ALL with one arm per level,
+    `level = ? AND idx IN (…)` on `log_nodes` and `idx IN (…)` on `log_leaves`, so that every
+    arm is a primary-key search on SQLite and PostgreSQL alike. (A row-value
+    `(level, idx) IN (VALUES …)` would make SQLite scan the whole table.)
+    Fails closed: a missing or malformed stored hash raises `LogCorrupted`.
+    """
+    keys = sorted(set(wanted))
+    found: dict[tuple[int, int], bytes] = {}
+    for at in range(0, len(keys), MAX_KEYS_PER_QUERY):
+        found.update(_fetch_hashes(conn, keys[at : at + MAX_KEYS_PER_QUERY]))
+    for level, index in keys:
+        value = found.get((level, index))
+        if value is None:
+            raise LogCorrupted(f"access log node ({level}, {index}) is missing")
+        if len(value) != HASH_SIZE:
+            raise LogCorrupted(f"access log node ({level}, {index}) is not a sha-256 hash")
+    return found
+
+
+def _fetch_hashes(
+    conn: Connection, keys: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    by_level: dict[int, list[int]] = {}
+    for level, index in keys:
+        by_level.setdefault(level, []).append(index)
+    arms = []
+    for level, indexes in by_level.items():
+        if level == 0:
+            arms.append(
+                select(literal_column("0").label("level"), leaves.c.idx,
+                       leaves.c.leaf_hash.label("hash"))
+                .where(leaves.c.idx.in_(indexes))
+            )
+        else:
+            arms.append(
+                select(nodes.c.level, nodes.c.idx, nodes.c.hash)
+                .where(nodes.c.level == level, nodes.c.idx.in_(indexes))
+            )
+    if not arms:
+        return {}
+    query = arms[0] if len(arms) == 1 else union_all(*arms)
+    return {(int(level), int(index)): bytes(h) for level, index, h in conn.execute(query)}
+
+
 def read_frontier(conn: Connection, current: Head) -> CompactRange:
     """The compact range of the head: from its cached frontier, else from the stored nodes."""
     cached = current.frontier
     if len(cached) == HASH_SIZE * current.size.bit_count():
         hashes = [cached[i : i + HASH_SIZE] for i in range(0, len(cached), HASH_SIZE)]
-    else:  # e.g. a head written before the cache existed: O(log n) look-ups
+    else:  # e.g. a head written before the cache existed: one query of O(log n) keys
         wanted = CompactRange.perfect_subtrees(current.size)
-        hashes = [perfect_hash(conn, lvl, i) for lvl, i in wanted]
+        stored = perfect_hashes(conn, wanted)
+        hashes = [stored[key] for key in wanted]
     return CompactRange(current.size, hashes)
 
 
@@ -167,17 +225,27 @@ def root_at(conn: Connection, tree_size: int | None) -> bytes:
         return current.root
     if not 0 <= tree_size <= current.size:
         raise LogRangeError(f"tree size {tree_size} is outside the log of size {current.size}")
-    return EMPTY_ROOT if tree_size == 0 else _subtree(conn, {}, 0, tree_size)
+    if tree_size == 0:
+        return EMPTY_ROOT
+    stored = perfect_hashes(conn, range_nodes(0, tree_size))
+    return range_hash(0, tree_size, lambda level, index: stored[level, index])
 
 
 def prove_inclusion(conn: Connection, index: int, tree_size: int) -> list[bytes]:
     _check_size(conn, tree_size)
-    return inclusion_proof(index, tree_size, subtree_source(conn))
+    return _assemble(conn, inclusion_ranges(index, tree_size))
 
 
 def prove_consistency(conn: Connection, first: int, second: int) -> list[bytes]:
     _check_size(conn, second)
-    return consistency_proof(first, second, subtree_source(conn))
+    return _assemble(conn, consistency_ranges(first, second))
+
+
+def _assemble(conn: Connection, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    """The hashes of `ranges` from one fetch of every stored node they need, in memory."""
+    stored = perfect_hashes(conn, nodes_of_ranges(ranges))
+    return [range_hash(start, end, lambda level, index: stored[level, index])
+            for start, end in ranges]
 
 
 def _check_size(conn: Connection, tree_size: int) -> None:

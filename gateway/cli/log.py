@@ -110,7 +110,8 @@ def log_export(
         engine.dispose()
     typer.echo("", err=True)
     typer.echo(f"wrote {result.path}: {result.counts.count:,} records of a log of "
-               f"{result.tree_size:,} in {time.perf_counter() - started:.1f} s")
+               f"{result.covers_tree_size:,} in {time.perf_counter() - started:.1f} s; "
+               f"the export is logged at index {result.export_index:,}")
 
 
 @log_app.command("verify", context_settings={"allow_extra_args": True,

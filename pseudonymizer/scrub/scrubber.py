@@ -55,7 +55,7 @@ class ScrubResult:
 class Scrubber:
     """Scrubs Korean free text; safe to share between threads and requests.
 
-    `operators` maps entity → operator (see `pseudonymizer.scrub.operators`); unnamed
+    `operators` maps entity → operator (see `pseudonymizer.scrub.spec`); unnamed
     entities get `DEFAULT_OPERATORS`. Per call one may pass other operators (the policy's
     choice for a purpose), the customer's names, and the pseudonym callback of the recipient.
     """

@@ -50,6 +50,7 @@ def test_registry_matches_the_fixed_entity_names() -> None:
     (f"주민번호 {RRN[:6]}-1****** 확인", f"{RRN[:6]}-1******"),  # masked display form
     (f"주민번호 {RRN[:6]}-1＊＊＊＊＊＊ 확인", f"{RRN[:6]}-1＊＊＊＊＊＊"),  # full-width stars
     ("생년월일 900101-******* 고객", "900101-*******"),  # only the date left, with context
+    (f"앞자리 {RRN[:6]} 뒷자리 {RRN[6:]} 불러줌", f"{RRN[:6]} 뒷자리 {RRN[6:]}"),  # dictated
 ])
 def test_rrn_notations(analyzer: AnalyzerEngine, text: str, span: str) -> None:
     assert found(analyzer, text) == [("KR_RRN", span)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -52,21 +53,33 @@ def test_archive_members_follow_the_documented_format(
     members = read_archive(gw.export())
     names = [n for n, _ in members]
     key_hash = gw.signer.key_hash.hex()
-    assert names == ["manifest.json", "checkpoint", f"keys/{key_hash}.vkey", "records.jsonl",
-                     "proofs.jsonl"]
+    assert names == ["manifest.json", "checkpoint", f"keys/{key_hash}.vkey",
+                     "export-record.json", "export-proof.json", "records.jsonl", "proofs.jsonl"]
     content = dict(members)
     assert content["records.jsonl"].split(b"\n")[:-1] == gw.log.records(0, 10)
     proof = json.loads(content["proofs.jsonl"].split(b"\n")[3])
-    assert proof["index"] == 3 and len(proof["hashes"]) == 4  # a tree of 10 leaves
+    assert proof["index"] == 3 and len(proof["hashes"]) == 4  # a tree of 11 leaves
     manifest = json.loads(content["manifest.json"])
-    assert manifest["tree_size"] == 10 and manifest["exported_by"] == "auditor@fsc.example"
+    assert manifest["exported_by"] == "auditor@fsc.example"
+    # the export logged itself at index 10, after the 10 leaves it covers; the checkpoint has it
+    assert (manifest["covers_tree_size"], manifest["export_record_index"]) == (10, 10)
+    assert manifest["tree_size"] == 11 and gw.log.size() == 11
+    assert content["export-record.json"] == gw.log.record(10) + b"\n"
+    logged = json.loads(content["export-record.json"])
+    assert logged["kind"] == "log.export" and logged["selected"] == 10
+    assert logged["filters"] == manifest["filters"] and logged["actor"] is None
+    digest = hashlib.sha256(b"".join(leaf_hash(r) for r in gw.log.records(0, 10))
+                            + (10).to_bytes(8, "big")).digest()
+    assert base64.b64decode(logged["selection_digest"]) == digest
+    assert json.loads(content["export-proof.json"]) == {"index": 10, "hashes": [
+        base64.b64encode(h).decode() for h in gw.log.inclusion_proof(10, 11)]}
     assert content["checkpoint"].decode() == gw.log.checkpoint()
     # every proof line is the gateway's own proof, and checks with the gateway's own code
-    root = gw.log.root(10)
+    root = gw.log.root(11)
     for n, line in enumerate(content["proofs.jsonl"].split(b"\n")[:-1]):
         hashes = [base64.b64decode(h) for h in json.loads(line)["hashes"]]
-        assert hashes == gw.log.inclusion_proof(n, 10)
-        assert verify_inclusion(leaf_hash(gw.log.record(n)), n, 10, hashes, root)
+        assert hashes == gw.log.inclusion_proof(n, 11)
+        assert verify_inclusion(leaf_hash(gw.log.record(n)), n, 11, hashes, root)
 
 
 @pytest.mark.parametrize(("size", "chunk_bits"), [

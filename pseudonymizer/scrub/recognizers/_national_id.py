@@ -21,6 +21,11 @@ _SEP = r"(?P<sep> {0,3}[-.] {0,3}| )?"
 _MASK = r"[*xX●○■□#]"
 
 FULL = re.compile(_LEFT + r"(?P<id>(?P<front>[0-9]{6})" + _SEP + r"(?P<back>[0-9]{7}))" + _RIGHT)
+# `900101 뒷자리 1234567`: the two halves dictated apart, as agents write down what they hear.
+SPLIT = re.compile(
+    _LEFT + r"(?P<id>(?P<front>[0-9]{6})[ ,/]{0,3}(?:뒷자리|뒷번호|뒤)[는은:]? {0,3}"
+    r"(?P<back>[0-9]{7}))" + _RIGHT
+)
 # `900101-1******`: the century digit kept, the serial masked (the common display form).
 MASKED = re.compile(
     _LEFT + r"(?P<id>(?P<front>[0-9]{6})" + _SEP + r"(?P<century>[0-9])" + _MASK + r"{6})"

@@ -13,11 +13,11 @@ class KrFrnRecognizer(KoreanRecognizer):
     """The resident-number notations with a foreigner's century digit."""
 
     ENTITY = "KR_FRN"
-    PATTERNS = (nid.FULL, nid.MASKED)
+    PATTERNS = (nid.FULL, nid.SPLIT, nid.MASKED)
     CONTEXT = ("외국인등록", "외국인 등록", "외국인번호", "등록번호", "체류", "frn")
     NEGATIVE_CONTEXT = KrRrnRecognizer.NEGATIVE_CONTEXT
 
     def score(self, match: re.Match[str]) -> float | None:
-        if match.re is nid.FULL:
+        if match.re is nid.FULL or match.re is nid.SPLIT:
             return nid.score_full(match, foreigner=True)
         return nid.score_masked(match, foreigner=True)

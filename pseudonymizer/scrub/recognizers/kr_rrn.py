@@ -12,7 +12,7 @@ class KrRrnRecognizer(KoreanRecognizer):
     """Hyphen, no hyphen, spaced hyphen, dot, en dash, full-width; `900101-1******`."""
 
     ENTITY = "KR_RRN"
-    PATTERNS = (nid.FULL, nid.MASKED, nid.DATE_ONLY)
+    PATTERNS = (nid.FULL, nid.SPLIT, nid.MASKED, nid.DATE_ONLY)
     CONTEXT = ("주민번호", "주민등록", "주민 번호", "생년월일", "실명번호", "rrn", "jumin")
     # Nearer than any context word, these name another number of the same length.
     NEGATIVE_CONTEXT = (
@@ -21,7 +21,7 @@ class KrRrnRecognizer(KoreanRecognizer):
     )
 
     def score(self, match: re.Match[str]) -> float | None:
-        if match.re is nid.FULL:
+        if match.re is nid.FULL or match.re is nid.SPLIT:
             return nid.score_full(match, foreigner=False)
         if match.re is nid.MASKED:
             return nid.score_masked(match, foreigner=False)
