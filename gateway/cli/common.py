@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 import typer
 
 from gateway.errors import GatewayError
 from gateway.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from gateway.services import Services
 
 app = typer.Typer(
     help="Affiliate data gateway. Settings come from GATEWAY_* environment variables "
@@ -26,3 +33,20 @@ def settings_from_env(demo: bool = False) -> Settings:
     if demo:
         settings = settings.model_copy(update={"demo": True})
     return settings
+
+
+@contextmanager
+def built_services(settings: Settings) -> Iterator[Services]:
+    """The gateway's services for one command; a gateway error exits with its one line."""
+    from gateway.services import Services
+
+    try:
+        services = Services.build(settings)
+    except GatewayError as exc:
+        fail(exc)
+    try:
+        yield services
+    except GatewayError as exc:
+        fail(exc)
+    finally:
+        services.close()

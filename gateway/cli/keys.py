@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.common import fail, settings_from_env
+from gateway.cli.common import built_services, fail, settings_from_env
 from gateway.errors import GatewayError
 
 keys_app = typer.Typer(help="Key material: the gateway's secrets and the demo systems' keys.")
@@ -49,23 +49,14 @@ def keys_rotate_log_key(
 ) -> None:
     """Introduce a new log-signing key; the switch is an access record, co-signed by both keys."""
     from gateway.keyrotation import rotate_log_key
-    from gateway.services import Services
 
     settings = settings_from_env()
-    try:
-        services = Services.build(settings)
-    except GatewayError as exc:
-        fail(exc)
-    try:
+    with built_services(settings) as services:
         done = rotate_log_key(
             services.access_log, services.signer, Path(settings.public_keys_dir),
             now=datetime.now(UTC), trigger="cli", operator=operator or _login(),
             reason=reason, policy_version=services.policy.current.version,
         )
-    except GatewayError as exc:
-        fail(exc)
-    finally:
-        services.close()
     typer.echo(f"log-signing key rotated: version {done.old_version} -> {done.new_version} "
                f"(recorded at log index {done.log_index})")
     typer.echo(f"old verifier key: {done.old_key}")
@@ -83,23 +74,14 @@ def keys_rotate_master(
 ) -> None:
     """New master key version for pseudonyms and RRN encryption; recorded in the access log."""
     from gateway.keyrotation import rotate_master_key
-    from gateway.services import Services
 
     settings = settings_from_env()
-    try:
-        services = Services.build(settings)
-    except GatewayError as exc:
-        fail(exc)
-    try:
+    with built_services(settings) as services:
         done = rotate_master_key(
             services.access_log, services.keys, now=datetime.now(UTC), trigger="cli",
             grace_days=settings.pseudonym_grace_days, operator=operator or _login(),
             reason=reason, policy_version=services.policy.current.version,
         )
-    except GatewayError as exc:
-        fail(exc)
-    finally:
-        services.close()
     typer.echo(f"master key rotated: version {done.old_version} -> {done.new_version} "
                f"(recorded at log index {done.log_index}); pseudonyms of version "
                f"{done.old_version} resolve for {settings.pseudonym_grace_days} more days")
