@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 from gateway.accesslog import (
     AccessLog,
@@ -268,6 +268,22 @@ def bench_sample(path: Path, count: int, seed: int = 9162) -> None:
 
     n, _ = run(lambda conn: store.read_head(conn).size)
     head_root, _ = run(lambda conn: store.root_at(conn, None))
+    seen: list[tuple[str, object]] = []
+
+    def spy(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        seen.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", spy)
+    run(lambda conn: store.prove_consistency(conn, n // 2 + 17, n))
+    event.remove(engine, "before_cursor_execute", spy)
+    statement, params = seen[-1]  # the one fetch of every node the proof needs
+    with engine.connect() as conn:
+        plan = [str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                          params)]
+    searches = [p for p in plan if p.startswith("SEARCH")]
+    print(f"consistency proof {n // 2 + 17:,} -> n: {len(seen)} queries; plan of the fetch: "
+          f"{len(searches)} arms, {', '.join(sorted(set(searches)))}")
+    assert not [p for p in plan if p.startswith("SCAN")], plan
     run(lambda conn: store.prove_inclusion(conn, n // 2, n))  # warm the connection pool
     times: dict[str, list[float]] = {"root at a random older size": [],
                                      "inclusion proof, random leaf, size n": [],

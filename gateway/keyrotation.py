@@ -2,7 +2,7 @@
 
 Steps, each safe to repeat after a crash (a rerun resumes with the pending key):
 1. generate the new key as `log-signing-v<N>.key.pem.pending` and publish both verifier keys;
-2. append a `key_rotation` access record (old and new verifier keys, who, why), still
+2. append a `key.rotation` access record (old and new verifier keys, who, why), still
    signed over by the old key — no switch without a durable record (fail closed);
 3. sign a checkpoint covering that record with BOTH keys (a signed note may carry several
    signatures, c2sp.org/signed-note), so a verifier trusting only the old key can check the
@@ -69,7 +69,7 @@ def rotate_log_key(
     kr.publish_verifier_key(public_dir, old_version, old)
     kr.publish_verifier_key(public_dir, new_version, new)
     record = event_record(
-        "key_rotation", request_id=str(uuid.uuid4()), now=now, caller=caller,
+        "key.rotation", request_id=str(uuid.uuid4()), now=now, caller=caller,
         source=caller.source if caller else None, policy_version=policy_version, status=200,
         trigger=trigger, operator=operator, reason=reason,
         key_name=keyring.name,
@@ -166,7 +166,7 @@ def rotate_master_key(
     old_version = keys.current_version("pseudonym")
     new_version = old_version + 1
     record = event_record(
-        "key_rotation", request_id=str(uuid.uuid4()), now=now, caller=None, source=None,
+        "key.rotation", request_id=str(uuid.uuid4()), now=now, caller=None, source=None,
         policy_version=policy_version, status=200, trigger=trigger, operator=operator,
         reason=reason, key_name="master", old_key={"version": old_version},
         new_key={"version": new_version}, grace_days=grace_days,

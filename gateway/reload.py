@@ -122,7 +122,7 @@ class PolicyReloader:
         if new.version == old.version:
             return ReloadResult("unchanged", old.version, new.version)
         record = event_record(
-            "policy_reload", request_id=request_id, now=datetime.now(timezone.utc),
+            "policy.reload", request_id=request_id, now=datetime.now(timezone.utc),
             caller=caller, source=source, policy_version=new.version, status=200,
             trigger=trigger, old_version=old.version, new_version=new.version,
             process={"host": socket.gethostname(), "pid": os.getpid()},
@@ -142,7 +142,7 @@ class PolicyReloader:
                           request_id: str, source: str | None, problems: int) -> None:
         """Best effort: a rejected set changes nothing, but auditors see the attempt."""
         record = event_record(
-            "policy_reload_rejected", request_id=request_id, now=datetime.now(timezone.utc),
+            "policy.reload_rejected", request_id=request_id, now=datetime.now(timezone.utc),
             caller=caller, source=source, policy_version=old.version, status=422,
             trigger=trigger, problems=problems,
             process={"host": socket.gethostname(), "pid": os.getpid()},

@@ -46,9 +46,10 @@ class ExportRecord:
                                    ("index", "covers_tree_size", "selected"))
         if index is None or covers is None or selected is None:
             return "its `index`, `covers_tree_size` or `selected` is not a count"
+        encoded = record.get("selection_digest")
         try:
-            digest = base64.b64decode(record.get("selection_digest"), validate=True)
-        except (TypeError, ValueError, binascii.Error):
+            digest = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else b""
+        except (ValueError, binascii.Error):
             digest = b""
         if len(digest) != hashlib.sha256().digest_size:
             return "its `selection_digest` is not a base64 sha-256 digest"

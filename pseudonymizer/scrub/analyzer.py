@@ -20,6 +20,7 @@ from pseudonymizer.scrub.context import KoreanContextEnhancer
 from pseudonymizer.scrub.errors import UnknownEntity
 from pseudonymizer.scrub.nlp import BlankNlpEngine
 from pseudonymizer.scrub.recognizers import ENTITIES, RECOGNIZERS, KoreanRecognizer, fold_text
+from pseudonymizer.scrub.recognizers.anchors import DigitRuns
 
 __all__ = ["DEFAULT_SCORE_THRESHOLD", "KoreanAnalyzerEngine", "build_analyzer", "check_entities"]
 
@@ -93,8 +94,9 @@ class KoreanAnalyzerEngine(AnalyzerEngine):
             return resolve_overlaps(super().analyze(folded, language, **kwargs))
         artifacts = self.nlp_engine.process_text(folded, language)
         results: list[RecognizerResult] = []
+        runs = DigitRuns(folded)  # one scan for the digit runs, shared by every recognizer
         for recognizer in recognizers:
-            results.extend(recognizer.analyze(folded, wanted, artifacts))
+            results.extend(recognizer.find(folded, runs))
         if not results:
             return results
         results = self.context_aware_enhancer.enhance_using_context(

@@ -260,7 +260,21 @@ def test_go_verifies_a_real_filtered_export(tlogcheck: Path, make_log: LogFactor
     checked = go_check(tlogcheck, out, signer.verifier_key())
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.strip() == (
-        f"ok: origin {ORIGIN}, tree 50, 17 records included, consistent with tree 21")
+        f"ok: origin {ORIGIN}, tree 51, 17 records included, consistent with tree 21")
+    # the export's own record (index 50) is proved with tlog too: an edit to it is caught
+    with tarfile.open(out) as tar:
+        members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]  # type: ignore[union-attr]
+    edited = tmp_path / "edited.tar"
+    with tarfile.open(edited, "w") as tar:
+        for name, data in members:
+            if name == "export-record.json":
+                data = data.replace(b'"selected":17', b'"selected":16')
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    checked = go_check(tlogcheck, edited, signer.verifier_key())
+    assert checked.returncode == 1
+    assert "export record 50 is not in the tree" in checked.stderr
 
 
 @pytest.mark.slow

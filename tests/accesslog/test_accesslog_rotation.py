@@ -83,7 +83,7 @@ def test_rotation_hands_over_and_old_checkpoints_still_verify(
     assert keyring.version == 2 and keyring.verifier_key() == done.new_key
     # the switch is an access record naming both keys, who and why
     record = json.loads(log.record(done.log_index))
-    assert record["kind"] == "key_rotation" and record["index"] == done.log_index == 5
+    assert record["kind"] == "key.rotation" and record["index"] == done.log_index == 5
     assert record["old_key"] == {"version": 1, "verifier_key": done.old_key}
     assert record["new_key"] == {"version": 2, "verifier_key": done.new_key}
     assert (record["operator"], record["reason"], record["trigger"]) == (

@@ -153,7 +153,7 @@ def test_rotate_master_command_records_first_and_running_gateway_follows(
         assert old.status_code == 200  # within the grace period
         log = h.services.access_log
         rotations = [json.loads(log.record(i)) for i in range(log.size())]
-        rotations = [r for r in rotations if r["kind"] == "key_rotation"]
+        rotations = [r for r in rotations if r["kind"] == "key.rotation"]
         assert len(rotations) == 1
         entry = rotations[0]
         assert entry["key_name"] == "master" and entry["operator"] == "kim"

@@ -64,7 +64,7 @@ def test_valid_change_switches_and_is_recorded(hgw: Harness, policies: Path) -> 
     assert body["outcome"] == "switched" and body["old_version"] == old
     assert body["new_version"] != old and version(hgw) == body["new_version"]
     entry = record(hgw, body["log_index"])
-    assert entry["kind"] == "policy_reload" and entry["trigger"] == "admin-call"
+    assert entry["kind"] == "policy.reload" and entry["trigger"] == "admin-call"
     assert (entry["old_version"], entry["new_version"]) == (old, body["new_version"])
     assert entry["actor"]["system"] == "holding-privacy"
     # nothing changed since: a second call switches nothing and records nothing
@@ -94,7 +94,7 @@ def test_invalid_change_keeps_serving_the_old_version(
     query = hgw.query("card-risk", customer.ref, "credit_risk", ["annual_income"])
     assert query.status_code == 200 and query.json()["policy_version"] == old
     rejected = [r for r in map(lambda i: record(hgw, i), range(hgw.services.access_log.size()))
-                if r["kind"] == "policy_reload_rejected"]
+                if r["kind"] == "policy.reload_rejected"]
     assert rejected and rejected[-1]["problems"] >= 1
 
 

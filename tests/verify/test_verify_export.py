@@ -148,9 +148,11 @@ def test_export_refuses_bad_input(make_gateway: Callable[..., Gateway], tmp_path
         ExportFilters.of(since="2026-10-02", until="2026-10-01")
     with pytest.raises(ExportFilterInvalid, match="`until` needs a time zone offset"):
         ExportFilters.of(until="2026-10-01T00:00:00")
+    assert gw.log.size() == 6  # the 5 records and the export's own record
     with pytest.raises(PreviousCheckpointInvalid, match="does not verify"):
-        gw.export("x.tar", previous_checkpoint=gw.log.checkpoint().replace("\n5\n", "\n4\n"))
+        gw.export("x.tar", previous_checkpoint=gw.log.checkpoint().replace("\n6\n", "\n4\n"))
     assert not (tmp_path / "x.tar").exists()
+    assert gw.log.size() == 6  # an export refused before it ran is not logged
 
 
 def test_export_refuses_a_previous_checkpoint_from_a_fork(

@@ -63,7 +63,8 @@ def test_modified_record_is_named_by_its_index(
     code, err = run(capsys, tampered(archive, change), "--key", gw.signer.verifier_key())
     assert code == 1
     assert "record at index 41 was modified" in err
-    assert err.count("FAILED:") == 2  # the one problem, and the verdict
+    assert "selection does not match the logged export record: the records are not" in err
+    assert err.count("FAILED:") == 3  # the record, the selection it changes, and the verdict
 
 
 def test_record_that_is_no_longer_json_is_named_by_its_proofs_index(
@@ -123,10 +124,10 @@ def test_reordered_records(gw: Gateway, archive: Path, capsys: pytest.CaptureFix
 def test_added_record_not_covered_by_the_checkpoint(
     gw: Gateway, archive: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    gw.add(100, 1)  # the log grew after the export: the new record is real, but not covered
-    extra = gw.log.record(100)
-    proof = {"hashes": [base64.b64encode(h).decode() for h in gw.log.inclusion_proof(100, 101)],
-             "index": 100}
+    gw.add(101, 1)  # the log grew after the export (its record is 100): real, but not covered
+    extra = gw.log.record(101)
+    proof = {"hashes": [base64.b64encode(h).decode() for h in gw.log.inclusion_proof(101, 102)],
+             "index": 101}
 
     def change(m: Members) -> None:
         put(m, "records.jsonl", [*lines(m, "records.jsonl"), extra])
@@ -135,8 +136,8 @@ def test_added_record_not_covered_by_the_checkpoint(
 
     code, err = run(capsys, tampered(archive, change), "--key", gw.signer.verifier_key())
     assert code == 1
-    assert ("record added that the checkpoint does not cover: index 100 is beyond tree size "
-            "100") in err
+    assert ("record added that the checkpoint does not cover: index 101 is beyond tree size "
+            "101") in err
 
 
 def test_checkpoint_signed_by_an_untrusted_key(
@@ -170,7 +171,7 @@ def test_altered_checkpoint_body(
     gw: Gateway, archive: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def change(m: Members) -> None:
-        m["checkpoint"] = m["checkpoint"].replace(b"\n100\n", b"\n99\n", 1)
+        m["checkpoint"] = m["checkpoint"].replace(b"\n101\n", b"\n99\n", 1)
         edit_json(m, "manifest.json", lambda d: d.update(tree_size=99))
 
     code, err = run(capsys, tampered(archive, change), "--key", gw.signer.verifier_key())
@@ -216,7 +217,7 @@ def test_fork_in_the_archives_consistency_proof(
 
     code, err = run(capsys, tampered(archive, change), "--key", ours.signer.verifier_key())
     assert code == 1
-    assert "fork: the tree of size 21 is not a prefix of the tree of size 40" in err
+    assert "fork: the tree of size 21 is not a prefix of the tree of size 41" in err
 
 
 def test_fork_against_the_regulators_previous_checkpoint(
@@ -226,22 +227,24 @@ def test_fork_against_the_regulators_previous_checkpoint(
     theirs.log.append({"kind": "forged"})
     previous = tmp_path / "previous"
     previous.write_text(theirs.log.checkpoint())  # what a regulator was shown earlier: size 30
-    code, err = run(capsys, ours.export(), "--key", ours.signer.verifier_key(),
+    archive = ours.export(previous_checkpoint=ours.log.checkpoint())  # ours, also of size 30
+    code, err = run(capsys, archive, "--key", ours.signer.verifier_key(),
                     "--previous-checkpoint", previous)
     assert code == 1
-    assert "fork: two checkpoints of size 30 with different root hashes" in err
+    assert ("fork: the given previous checkpoint and the archive's disagree on the tree of "
+            "size 30") in err
 
 
 def test_previous_checkpoint_without_a_consistency_proof(
     gw: Gateway, archive: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     previous = tmp_path / "previous"
-    previous.write_text(gw.log.checkpoint_at(100) or "")
-    gw.add(100, 5)
+    previous.write_text(gw.log.checkpoint())  # of the first export: 100 records and its own
+    gw.add(101, 5)
     code, err = run(capsys, gw.export("later.tar"), "--key", gw.signer.verifier_key(),
                     "--previous-checkpoint", previous)
     assert code == 1
-    assert "no consistency proof from the previous checkpoint (size 100)" in err
+    assert "no consistency proof from the previous checkpoint (size 101)" in err
 
 
 def test_consistency_command_says_fork_or_ok(

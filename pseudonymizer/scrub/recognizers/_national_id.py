@@ -11,6 +11,7 @@ import re
 
 from pseudonymizer.errors import InvalidNationalId
 from pseudonymizer.rrn import NationalId, parse_national_id
+from pseudonymizer.scrub.recognizers.anchors import Anchor
 
 # No digit (or digit + separator) right before or after: the number is not a piece of a
 # longer one such as an account or a card number.
@@ -32,6 +33,15 @@ MASKED = re.compile(
 )
 # `900101-*******`: only the birth date left; resident or foreigner cannot be told apart.
 DATE_ONLY = re.compile(_LEFT + r"(?P<id>(?P<front>[0-9]{6}) {0,3}[-.] {0,3}" + _MASK + r"{7})")
+
+# The run a match opens with: the front six digits alone, or all 13 unseparated
+# (`FULL`), or the front and the century digit (`MASKED`).
+ANCHORS = (
+    (FULL, Anchor(frozenset({6, 13}))),
+    (SPLIT, Anchor(frozenset({6}))),
+    (MASKED, Anchor(frozenset({6, 7}))),
+    (DATE_ONLY, Anchor(frozenset({6}))),
+)
 
 FOREIGNER_DIGITS = frozenset("5678")
 

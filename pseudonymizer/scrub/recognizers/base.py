@@ -13,6 +13,8 @@ from typing import ClassVar
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from pseudonymizer.scrub.recognizers.anchors import Anchor, DigitRuns
+
 __all__ = ["KoreanRecognizer", "ascii_lower", "fold_text"]
 
 # One character for one, so spans found in the folded text are spans of the original.
@@ -73,6 +75,8 @@ class KoreanRecognizer(LocalRecognizer):
     CONTEXT: ClassVar[tuple[str, ...]] = ()
     NEGATIVE_CONTEXT: ClassVar[tuple[str, ...]] = ()
     REQUIRES: ClassVar[str] = ""  # a character the text must hold, else nothing to search
+    # (pattern, where it can start) pairs, see `anchors`; a pattern not named is scanned whole.
+    ANCHORS: ClassVar[tuple[tuple[re.Pattern[str], Anchor], ...]] = ()
 
     def __init__(self) -> None:
         super().__init__(
@@ -82,6 +86,7 @@ class KoreanRecognizer(LocalRecognizer):
             name=type(self).__name__,
         )
         self.negative_context = self.NEGATIVE_CONTEXT
+        self._anchors: dict[re.Pattern[str], Anchor] = dict(self.ANCHORS)
 
     def load(self) -> None:
         """Nothing to load: patterns are compiled at import time."""
@@ -97,15 +102,22 @@ class KoreanRecognizer(LocalRecognizer):
         nlp_artifacts: NlpArtifacts | None = None,
     ) -> list[RecognizerResult]:
         """Every scored candidate of every pattern (overlaps are resolved by the engine)."""
+        return self.find(text, DigitRuns(text))
+
+    def find(self, text: str, runs: DigitRuns) -> list[RecognizerResult]:
+        """`analyze` with the digit runs of `text` shared between recognizers."""
         results: list[RecognizerResult] = []
+        if self.REQUIRES and self.REQUIRES not in text:
+            return results
         metadata = {
             RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
         }
-        if self.REQUIRES and self.REQUIRES not in text:
-            return results
+        anchors = self._anchors
         for pattern in self.PATTERNS:
-            for match in pattern.finditer(text):
+            anchor = anchors.get(pattern)
+            found = pattern.finditer(text) if anchor is None else runs.matches(pattern, anchor)
+            for match in found:
                 score = self.score(match)
                 if score:
                     start, end = match.span("id") if "id" in pattern.groupindex else match.span()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from pseudonymizer.scrub.recognizers.anchors import Anchor
 from pseudonymizer.scrub.recognizers.base import KoreanRecognizer
 
 _LEFT = r"(?=[0-9])(?<![0-9])(?<![0-9][-.])"  # look-ahead first: a fast scan
@@ -31,6 +32,10 @@ _LAYOUTS = frozenset(
 class KrBankAccountRecognizer(KoreanRecognizer):
     ENTITY = "KR_BANK_ACCOUNT"
     PATTERNS = (_HYPHENATED, _PLAIN)
+    ANCHORS = (
+        (_HYPHENATED, Anchor(frozenset(range(3, 7)))),  # the first group: 3-6 digits
+        (_PLAIN, Anchor(frozenset(range(10, 15)))),
+    )
     CONTEXT = (
         # not a bare "출금": it hides inside "대출금" (loan amount)
         "계좌", "통장", "입금", "이체", "송금", "예금주", "환불", "출금계좌", "자동이체", "은행",

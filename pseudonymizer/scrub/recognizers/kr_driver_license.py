@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from pseudonymizer.scrub.recognizers.anchors import Anchor
 from pseudonymizer.scrub.recognizers.base import KoreanRecognizer
 
 _REGION_CODES = frozenset({*(str(n) for n in range(11, 27)), "28"})
@@ -24,6 +25,7 @@ _NAMED = re.compile(r"(?P<id>(?:" + _REGION_NAMES + r") ?[0-9]{2}-[0-9]{6}-[0-9]
 class KrDriverLicenseRecognizer(KoreanRecognizer):
     ENTITY = "KR_DRIVER_LICENSE"
     PATTERNS = (_CODED, _NAMED)
+    ANCHORS = ((_CODED, Anchor(frozenset({2, 12}))),)  # `_NAMED` opens with a region name
     CONTEXT = ("면허", "운전", "license", "licence")
     NEGATIVE_CONTEXT = ("주문번호", "송장", "운송장", "접수번호", "조회번호")
 

@@ -14,6 +14,7 @@ class KrFrnRecognizer(KoreanRecognizer):
 
     ENTITY = "KR_FRN"
     PATTERNS = (nid.FULL, nid.SPLIT, nid.MASKED)
+    ANCHORS = nid.ANCHORS
     CONTEXT = ("외국인등록", "외국인 등록", "외국인번호", "등록번호", "체류", "frn")
     NEGATIVE_CONTEXT = KrRrnRecognizer.NEGATIVE_CONTEXT
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pseudonymizer.scrub.recognizers.anchors import Anchor
 from pseudonymizer.scrub.recognizers.base import KoreanRecognizer
 
 _LEFT = r"(?=[MSRODG])(?<![A-Za-z0-9])"  # look-ahead first: a fast scan
@@ -20,6 +21,11 @@ _NEW = re.compile(_LEFT + r"(?P<id>[MSRODG][0-9]{3}[A-Z][0-9]{4})" + _RIGHT)
 class KrPassportRecognizer(KoreanRecognizer):
     ENTITY = "KR_PASSPORT"
     PATTERNS = (_OLD, _NEW)
+    # the type letter, then a run of eight digits (old form) or three (new form)
+    ANCHORS = (
+        (_OLD, Anchor(frozenset({8}), before="MSRODG")),
+        (_NEW, Anchor(frozenset({3}), before="MSRODG")),
+    )
     CONTEXT = ("여권", "passport", "출국", "여행", "비자")
     NEGATIVE_CONTEXT = ("모델", "품번", "상품코드", "주문번호", "송장")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pseudonymizer.scrub.recognizers.anchors import Anchor
 from pseudonymizer.scrub.recognizers.base import KoreanRecognizer
 
 _SEP = r"(?: ?[-.] ?| |\) ?)?"
@@ -40,6 +41,11 @@ class KrPhoneRecognizer(KoreanRecognizer):
 
     ENTITY = "KR_PHONE"
     PATTERNS = (_MOBILE, _LANDLINE)
+    # `+82`, `(0`, or a run of digits opening with the trunk prefix 0
+    ANCHORS = (
+        (_MOBILE, Anchor(first="0", signs=True)),
+        (_LANDLINE, Anchor(first="0", signs=True)),
+    )
     CONTEXT = (
         "연락처", "전화", "휴대폰", "핸드폰", "휴대전화", "번호로", "문자", "통화", "tel", "phone",
         "mobile", "콜백", "회신",

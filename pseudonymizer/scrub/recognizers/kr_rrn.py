@@ -13,6 +13,7 @@ class KrRrnRecognizer(KoreanRecognizer):
 
     ENTITY = "KR_RRN"
     PATTERNS = (nid.FULL, nid.SPLIT, nid.MASKED, nid.DATE_ONLY)
+    ANCHORS = nid.ANCHORS
     CONTEXT = ("주민번호", "주민등록", "주민 번호", "생년월일", "실명번호", "rrn", "jumin")
     # Nearer than any context word, these name another number of the same length.
     NEGATIVE_CONTEXT = (

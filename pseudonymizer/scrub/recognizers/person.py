@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from pseudonymizer.scrub.recognizers.anchors import DigitRuns
 from pseudonymizer.scrub.recognizers.base import KoreanRecognizer, ascii_lower
 
 _HONORIFICS = ("님", "씨", "고객", "선생")  # may follow after one space
@@ -98,6 +99,9 @@ class PersonRecognizer(KoreanRecognizer):
                     spans.append((start, end))
                 start = haystack.find(variant.text, start + 1)
         return sorted(spans)
+
+    def find(self, text: str, runs: DigitRuns) -> list[RecognizerResult]:
+        return self.analyze(text, [self.ENTITY])
 
     def analyze(
         self,
