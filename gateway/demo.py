@@ -33,6 +33,8 @@ EXAMPLE_ATTRIBUTES: list[object] = [
 @dataclass(frozen=True)
 class Example:
     path: Path
+    data_dir: Path
+    log_keys_dir: Path
 
     def instructions(self, host: str, port: int) -> str:
         base = f"http://{host}:{port}"
@@ -47,6 +49,15 @@ In another terminal, ask as the card company's risk system:
 
 The request ({self.path}) names a synthetic customer held by the bank and the card company.
 Tokens are single-use and live two minutes: mint a new one for every call.
+
+Every answer above is a record in the signed access log. Export it for a regulator and
+verify it offline, trusting only the published log key:
+
+  .venv/bin/gateway log export --out {self.data_dir}/export.tar.gz --exported-by demo
+  .venv/bin/gateway-verify {self.data_dir}/export.tar.gz --key-file <(cat {self.log_keys_dir}/*.vkey)
+
+Privacy officers: `.venv/bin/gateway policy check`, `policy test`, `policy diff HEAD~1 HEAD`,
+`policy explain --help`; the running gateway reloads a changed, valid policy by itself.
 """
 
 
@@ -79,4 +90,5 @@ def write_example(settings: Settings) -> Example:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(request, out, ensure_ascii=False, indent=2)
-    return Example(path=path)
+    return Example(path=path, data_dir=settings.data_dir,
+                   log_keys_dir=Path(settings.public_keys_dir) / "log")
