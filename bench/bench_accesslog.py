@@ -2,11 +2,14 @@
 
     python bench/bench_accesslog.py --records 100000 --threads 32
     python bench/bench_accesslog.py --records 0 --big /tmp/accesslog-10m.db   # 10M-record log
+    python bench/bench_accesslog.py --records 0 --big /tmp/accesslog-10m.db --read-only
 
 Part 1 appends from many threads through the group-committing writer (durable commits:
 WAL, synchronous=FULL). Part 2 builds (once; reused and resumed when the file exists) a log
 of `--big-records` records with the bulk loader and times root, inclusion and consistency
-proofs on it, printing the SQLite query plans that show every look-up uses a primary key.
+proofs on it, printing the SQLite query plans that show every look-up uses a primary key,
+then p50 and max over `--sample` random roots at older sizes and proofs (`--read-only`: only
+these, on the existing file opened read-only).
 """
 
 from __future__ import annotations

@@ -47,8 +47,8 @@ from gateway.db.base import Base
 _Index = BigInteger().with_variant(Integer(), "sqlite")
 
 READ_CHUNK = 1000  # rows per query when streaming records
-# subtree keys per query of `perfect_hashes`: a proof of a log of 2**40 leaves needs < 400, and
-# the bound parameters stay below SQLite's historical limit of 999
+# subtree keys per query of `perfect_hashes`: a proof or root needs about 2·log2(n) (< 80 for
+# 2**40 leaves), and 400 keys keep the bound parameters below SQLite's historical limit of 999
 MAX_KEYS_PER_QUERY = 400
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # positional, by DB-API style
 

@@ -20,7 +20,7 @@ from pseudonymizer.scrub.context import KoreanContextEnhancer
 from pseudonymizer.scrub.errors import UnknownEntity
 from pseudonymizer.scrub.nlp import BlankNlpEngine
 from pseudonymizer.scrub.recognizers import ENTITIES, RECOGNIZERS, KoreanRecognizer, fold_text
-from pseudonymizer.scrub.recognizers.anchors import DigitRuns
+from pseudonymizer.scrub.recognizers.anchors import AnchorIndex, DigitRuns
 
 __all__ = ["DEFAULT_SCORE_THRESHOLD", "KoreanAnalyzerEngine", "build_analyzer", "check_entities"]
 
@@ -65,15 +65,25 @@ class KoreanAnalyzerEngine(AnalyzerEngine):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._by_entities: dict[tuple[str, tuple[str, ...] | None], list[EntityRecognizer]] = {}
+        self._by_entities: dict[
+            tuple[str, tuple[str, ...] | None], tuple[list[EntityRecognizer], AnchorIndex]
+        ] = {}
 
-    def _recognizers(self, language: str, entities: list[str] | None) -> list[EntityRecognizer]:
+    def _recognizers(
+        self, language: str, entities: list[str] | None
+    ) -> tuple[list[EntityRecognizer], AnchorIndex]:
+        """The registry's recognizers for `entities` and the index of their anchors."""
         key = (language, tuple(entities) if entities else None)
         found = self._by_entities.get(key)
         if found is None:
-            found = self.registry.get_recognizers(
+            recognizers = self.registry.get_recognizers(
                 language=language, entities=entities, all_fields=not entities
             )
+            index = AnchorIndex(
+                anchor for r in recognizers if isinstance(r, KoreanRecognizer)
+                for _, anchor in r.ANCHORS
+            )
+            found = (recognizers, index)
             self._by_entities[key] = found
         return found
 
@@ -86,7 +96,8 @@ class KoreanAnalyzerEngine(AnalyzerEngine):
                 or not all(isinstance(r, KoreanRecognizer) for r in ad_hoc)):
             return resolve_overlaps(super().analyze(folded, language, **kwargs))
         entities = kwargs.get("entities")
-        recognizers = list(self._recognizers(language, entities))
+        registered, index = self._recognizers(language, entities)
+        recognizers = list(registered)
         wanted = list(entities) if entities else self.get_supported_entities(language)
         recognizers += [r for r in ad_hoc if r.supported_language == language
                         and any(e in wanted or not entities for e in r.supported_entities)]
@@ -94,7 +105,7 @@ class KoreanAnalyzerEngine(AnalyzerEngine):
             return resolve_overlaps(super().analyze(folded, language, **kwargs))
         artifacts = self.nlp_engine.process_text(folded, language)
         results: list[RecognizerResult] = []
-        runs = DigitRuns(folded)  # one scan for the digit runs, shared by every recognizer
+        runs = DigitRuns(folded, index)  # one scan for the digit runs, shared by all
         for recognizer in recognizers:
             results.extend(recognizer.find(folded, runs))
         if not results:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
@@ -50,18 +51,27 @@ class KoreanContextEnhancer(ContextAwareEnhancer):
         lowered: str | None = None
         explicit = [w.lower() for w in context or ()]
         out: list[RecognizerResult] = []
+        # Per recognizer id: its context words and their one compiled alternation (None: no
+        # words), looked up once per call rather than once per result.
+        words_of: dict[Any, tuple[Sequence[str], re.Pattern[str] | None]] = {}
         for result in raw_results:
-            recognizer = by_id.get(
-                (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)
-            )
-            positive: Sequence[str] = recognizer.context if recognizer is not None else ()
-            negative: Sequence[str] = getattr(recognizer, "negative_context", ())
-            if not positive and not negative:
+            rec_id = (result.recognition_metadata or {}).get(
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)
+            entry = words_of.get(rec_id)
+            if entry is None:
+                recognizer = by_id.get(rec_id)
+                positive: Sequence[str] = recognizer.context if recognizer is not None else ()
+                negative: Sequence[str] = getattr(recognizer, "negative_context", ())
+                entry = (positive, _keywords(tuple(positive), tuple(negative))
+                         if positive or negative else None)
+                words_of[rec_id] = entry
+            positive, words = entry
+            if words is None:
                 out.append(result)
                 continue
             if lowered is None:
                 lowered = ascii_lower(text)
-            verdict = self._verdict(lowered, result.start, result.end, positive, negative)
+            verdict = self._verdict(lowered, result.start, result.end, words)
             if verdict is None and explicit and any(w in positive for w in explicit):
                 verdict = True
             if verdict is False:
@@ -83,11 +93,9 @@ class KoreanContextEnhancer(ContextAwareEnhancer):
         lowered: str,
         start: int,
         end: int,
-        positive: Sequence[str],
-        negative: Sequence[str],
+        words: re.Pattern[str],
     ) -> bool | None:
         """True: a positive keyword is nearest; False: a negative one; None: neither."""
-        words = _keywords(tuple(positive), tuple(negative))
         lo = max(0, start - self.context_prefix_count)
         line_start = lowered.rfind("\n", lo, start)
         lo = line_start + 1 if line_start >= 0 else lo

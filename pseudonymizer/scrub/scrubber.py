@@ -72,6 +72,7 @@ class Scrubber:
         self.analyzer = build_analyzer(self.entities, score_threshold=score_threshold)
         self.anonymizer = AnonymizerEngine()
         self._operators: dict[str, Operator] = {}  # presidio operators are stateless
+        self._configs: dict[tuple[str, OperatorSpec], tuple[Operator, dict[str, Any]]] = {}
         self._pattern_entities = [e for e in self.entities if e != "PERSON"]
 
     def scrub(
@@ -125,10 +126,19 @@ class Scrubber:
         configs = {}
         try:
             for entity in {r.entity_type for r in results}:
-                config = operator_config(entity, specs[entity], pseudonym)
-                operator = self._operator(config.operator_name)
-                operator.validate(params=config.params)
-                configs[entity] = (operator, config.params)
+                spec = specs[entity]
+                # A pseudonym operator wraps this call's callback; every other one is the
+                # same for the same (entity, spec) and is built and validated only once.
+                key = (entity, spec)
+                found = self._configs.get(key) if spec.kind != "pseudonym" else None
+                if found is None:
+                    config = operator_config(entity, spec, pseudonym)
+                    operator = self._operator(config.operator_name)
+                    operator.validate(params=config.params)
+                    found = (operator, config.params)
+                    if spec.kind != "pseudonym":
+                        self._configs[key] = found
+                configs[entity] = found
             pieces: list[str] = []
             cursor = 0
             # INVARIANT: results are sorted by start and do not overlap (`resolve_overlaps`).

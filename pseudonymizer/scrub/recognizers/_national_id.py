@@ -34,13 +34,13 @@ MASKED = re.compile(
 # `900101-*******`: only the birth date left; resident or foreigner cannot be told apart.
 DATE_ONLY = re.compile(_LEFT + r"(?P<id>(?P<front>[0-9]{6}) {0,3}[-.] {0,3}" + _MASK + r"{7})")
 
-# The run a match opens with: the front six digits alone, or all 13 unseparated
-# (`FULL`), or the front and the century digit (`MASKED`).
+# The run a match opens with and what follows it: the front six digits and a separator,
+# all 13 unseparated (`FULL`), or the front and the century digit, then a mask (`MASKED`).
 ANCHORS = (
-    (FULL, Anchor(frozenset({6, 13}))),
-    (SPLIT, Anchor(frozenset({6}))),
-    (MASKED, Anchor(frozenset({6, 7}))),
-    (DATE_ONLY, Anchor(frozenset({6}))),
+    (FULL, Anchor({6: " -.", 13: ""})),
+    (SPLIT, Anchor({6: " ,/뒷뒤"})),
+    (MASKED, Anchor({6: " -.", 7: "*xX●○■□#"})),
+    (DATE_ONLY, Anchor({6: " -."})),
 )
 
 FOREIGNER_DIGITS = frozenset("5678")

@@ -13,7 +13,7 @@ from typing import ClassVar
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from pseudonymizer.scrub.recognizers.anchors import Anchor, DigitRuns
+from pseudonymizer.scrub.recognizers.anchors import Anchor, AnchorIndex, DigitRuns
 
 __all__ = ["KoreanRecognizer", "ascii_lower", "fold_text"]
 
@@ -62,6 +62,19 @@ def ascii_lower(text: str) -> str:
     return text.translate(_ASCII_LOWER) if _UPPER.search(text) else text
 
 
+_ANCHORS_BY_CLASS: dict[type, tuple[dict[re.Pattern[str], Anchor], AnchorIndex]] = {}
+
+
+def _anchors_of(cls: type[KoreanRecognizer]) -> tuple[dict[re.Pattern[str], Anchor], AnchorIndex]:
+    """A class's anchors by pattern and their index, built once per class (not per instance:
+    `PersonRecognizer` is built on every call)."""
+    found = _ANCHORS_BY_CLASS.get(cls)
+    if found is None:
+        found = (dict(cls.ANCHORS), AnchorIndex(anchor for _, anchor in cls.ANCHORS))
+        _ANCHORS_BY_CLASS[cls] = found
+    return found
+
+
 class KoreanRecognizer(LocalRecognizer):
     """A recognizer of one entity: `PATTERNS` find candidates, `score` grades each one.
 
@@ -86,7 +99,7 @@ class KoreanRecognizer(LocalRecognizer):
             name=type(self).__name__,
         )
         self.negative_context = self.NEGATIVE_CONTEXT
-        self._anchors: dict[re.Pattern[str], Anchor] = dict(self.ANCHORS)
+        self._anchors, self.anchor_index = _anchors_of(type(self))
 
     def load(self) -> None:
         """Nothing to load: patterns are compiled at import time."""
@@ -102,7 +115,7 @@ class KoreanRecognizer(LocalRecognizer):
         nlp_artifacts: NlpArtifacts | None = None,
     ) -> list[RecognizerResult]:
         """Every scored candidate of every pattern (overlaps are resolved by the engine)."""
-        return self.find(text, DigitRuns(text))
+        return self.find(text, DigitRuns(text, self.anchor_index))
 
     def find(self, text: str, runs: DigitRuns) -> list[RecognizerResult]:
         """`analyze` with the digit runs of `text` shared between recognizers."""

@@ -32,8 +32,8 @@ def luhn_ok(digits: str) -> bool:
 class CreditCardRecognizer(KoreanRecognizer):
     ENTITY = "CREDIT_CARD"
     PATTERNS = (_CARD16, _AMEX)
-    # the first group of four, or every digit when unseparated
-    ANCHORS = ((_CARD16, Anchor(frozenset({4, 16}))), (_AMEX, Anchor(frozenset({4, 15}))))
+    # the first group of four and its separator, or every digit when unseparated
+    ANCHORS = ((_CARD16, Anchor({4: "- ", 16: ""})), (_AMEX, Anchor({4: "- ", 15: ""})))
     CONTEXT = ("카드", "card", "결제", "신용", "체크")
     NEGATIVE_CONTEXT = ("주문번호", "송장", "운송장", "접수번호", "조회번호", "승인번호", "바코드")
 

@@ -33,8 +33,8 @@ class KrBankAccountRecognizer(KoreanRecognizer):
     ENTITY = "KR_BANK_ACCOUNT"
     PATTERNS = (_HYPHENATED, _PLAIN)
     ANCHORS = (
-        (_HYPHENATED, Anchor(frozenset(range(3, 7)))),  # the first group: 3-6 digits
-        (_PLAIN, Anchor(frozenset(range(10, 15)))),
+        (_HYPHENATED, Anchor(dict.fromkeys(range(3, 7), "-"))),  # the first group, a hyphen
+        (_PLAIN, Anchor(dict.fromkeys(range(10, 15), ""))),
     )
     CONTEXT = (
         # not a bare "출금": it hides inside "대출금" (loan amount)

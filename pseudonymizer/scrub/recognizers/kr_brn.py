@@ -27,7 +27,7 @@ def brn_check_ok(digits: str) -> bool:
 class KrBrnRecognizer(KoreanRecognizer):
     ENTITY = "KR_BRN"
     PATTERNS = (_BRN,)
-    ANCHORS = ((_BRN, Anchor(frozenset({3, 10}))),)  # `123-`, or all ten unseparated
+    ANCHORS = ((_BRN, Anchor({3: " -", 10: ""})),)  # `123-`, or all ten unseparated
     CONTEXT = ("사업자", "사업자등록", "사업자번호", "법인", "상호", "가맹점", "대표자")
 
     def score(self, match: re.Match[str]) -> float | None:

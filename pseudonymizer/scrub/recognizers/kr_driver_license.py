@@ -25,7 +25,7 @@ _NAMED = re.compile(r"(?P<id>(?:" + _REGION_NAMES + r") ?[0-9]{2}-[0-9]{6}-[0-9]
 class KrDriverLicenseRecognizer(KoreanRecognizer):
     ENTITY = "KR_DRIVER_LICENSE"
     PATTERNS = (_CODED, _NAMED)
-    ANCHORS = ((_CODED, Anchor(frozenset({2, 12}))),)  # `_NAMED` opens with a region name
+    ANCHORS = ((_CODED, Anchor({2: "- ", 12: ""})),)  # `_NAMED` opens with a region name
     CONTEXT = ("면허", "운전", "license", "licence")
     NEGATIVE_CONTEXT = ("주문번호", "송장", "운송장", "접수번호", "조회번호")
 

@@ -23,8 +23,8 @@ class KrPassportRecognizer(KoreanRecognizer):
     PATTERNS = (_OLD, _NEW)
     # the type letter, then a run of eight digits (old form) or three (new form)
     ANCHORS = (
-        (_OLD, Anchor(frozenset({8}), before="MSRODG")),
-        (_NEW, Anchor(frozenset({3}), before="MSRODG")),
+        (_OLD, Anchor({8: ""}, before="MSRODG")),
+        (_NEW, Anchor({3: "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}, before="MSRODG")),
     )
     CONTEXT = ("여권", "passport", "출국", "여행", "비자")
     NEGATIVE_CONTEXT = ("모델", "품번", "상품코드", "주문번호", "송장")
