@@ -7,6 +7,7 @@ artifacts and every recognizer is a compiled regex plus a validator.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from presidio_analyzer import (
@@ -50,14 +51,25 @@ def resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
     return kept
 
 
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """The registry's recognizers for one entity list, and what `analyze` needs of them."""
+
+    recognizers: list[EntityRecognizer]
+    index: AnchorIndex  # where their patterns can start
+    all_ours: bool  # all `KoreanRecognizer`s: the direct path applies
+    wanted: list[str]  # the entities asked for (all supported ones when none were named)
+
+
 class KoreanAnalyzerEngine(AnalyzerEngine):
     """Folds full-width characters before matching and leaves one entity per span.
 
     For our own recognizers `analyze` takes a direct path: the recognizer list per entity set
     is computed once (presidio scans the registry on every call), the empty NLP artifacts are
-    shared, and duplicates, thresholds and overlaps are settled in one pass. The results are
-    those of presidio's path; options it does not cover (allow lists, decision traces,
-    foreign recognizers) go through `AnalyzerEngine.analyze` unchanged.
+    shared, one scan finds the text's digit runs for every numeric pattern to start from
+    (`recognizers.anchors`), and duplicates, thresholds and overlaps are settled in one pass.
+    The results are those of presidio's path; options it does not cover (allow lists,
+    decision traces, foreign recognizers) go through `AnalyzerEngine.analyze` unchanged.
     """
 
     _FAST_OPTIONS = frozenset({"entities", "score_threshold", "ad_hoc_recognizers", "context",
@@ -65,14 +77,10 @@ class KoreanAnalyzerEngine(AnalyzerEngine):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._by_entities: dict[
-            tuple[str, tuple[str, ...] | None], tuple[list[EntityRecognizer], AnchorIndex]
-        ] = {}
+        self._by_entities: dict[tuple[str, tuple[str, ...] | None], _Selection] = {}
 
-    def _recognizers(
-        self, language: str, entities: list[str] | None
-    ) -> tuple[list[EntityRecognizer], AnchorIndex]:
-        """The registry's recognizers for `entities` and the index of their anchors."""
+    def _recognizers(self, language: str, entities: list[str] | None) -> _Selection:
+        """The registry's recognizers for `entities`, looked up once per entity list."""
         key = (language, tuple(entities) if entities else None)
         found = self._by_entities.get(key)
         if found is None:
@@ -83,7 +91,10 @@ class KoreanAnalyzerEngine(AnalyzerEngine):
                 anchor for r in recognizers if isinstance(r, KoreanRecognizer)
                 for _, anchor in r.ANCHORS
             )
-            found = (recognizers, index)
+            found = _Selection(
+                recognizers, index, all(isinstance(r, KoreanRecognizer) for r in recognizers),
+                list(entities) if entities else self.get_supported_entities(language),
+            )
             self._by_entities[key] = found
         return found
 
@@ -96,16 +107,16 @@ class KoreanAnalyzerEngine(AnalyzerEngine):
                 or not all(isinstance(r, KoreanRecognizer) for r in ad_hoc)):
             return resolve_overlaps(super().analyze(folded, language, **kwargs))
         entities = kwargs.get("entities")
-        registered, index = self._recognizers(language, entities)
-        recognizers = list(registered)
-        wanted = list(entities) if entities else self.get_supported_entities(language)
-        recognizers += [r for r in ad_hoc if r.supported_language == language
-                        and any(e in wanted or not entities for e in r.supported_entities)]
-        if not all(isinstance(r, KoreanRecognizer) for r in recognizers):
+        selection = self._recognizers(language, entities)
+        if not selection.all_ours:  # the ad hoc ones were checked above
             return resolve_overlaps(super().analyze(folded, language, **kwargs))
+        wanted = list(selection.wanted)
+        recognizers = selection.recognizers + [
+            r for r in ad_hoc if r.supported_language == language
+            and any(e in wanted or not entities for e in r.supported_entities)]
         artifacts = self.nlp_engine.process_text(folded, language)
         results: list[RecognizerResult] = []
-        runs = DigitRuns(folded, index)  # one scan for the digit runs, shared by all
+        runs = DigitRuns(folded, selection.index)  # one scan for digit runs, shared by all
         for recognizer in recognizers:
             results.extend(recognizer.find(folded, runs))
         if not results:
