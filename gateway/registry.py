@@ -7,7 +7,7 @@ only its AES-GCM ciphertext bound to the row's customer key (개인정보 보호
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Select, exists, insert, select
 from sqlalchemy.engine import Engine
@@ -19,6 +19,8 @@ from gateway.errors import GatewayError, StoreUnavailable
 from pseudonymizer.rrn import NationalId
 
 __all__ = ["AlreadyRegistered", "CustomerRegistry", "Vault", "ciphertext_key_version"]
+
+T = TypeVar("T")
 
 
 class Vault(Protocol):
@@ -55,10 +57,21 @@ class CustomerRegistry:
             raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
         return None if key is None else CustomerKey(key)
 
+    def number_of(self, customer_key: CustomerKey) -> int | None:
+        """The customer's number (legacy `ff1-13` pseudonyms), or None (primary-key look-up)."""
+        query = select(Customer.customer_no).where(Customer.customer_key == customer_key)
+        return self._one(query)
+
+    def key_of_number(self, customer_no: int) -> CustomerKey | None:
+        """The customer key behind a customer number, or None (unique-index look-up)."""
+        key = self._one(select(Customer.customer_key).where(Customer.customer_no == customer_no))
+        return None if key is None else CustomerKey(key)
+
     def register(self, nid: NationalId, customer_key: CustomerKey, *,
                  now: datetime | None = None) -> None:
         """Add a customer; refuses a number or a key that is already registered."""
         ciphertext = self._vault.encrypt(nid.digits, customer_key)
+        # `customer_no` is left to its column default: the INSERT itself draws the next number
         row = {
             "customer_key": customer_key,
             "rrn_blind_index": self._vault.blind_index(nid.digits),
@@ -110,6 +123,13 @@ class CustomerRegistry:
         try:
             with self._engine.connect() as conn:
                 return tuple(conn.execute(query).scalars())
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
+
+    def _one(self, query: Select[T]) -> T | None:
+        try:
+            with self._engine.connect() as conn:
+                return conn.execute(query).scalar_one_or_none()
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
 

@@ -13,8 +13,16 @@ from typing import Protocol
 
 from gateway.domain import AffiliateId, Caller, CustomerKey
 from gateway.errors import MalformedIdentifier, UnknownPseudonym
-from pseudonymizer.pseudonyms import ExpiredPseudonym, InvalidPseudonym, Pseudonymizer
+from pseudonymizer.pseudonyms import ExpiredPseudonym, InvalidPseudonym
 from pseudonymizer.rrn import InvalidNationalId, parse_national_id
+
+
+class Pseudonyms(Protocol):
+    """The recipient's pseudonyms (`gateway.pseudonyms.RecipientPseudonyms`)."""
+
+    def pseudonym(self, customer_key: CustomerKey, recipient: str) -> str: ...
+    def resolve(self, pseudonym: str, recipient: str, *,
+                now: datetime | None = None) -> CustomerKey: ...
 
 
 class Registry(Protocol):
@@ -48,12 +56,12 @@ class PseudonymExpired(UnknownPseudonym):
 
 
 def customer_key_of(ref: CustomerRef, recipient: AffiliateId, *, registry: Registry,
-                    pseudonymizer: Pseudonymizer,
+                    pseudonymizer: Pseudonyms,
                     now: datetime | None = None) -> CustomerKey | None:
     """The customer key behind `ref`, or None when the gateway does not know the RRN."""
     if ref.pseudonym is not None:
         try:
-            return CustomerKey(pseudonymizer.resolve(ref.pseudonym, recipient, now=now))
+            return pseudonymizer.resolve(ref.pseudonym, recipient, now=now)
         except ExpiredPseudonym as exc:
             raise PseudonymExpired(str(exc)) from None
         except InvalidPseudonym as exc:
@@ -69,7 +77,7 @@ def customer_key_of(ref: CustomerRef, recipient: AffiliateId, *, registry: Regis
     return registry.lookup(nid.digits)
 
 
-def resolve(ref: CustomerRef, caller: Caller, *, registry: Registry, pseudonymizer: Pseudonymizer,
+def resolve(ref: CustomerRef, caller: Caller, *, registry: Registry, pseudonymizer: Pseudonyms,
             sees_group_customers: bool, now: datetime | None = None) -> Resolved:
     key = customer_key_of(ref, caller.affiliate, registry=registry, pseudonymizer=pseudonymizer,
                           now=now)

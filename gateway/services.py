@@ -18,14 +18,15 @@ from gateway.auth import Authenticator, JtiStore
 from gateway.consents import ConsentStore
 from gateway.db.engine import make_engine
 from gateway.db.models import UsedToken
+from gateway.domain import AffiliateId
 from gateway.errors import ConfigError, KeyLoadError
 from gateway.policy import Policy, load_policy
+from gateway.pseudonyms import DEFAULT_SCHEME, RecipientPseudonyms
 from gateway.registry import CustomerRegistry
 from gateway.reload import PolicyReloader
 from gateway.settings import Settings
 from pseudonymizer.errors import PseudonymizerError
 from pseudonymizer.keys import FileKeyProvider
-from pseudonymizer.pseudonyms import Pseudonymizer
 from pseudonymizer.vault import RrnVault
 
 log = logging.getLogger("gateway.services")
@@ -83,7 +84,7 @@ class Services:
     affiliates: AffiliateDatabases
     keys: FileKeyProvider
     vault: RrnVault
-    pseudonymizer: Pseudonymizer
+    pseudonymizer: RecipientPseudonyms  # each recipient in its policy's scheme
     registry: CustomerRegistry
     consents: ConsentStore
     access_log: AccessLog
@@ -109,7 +110,15 @@ class Services:
         except PseudonymizerError as exc:
             raise KeyLoadError(f"gateway master key could not be loaded: {exc}") from exc
         vault = RrnVault(keys)
-        pseudonymizer = Pseudonymizer(keys, grace=timedelta(days=settings.pseudonym_grace_days))
+        registry = CustomerRegistry(engine, vault)
+
+        def scheme_of(recipient: str) -> str:
+            affiliate = holder.current.affiliates.get(AffiliateId(recipient))
+            return DEFAULT_SCHEME if affiliate is None else affiliate.pseudonym_scheme
+
+        pseudonymizer = RecipientPseudonyms(
+            keys, grace=timedelta(days=settings.pseudonym_grace_days), numbers=registry,
+            scheme_of=scheme_of)
         signer = LogKeyring(settings.secrets_path, name=settings.log_origin)
         access_log = AccessLog(
             log_engine,
@@ -140,7 +149,7 @@ class Services:
             keys=keys,
             vault=vault,
             pseudonymizer=pseudonymizer,
-            registry=CustomerRegistry(engine, vault),
+            registry=registry,
             consents=ConsentStore(engine),
             access_log=access_log,
             authenticator=authenticator,

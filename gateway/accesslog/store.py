@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.accesslog import append_only
 from gateway.accesslog.errors import LogCorrupted, LogRangeError
 from gateway.accesslog.merkle import (
     EMPTY_ROOT,
@@ -93,6 +94,8 @@ class LogCheckpoint(Base):
 
 
 TABLES = [t.__table__ for t in (LogLeaf, LogNode, LogHead, LogCheckpoint)]
+for _guarded in (LogLeaf.__table__, LogNode.__table__):
+    append_only.guard_on_create(_guarded)
 HEAD_ID = 1
 leaves, nodes, head, checkpoints = (LogLeaf.__table__, LogNode.__table__, LogHead.__table__,
                                     LogCheckpoint.__table__)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     CHAR,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Sequence,
     String,
     Text,
     TypeDecorator,
@@ -28,6 +30,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.base import Base
+from gateway.db.customer_numbers import SEQUENCE_NAME, next_customer_no
+
+# PostgreSQL only: `create_all` skips sequences on SQLite, where `next_customer_no` is max() + 1
+Sequence(SEQUENCE_NAME, start=1, metadata=Base.metadata)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -73,6 +79,9 @@ class Customer(Base):
     id_form: Mapped[str] = mapped_column(String(32))
     key_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # the numeric id legacy columns hold (`ff1-13` pseudonyms); drawn by the INSERT itself
+    customer_no: Mapped[int] = mapped_column(BigInteger, default=next_customer_no(),
+                                             unique=True, index=True)
 
 
 class Relationship(Base):

@@ -249,6 +249,12 @@ def diff_conditions(old: Policy, new: Policy) -> tuple[ConditionChange, ...]:
         if a_reach != b_reach:
             found.append(ConditionChange(f"affiliate `{aid}`", "sees_group_customers", a_reach,
                                          b_reach, b_reach and not a_reach))
+        a_scheme = old.affiliates[aid].pseudonym_scheme
+        b_scheme = new.affiliates[aid].pseudonym_scheme
+        if a_scheme != b_scheme:
+            # every pseudonym the affiliate holds changes; away from `siv` integrity weakens
+            found.append(ConditionChange(f"affiliate `{aid}`", "pseudonym_scheme", a_scheme,
+                                         b_scheme, b_scheme != "siv"))
     for sid in sorted(old.systems.keys() | new.systems.keys()):
         a_perms = sorted(old.systems[sid].permissions) if sid in old.systems else []
         b_perms = sorted(new.systems[sid].permissions) if sid in new.systems else []

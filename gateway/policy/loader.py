@@ -53,6 +53,7 @@ from gateway.policy.problems import PolicyLoadError, Problem
 from gateway.policy.views import VIEW_KINDS, ExactView, MaskedView, View
 from gateway.policy.yamlmarks import Document, Position, read
 from gateway.policy.yamlmarks import Path as YamlPath
+from pseudonymizer.schemes import SCHEMES
 
 FILES = ("affiliates.yaml", "attributes.yaml", "purposes.yaml", "rules.yaml")
 RRN_ATTRIBUTE = "rrn"  # raw national id numbers never leave the gateway (개인정보 보호법 제24조의2)
@@ -291,9 +292,14 @@ def _affiliates(check: _Checker, data: Any, keys_dir: Path) -> dict[str, Affilia
                 algorithm=sys_spec.algorithm, public_key=key,
                 public_key_path=sys_spec.public_key, permissions=frozenset(sys_spec.permissions),
             )
+        if spec.pseudonym_scheme not in SCHEMES:
+            check.at(name, ("affiliates", i, "pseudonym_scheme"), C.UNKNOWN_SCHEME,
+                     scheme=spec.pseudonym_scheme, known=", ".join(f"`{n}`" for n in SCHEMES))
+            continue
         result[spec.id] = Affiliate(
             id=AffiliateId(spec.id), name_ko=spec.name_ko, name_en=spec.name_en,
             sees_group_customers=spec.sees_group_customers, systems=_frozen(systems),
+            pseudonym_scheme=spec.pseudonym_scheme,
         )
     return result
 

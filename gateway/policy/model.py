@@ -49,6 +49,9 @@ class Affiliate:
     name_en: str
     sees_group_customers: bool  # may query customers it does not itself hold (holding only)
     systems: Mapping[SystemId, System]
+    # how this recipient's pseudonyms are formed (`pseudonymizer.schemes`): `siv` (default) or
+    # `ff1-13` (13 digits of the customer number, for legacy columns)
+    pseudonym_scheme: str = "siv"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ Text = Annotated[StrictStr, Field(min_length=1)]
 Permission = Literal["query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
                      "policy:reload", "pseudonym:map"]
 Channel = Literal["sms", "phone", "email", "app_push", "mail"]
+# a name from `pseudonymizer.schemes.SCHEMES`; the loader checks it against the registry
+SchemeName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 
 
 def _one_or_many(value: Any) -> Any:
@@ -58,6 +60,7 @@ class AffiliateSpec(_Strict):
     name_ko: Text
     name_en: Text
     sees_group_customers: StrictBool
+    pseudonym_scheme: SchemeName = "siv"
     systems: tuple[SystemSpec, ...] = ()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
-from gateway.accesslog import store
+from gateway.accesslog import append_only, store
 from gateway.accesslog.bulk import bulk_append
 from gateway.accesslog.errors import LogCorrupted
 from gateway.accesslog.merkle import (
@@ -219,7 +219,8 @@ def test_the_core_query_for_other_drivers_gives_the_same_proofs(
 )
 def test_a_missing_or_malformed_node_fails_closed(engine: Engine, sql: str, message: str) -> None:
     build(engine, 20)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # an administrator who first drops the append-only guard
+        append_only.remove(conn)
         conn.execute(text(sql))
     # PATH(13, D[20]) reads leaf 12 and nodes (1, 7), (2, 2), (3, 0), (2, 4)
     with engine.connect() as conn, pytest.raises(LogCorrupted, match=message):

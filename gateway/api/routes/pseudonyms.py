@@ -18,8 +18,9 @@ from gateway import record
 from gateway.api.deps import CallerDep, NowDep, RequestIdDep, ServicesDep
 from gateway.api.schemas import Strict
 from gateway.domain import CustomerKey
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UnknownPseudonym
 from gateway.pipeline import record_refusal, require_permission
+from gateway.pseudonyms import is_national_id
 from pseudonymizer.pseudonyms import Mapped
 
 router = APIRouter(prefix="/v1/pseudonyms", tags=["pseudonyms"])
@@ -69,8 +70,12 @@ async def mappings(body: MappingIn, svc: ServicesDep, caller: CallerDep, now: No
 
     def work() -> tuple[list[Mapped], int]:
         require_permission(policy, caller, "pseudonym:map")
+        # the answer echoes each `old`: a national id number must never come back in it
+        if any(is_national_id(p) for p in body.pseudonyms):
+            raise UnknownPseudonym("a national id number is not a pseudonym: the batch is "
+                                   "refused")
         sees_all = policy.affiliates[caller.affiliate].sees_group_customers
-        version = svc.pseudonymizer.scheme.current_version(caller.affiliate)
+        version = svc.pseudonymizer.current_version(caller.affiliate)
         mapped = svc.pseudonymizer.remap(
             body.pseudonyms, caller.affiliate, now=now,
             keep=None if sees_all else (

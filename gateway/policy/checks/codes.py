@@ -74,6 +74,9 @@ RRN_VIEW = _error("P028", "attribute `{attribute}` may only have views of kind `
                   "주민등록번호 `{attribute}`의 형태는 rrn 방식 가림(masked) 또는 재식별용 원본(exact)만 "
                   "둘 수 있습니다 (`{view}` 불가)")
 
+UNKNOWN_SCHEME = _error("P029", "unknown pseudonym scheme `{scheme}` (known: {known})",
+                       "가명 방식 `{scheme}`은(는) 없는 방식입니다 (가능한 방식: {known})")
+
 # --- purposes -------------------------------------------------------------------------------------
 MARKETING_WITHOUT_CONSENT = _error(
     "P030", "marketing purpose `{purpose}` must have `consent_required: true`",
