@@ -9,7 +9,9 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +19,7 @@ from gateway.accesslog import export_proofs, leaf_hash, verify_inclusion
 from gateway.accesslog.export import ExportFailed, PreviousCheckpointInvalid
 from gateway.accesslog.export_select import ExportFilterInvalid, ExportFilters
 from gateway_verify.cli import main as verify_main
-from tests.verify.conftest import Gateway, read_archive
+from tests.verify.conftest import T0, Gateway, make_record, read_archive
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_COPY = ("import sys; sys.path.insert(0, sys.argv[1]); import runpy; "
@@ -196,3 +198,45 @@ def test_python_dash_m_runs_standalone(
     )
     assert done.returncode == 0, done.stderr
     assert "OK: every check holds" in done.stdout
+
+
+def test_period_export_starts_near_the_period_and_misses_nothing(
+    make_gateway: Callable[..., Gateway], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Records committed long before `since` are not read; the selection is still complete."""
+    from gateway.accesslog import export as export_module
+    from gateway.accesslog import store as store_module
+    from gateway.accesslog.bulk import bulk_append
+
+    gateway = make_gateway(records=0)
+    chunk = 1 << export_proofs.CHUNK_BITS
+    day = timedelta(days=1)
+    written: list[dict[str, Any]] = []
+    for batch in range(3):  # three batches committed 30 days apart; each record's time
+        commit = T0 + 30 * batch * day  # precedes its commit by up to 2 hours
+        records = [make_record(n) | {"time": (commit - timedelta(seconds=n % 7200))
+                                     .strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+                   for n in range(batch * chunk, (batch + 1) * chunk)]
+        monkeypatch.setattr(store_module, "now", lambda commit=commit: commit)
+        bulk_append(gateway.engine, records)
+        written += records
+    monkeypatch.undo()
+    starts: list[int] = []
+    original = export_module._chunk
+
+    def counting(conn: Any, start: int, end: int, **kwargs: Any) -> Any:
+        starts.append(start)
+        return original(conn, start, end, **kwargs)
+
+    monkeypatch.setattr(export_module, "_chunk", counting)
+    since = T0 + 59 * day
+    archive = gateway.export("period.tar", filters=ExportFilters.of(since=since.isoformat()))
+    assert min(starts) == 2 * chunk  # the first two batches were never read
+    members = dict(read_archive(archive))
+    got = [json.loads(line)["request_id"] for line in members["records.jsonl"].splitlines()]
+    assert got == [r["request_id"] for r in written
+                   if datetime.fromisoformat(r["time"]) >= since]
+    assert got  # the period is not empty
+    code, _, err = verify(capsys, archive, "--key", gateway.signer.verifier_key())
+    assert (code, err) == (0, "")
