@@ -83,6 +83,9 @@ def test(args: list[str]) -> None:
         say("go and golang.org/x/mod found: the Go interop tests run too")
     else:
         say("no go or golang.org/x/mod: the Go interop tests are skipped")
+    if not args:  # the whole suite: the types are checked too (mypy --strict, pyproject)
+        say("type check: mypy --strict on gateway, pseudonymizer, gateway_verify")
+        run([str(PY), "-m", "mypy", "gateway", "pseudonymizer", "gateway_verify"], env=env)
     run([str(PY), "-m", "pytest", *args], env=env)
 
 

@@ -17,8 +17,9 @@ from gateway.affiliates import AffiliateDatabases
 from gateway.auth import Authenticator, JtiStore
 from gateway.consents import ConsentStore
 from gateway.db.engine import make_engine
+from gateway.db.base import Base
 from gateway.db.models import UsedToken
-from gateway.domain import AffiliateId
+from gateway.domain import AffiliateId, SystemId
 from gateway.errors import ConfigError, KeyLoadError
 from gateway.policy import Policy, load_policy
 from gateway.pseudonyms import DEFAULT_SCHEME, RecipientPseudonyms
@@ -131,9 +132,9 @@ class Services:
         tokens_engine = engine
         if settings.tokens_url != settings.gateway_url:
             tokens_engine = make_engine(settings.tokens_url, synchronous="NORMAL")
-            UsedToken.__table__.create(tokens_engine, checkfirst=True)
+            Base.metadata.create_all(tokens_engine, tables=[UsedToken.__table__])  # type: ignore[list-item]
         authenticator = Authenticator(
-            lambda system_id: holder.current.systems.get(system_id),
+            lambda system_id: holder.current.systems.get(SystemId(system_id)),
             JtiStore(tokens_engine),
             audience=settings.audience,
             max_lifetime_s=settings.max_token_lifetime_s,

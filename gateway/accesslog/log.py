@@ -29,7 +29,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from gateway.accesslog import store
 from gateway.accesslog.canonical import CanonicalObject
 from gateway.accesslog.checkpoint import format_checkpoint
-from gateway.accesslog.errors import LogRangeError, RecordNotCanonical
+from gateway.accesslog.errors import LogCorrupted, LogRangeError, RecordNotCanonical
+from gateway.accesslog.merkle import EMPTY_ROOT
 from gateway.accesslog.note import NoteSigner
 from gateway.db.base import Base
 from gateway.errors import LogWriteFailed
@@ -68,7 +69,7 @@ class AccessLog:
     ) -> None:
         if batch_max < 1 or batch_wait_ms < 0:
             raise ValueError("batch_max must be ≥ 1 and batch_wait_ms ≥ 0")
-        format_checkpoint(origin, 0, store.EMPTY_ROOT)  # validates the origin line early
+        format_checkpoint(origin, 0, EMPTY_ROOT)  # validates the origin line early
         self._engine = engine
         self._signer = signer
         self.origin = origin
@@ -257,7 +258,7 @@ class AccessLog:
                 raise LogRangeError(f"leaf index {index} is outside the log of size {size}")
             data = store.read_record(conn, index)
         if data is None:
-            raise store.LogCorrupted(f"access log leaf {index} is missing")
+            raise LogCorrupted(f"access log leaf {index} is missing")
         return data
 
     def records(self, start: int, end: int) -> list[bytes]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     SmallInteger,
+    Table,
     Text,
     insert,
     literal_column,
@@ -95,12 +97,14 @@ class LogCheckpoint(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-TABLES = [t.__table__ for t in (LogLeaf, LogNode, LogHead, LogCheckpoint)]
-for _guarded in (LogLeaf.__table__, LogNode.__table__):
-    append_only.guard_on_create(_guarded)
 HEAD_ID = 1
-leaves, nodes, head, checkpoints = (LogLeaf.__table__, LogNode.__table__, LogHead.__table__,
-                                    LogCheckpoint.__table__)
+# Table objects (the ORM classes type `__table__` as a FromClause)
+leaves, nodes, head, checkpoints = cast(
+    "tuple[Table, Table, Table, Table]",
+    (LogLeaf.__table__, LogNode.__table__, LogHead.__table__, LogCheckpoint.__table__))
+TABLES = [leaves, nodes, head, checkpoints]
+for _guarded in (leaves, nodes):
+    append_only.guard_on_create(_guarded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +290,7 @@ def append_leaves(conn: Connection, current: Head, records: Sequence[bytes]) -> 
     frontier = read_frontier(conn, current)
     stamp = now()
     leaf_rows = []
-    node_rows = []
+    node_rows: list[dict[str, object]] = []
     for offset, data in enumerate(records):
         h = leaf_hash(data)
         leaf_rows.append(

@@ -16,8 +16,9 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -27,7 +28,7 @@ from gateway.db.models import UsedToken
 from gateway.errors import StoreUnavailable, TokenReplayed
 
 BATCH_MAX = 512
-_TABLE = UsedToken.__table__
+_TABLE = cast(Table, UsedToken.__table__)
 WAIT_TIMEOUT_S = 30.0
 
 

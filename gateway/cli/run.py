@@ -94,14 +94,15 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
 
     from gateway.api.app import create_app
 
-    bind = {"host": host or settings.host, "port": port or settings.port,
-            "log_level": "warning", "access_log": False}
+    bind_host, bind_port = host or settings.host, port or settings.port
     if workers > 1:
         # Each worker builds its own services from the same GATEWAY_* settings; the access
         # log and the token-id store are safe for several processes sharing one database.
-        uvicorn.run("gateway.api.app:create_app", factory=True, workers=workers, **bind)
+        uvicorn.run("gateway.api.app:create_app", factory=True, workers=workers,
+                    host=bind_host, port=bind_port, log_level="warning", access_log=False)
     else:
-        uvicorn.run(create_app(settings), **bind)
+        uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="warning",
+                    access_log=False)
 
 
 @app.command("serve")

@@ -98,7 +98,7 @@ def seed(
 def _prepare(engine: Engine, databases: AffiliateDatabases, *, force: bool) -> None:
     if not inspect(engine).has_table(Customer.__tablename__):
         raise ConfigError("gateway schema missing: run `gateway db upgrade` first")
-    seeded = _has_rows(engine, Customer.__table__.name) or any(
+    seeded = _has_rows(engine, Customer.__tablename__) or any(
         _has_rows(databases.engine(aff), table.name) for aff, table in CUSTOMER_TABLES.items()
     )
     if seeded and not force:

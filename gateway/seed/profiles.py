@@ -141,7 +141,7 @@ def card_row(rng: random.Random, person: Identity, key: str) -> Row:
     spending = sorted(
         ({"category": name, "amount": int(spend * w / total) // 100 * 100}
          for (name, _), w in zip(chosen, weights)),
-        key=lambda item: -int(item["amount"]),
+        key=lambda item: -int(str(item["amount"])),
     )
     return {
         "customer_key": key,

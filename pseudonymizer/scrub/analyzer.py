@@ -98,7 +98,9 @@ class KoreanAnalyzerEngine(AnalyzerEngine):
             self._by_entities[key] = found
         return found
 
-    def analyze(self, text: str, language: str = "ko", **kwargs: Any) -> list[RecognizerResult]:
+    def analyze(  # type: ignore[override]  # `language` defaults to Korean here
+        self, text: str, language: str = "ko", **kwargs: Any
+    ) -> list[RecognizerResult]:
         # Folding maps one character to one, so spans are those of the caller's text.
         folded = fold_text(text)
         ad_hoc = kwargs.get("ad_hoc_recognizers") or []

@@ -70,7 +70,7 @@ class Scrubber:
         self.entities = check_entities(entities)
         self.operators = parse_operators(operators)
         self.analyzer = build_analyzer(self.entities, score_threshold=score_threshold)
-        self.anonymizer = AnonymizerEngine()
+        self.anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]  # untyped upstream
         self._operators: dict[str, Operator] = {}  # presidio operators are stateless
         self._configs: dict[tuple[str, OperatorSpec], tuple[Operator, dict[str, Any]]] = {}
         self._pattern_entities = [e for e in self.entities if e != "PERSON"]

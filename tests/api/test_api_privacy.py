@@ -18,12 +18,28 @@ from tests.api.test_api_errors import assert_problem
 RRN_LIKE = re.compile(rb"(?<![0-9])([0-9]{6})[-\s]?([0-9]{7})(?![0-9])")
 
 
+HEX = frozenset(b"0123456789abcdef")
+
+
+def _inside_hex_id(data: bytes, start: int, end: int) -> bool:
+    """True when the match lies inside a 32-hex-digit id (customer key, token id, request id).
+
+    Such ids are random: about 1 in 5,000 holds a 13-digit run that happens to read as a
+    post-2020 RRN (any serial is valid there), which made this scan flaky without a leak.
+    """
+    while start > 0 and data[start - 1] in HEX:
+        start -= 1
+    while end < len(data) and data[end] in HEX:
+        end += 1
+    return end - start == 32
+
+
 def rrn_like_in(data: bytes) -> list[str]:
     """Every 13-digit run (hyphenated or not) that parses as a real-looking RRN."""
     found = []
     for match in RRN_LIKE.finditer(data):
         digits = (match.group(1) + match.group(2)).decode()
-        if is_valid_rrn_like(digits):
+        if is_valid_rrn_like(digits) and not _inside_hex_id(data, match.start(), match.end()):
             found.append(f"<{len(digits)} digits at {match.start()}>")  # never the number
     return found
 
@@ -126,3 +142,12 @@ def test_request_path_runs_with_outside_network_blocked(gw: Harness,
     assert response.status_code == 200, response.text
     assert gw.client.get("/v1/log/checkpoint", headers=gw.auth("card-risk")).status_code == 200
     assert attempts == []
+
+
+def test_the_scan_skips_random_hex_ids_but_not_numbers_in_text() -> None:
+    number = "9001011234568"  # 13 digits that read as a (post-2020 form) RRN; synthetic
+    assert is_valid_rrn_like(number)
+    hex_id = ("ab" + number + "c" * 17).encode()  # 32 hex digits: a token id, not a leak
+    assert rrn_like_in(b'{"jti":"' + hex_id + b'"}') == []
+    assert rrn_like_in(f'메모 {number[:6]}-{number[6:]} 확인'.encode()) != []
+    assert rrn_like_in(b'"' + number.encode() + b'"') != []

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import ServicesDep
-from gateway.domain import CustomerKey
+from gateway.domain import AttributeId, CustomerKey
 from gateway.fetch import fetch
 
 router = APIRouter(prefix="/unsafe", tags=["unsafe"], include_in_schema=False)
@@ -25,7 +25,8 @@ class BaselineIn(BaseModel):
 @router.post("/baseline")
 async def baseline(body: BaselineIn, svc: ServicesDep) -> dict[str, object]:
     policy = svc.policy.current
-    attributes = [policy.attributes[a] for a in body.attributes if a in policy.attributes]
+    attributes = [policy.attributes[AttributeId(a)] for a in body.attributes
+                  if AttributeId(a) in policy.attributes]
     values = await to_thread.run_sync(fetch, svc.affiliates, attributes,
                                       CustomerKey(body.customer_key))
     return {"values": {k: str(v) for k, v in values.items()}}

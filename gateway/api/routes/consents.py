@@ -52,7 +52,7 @@ def _out(consent: ConsentRecord, pseudonym: str | None, now: datetime) -> Consen
         categories=sorted(c.value for c in consent.categories), channel=consent.channel,
         granted_at=consent.granted_at, expires_at=consent.expires_at,
         withdrawn_at=consent.withdrawn_at, evidence_ref=consent.evidence_ref,
-        status=state,  # type: ignore[arg-type]
+        status=state,
     )
 
 

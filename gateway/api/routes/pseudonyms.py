@@ -97,5 +97,5 @@ async def mappings(body: MappingIn, svc: ServicesDep, caller: CallerDep, now: No
     ))
     return MappingResult(
         request_id=rid, log_index=index, key_version=version,
-        mappings=[MappingOut(old=m.old, new=m.new, error=m.error) for m in mapped],  # type: ignore[arg-type]
+        mappings=[MappingOut(old=m.old, new=m.new, error=m.error) for m in mapped],
     )

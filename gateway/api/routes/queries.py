@@ -45,7 +45,7 @@ async def query(body: QueryIn, response: Response, svc: ServicesDep, caller: Cal
         log_index=result.log_index,
         customer=CustomerOut(pseudonym=result.pseudonym),
         purpose=result.decision.purpose,
-        outcome=result.shaped.outcome,  # type: ignore[arg-type]
+        outcome=result.shaped.outcome,
         released={
             item.attribute: ReleasedOut(view=item.view, value=value, rule=item.rule,
                                         consent=item.consent,

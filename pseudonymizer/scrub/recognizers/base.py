@@ -113,7 +113,7 @@ class KoreanRecognizer(LocalRecognizer):
         self.negative_context = self.NEGATIVE_CONTEXT
         self._plan, self.anchor_index = _plan_of(type(self))
         self._metadata = {  # copied into each result: the context enhancer writes to it
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,  # = self.name
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
         }
 

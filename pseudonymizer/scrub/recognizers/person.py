@@ -112,7 +112,7 @@ class PersonRecognizer(KoreanRecognizer):
         if not self._variants:
             return []
         metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,  # = self.name
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
         }
         return [
