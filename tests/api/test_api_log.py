@@ -65,3 +65,17 @@ def test_records_need_log_read(gw: Harness) -> None:
     assert response.status_code == 200, response.text
     lines = response.content.splitlines()
     assert lines == gw.services.access_log.records(0, 2)
+
+
+def test_published_verifier_keys_check_the_checkpoint(gw: Harness) -> None:
+    from gateway.accesslog import parse_verifier_key, verify_note
+
+    response = gw.client.get("/v1/log/keys", headers=gw.auth("holding-audit"))
+    assert response.status_code == 200
+    keys = response.text.splitlines()
+    assert keys
+    for key in keys:
+        parse_verifier_key(key)  # raises on a malformed key
+    note = gw.client.get("/v1/log/checkpoint", headers=gw.auth("holding-audit")).text
+    verify_note(note, keys)  # raises unless a listed key signed it
+    assert gw.client.get("/v1/log/keys").status_code == 401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Annotated
 
 from anyio import to_thread
@@ -10,8 +11,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from gateway import record
-from gateway.api.deps import CallerDep, NowDep, RequestIdDep, ServicesDep
 from gateway.accesslog import leaf_hash
+from gateway.accesslog.keyring import published_verifier_keys
+from gateway.api.deps import CallerDep, NowDep, RequestIdDep, ServicesDep
 from gateway.api.schemas import ConsistencyProofOut, InclusionProofOut
 from gateway.errors import NotFound, ValidationFailed
 from gateway.pipeline import require_permission
@@ -35,6 +37,21 @@ class ProofOutOfRange(ValidationFailed):
 async def checkpoint(svc: ServicesDep, caller: CallerDep) -> PlainTextResponse:
     note = await to_thread.run_sync(svc.access_log.checkpoint)
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/keys", response_class=PlainTextResponse,
+            summary="The log's published verifier keys (C2SP note format), one per line")
+async def keys(svc: ServicesDep, caller: CallerDep) -> PlainTextResponse:
+    """Every version, old ones included, so that old checkpoints stay checkable.
+
+    A convenience for clients: a verifier should also get the keys it trusts out of band
+    (a regulator from the company's filing), not only from the log it checks.
+    """
+    published = await to_thread.run_sync(
+        published_verifier_keys, Path(svc.settings.public_keys_dir))
+    lines = list(published.values()) or [svc.signer.verifier_key()]
+    return PlainTextResponse("".join(f"{key}\n" for key in lines),
+                             media_type="text/plain; charset=utf-8")
 
 
 @router.get("/proofs/inclusion", response_model=InclusionProofOut,
