@@ -84,23 +84,22 @@ _CENTURY: dict[str, _Century] = {
 # Real-world notations: full-width digits and punctuation (IME input), and the dashes word
 # processors substitute for a hyphen. Translated explicitly rather than by NFKC, which would
 # also turn circled or superscript digits into digits.
-_NORMALIZE = str.maketrans(
-    {
-        **{chr(0xFF10 + i): str(i) for i in range(10)},  # ０-９
-        "\uff0d": "-",  # full-width hyphen-minus
-        "\u2010": "-",  # hyphen
-        "\u2011": "-",  # non-breaking hyphen
-        "\u2012": "-",  # figure dash
-        "\u2013": "-",  # en dash
-        "\u2014": "-",  # em dash
-        "\u2212": "-",  # minus sign
-        "\ufe63": "-",  # small hyphen-minus
-        "\uff0e": ".",  # full-width full stop
-        "\u00a0": " ",  # no-break space
-        "\u3000": " ",  # ideographic space
-        "\t": " ",
-    }
-)
+NOTATION_CHARACTERS: dict[str, str] = {
+    **{chr(0xFF10 + i): str(i) for i in range(10)},  # ０-９
+    "\uff0d": "-",  # full-width hyphen-minus
+    "\u2010": "-",  # hyphen
+    "\u2011": "-",  # non-breaking hyphen
+    "\u2012": "-",  # figure dash
+    "\u2013": "-",  # en dash
+    "\u2014": "-",  # em dash
+    "\u2212": "-",  # minus sign
+    "\ufe63": "-",  # small hyphen-minus
+    "\uff0e": ".",  # full-width full stop
+    "\u00a0": " ",  # no-break space
+    "\u3000": " ",  # ideographic space
+    "\t": " ",
+}
+_NORMALIZE = str.maketrans(NOTATION_CHARACTERS)
 _ASCII_DIGITS = frozenset("0123456789")
 # Six digits, at most one separator (with optional spaces around it), seven digits.
 _NOTATION = re.compile(r"([0-9]{6}) *(?:[-.] *)?([0-9]{7})")

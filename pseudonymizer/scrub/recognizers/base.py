@@ -13,39 +13,22 @@ from typing import ClassVar
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from pseudonymizer.rrn import NOTATION_CHARACTERS
 from pseudonymizer.scrub.recognizers.anchors import Anchor, AnchorIndex, DigitRuns
 
 __all__ = ["KoreanRecognizer", "ascii_lower", "fold_text"]
 
-# One character for one, so spans found in the folded text are spans of the original.
-_FOLD = str.maketrans(
-    {
-        **{chr(0xFF10 + i): str(i) for i in range(10)},  # ０-９
-        **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},  # Ａ-Ｚ
-        **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},  # ａ-ｚ
-        "\uff0d": "-",  # full-width hyphen-minus
-        "\u2010": "-",  # hyphen
-        "\u2011": "-",  # non-breaking hyphen
-        "\u2012": "-",  # figure dash
-        "\u2013": "-",  # en dash
-        "\u2014": "-",  # em dash
-        "\u2212": "-",  # minus sign
-        "\ufe63": "-",  # small hyphen-minus
-        "\uff0e": ".",  # full-width full stop
-        "\uff20": "@",  # full-width commercial at
-        "\uff0b": "+",  # full-width plus
-        "\uff0a": "*",  # full-width asterisk
-        "\u00a0": " ",  # no-break space
-        "\u3000": " ",  # ideographic space
-        "\t": " ",
-    }
-)
-
-
-_FOLDABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_FOLD)) + "]")
-
-
-_FOLDED = {chr(code): ascii_char for code, ascii_char in _FOLD.items()}
+# One character for one, so spans found in the folded text are spans of the original: the
+# notation characters national ids are typed with, plus full-width letters and symbols.
+_FOLDED: dict[str, str] = {
+    **NOTATION_CHARACTERS,
+    **{chr(0xFF21 + i): chr(0x41 + i) for i in range(26)},  # Ａ-Ｚ
+    **{chr(0xFF41 + i): chr(0x61 + i) for i in range(26)},  # ａ-ｚ
+    "\uff20": "@",  # full-width commercial at
+    "\uff0b": "+",  # full-width plus
+    "\uff0a": "*",  # full-width asterisk
+}
+_FOLDABLE = re.compile("[" + "".join(re.escape(c) for c in sorted(_FOLDED)) + "]")
 
 
 def _fold_one(match: re.Match[str]) -> str:
