@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / "policies"
@@ -14,6 +17,29 @@ POLICY_DIR = ROOT / "policies"
 
 def postgres_url() -> str | None:
     return os.environ.get("GATEWAY_TEST_POSTGRES_URL") or None
+
+
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """URL of a fresh schema on the test server (its search path), dropped afterwards.
+
+    Skips the test when `GATEWAY_TEST_POSTGRES_URL` is unset. Each test gets a schema of
+    its own, so parallel runs and earlier failures never share tables.
+    """
+    base = postgres_url()
+    if base is None:
+        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

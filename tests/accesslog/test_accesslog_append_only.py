@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +13,7 @@ from gateway.accesslog import AccessLog, LogSigner
 from gateway.db.engine import make_engine
 from gateway.db.migrate import upgrade
 from tests.accesslog.conftest import ORIGIN
-
-URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
+from tests.conftest import postgres_schema
 
 TAMPERING = [
     "UPDATE log_leaves SET record = leaf_hash WHERE idx = 1",
@@ -59,18 +56,11 @@ def test_tables_created_by_the_migrations_are_guarded(tmp_path: Path, signer: Lo
 
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
-    if not URL:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"accesslog_guard_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    """An engine whose search_path is a schema of this test alone; dropped afterwards."""
+    with postgres_schema("accesslog_guard") as url:
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.mark.postgres

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, select
 
 from gateway.accesslog import (
     AccessLog,
@@ -20,6 +18,7 @@ from gateway.accesslog import (
 from gateway.accesslog.bulk import bulk_append
 from gateway.accesslog.canonical import CanonicalObject
 from gateway.accesslog.errors import RecordNotCanonical
+from tests.conftest import postgres_schema
 
 from .conftest import ORIGIN
 
@@ -110,27 +109,15 @@ def test_bulk_refuses_bad_batch(sqlite_engine: Engine) -> None:
 
 @pytest.mark.postgres
 def test_bulk_matches_one_by_one_on_postgres(signer: LogSigner) -> None:
-    url = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
     records = _records(40)
-    schemas = [f"bulk_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        for schema in schemas:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    one, bulk = (create_engine(url, connect_args={"options": f"-csearch_path={s}"})
-                 for s in schemas)
-    try:
-        with AccessLog(one, signer, origin=ORIGIN, batch_max=1) as log:
-            for r in records:
-                log.append(r)
-        assert bulk_append(bulk, records, batch=9) == 40
-        assert _dump(bulk) == _dump(one)
-    finally:
-        one.dispose()
-        bulk.dispose()
-        with admin.begin() as conn:
-            for schema in schemas:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("bulk") as one_url, postgres_schema("bulk") as bulk_url:
+        one, bulk = create_engine(one_url), create_engine(bulk_url)
+        try:
+            with AccessLog(one, signer, origin=ORIGIN, batch_max=1) as log:
+                for r in records:
+                    log.append(r)
+            assert bulk_append(bulk, records, batch=9) == 40
+            assert _dump(bulk) == _dump(one)
+        finally:
+            one.dispose()
+            bulk.dispose()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -22,11 +20,11 @@ from gateway.accesslog import (
     verify_note,
 )
 from gateway.errors import LogWriteFailed
+from tests.conftest import postgres_schema
 
 pytestmark = pytest.mark.postgres
 
 ORIGIN = "test.example-holdings.co.kr/access-log"
-URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
 
 
 def naive_root(data: list[bytes]) -> bytes:
@@ -41,25 +39,17 @@ def naive_root(data: list[bytes]) -> bytes:
 @pytest.fixture
 def pg_engine_factory() -> Iterator[Callable[[], Engine]]:
     """Engines whose search_path is a schema of this test alone; dropped afterwards."""
-    if not URL:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"accesslog_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engines: list[Engine] = []
+    with postgres_schema("accesslog") as url:
+        engines: list[Engine] = []
 
-    def make() -> Engine:
-        engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
-        engines.append(engine)
-        return engine
+        def make() -> Engine:
+            engine = create_engine(url)
+            engines.append(engine)
+            return engine
 
-    yield make
-    for engine in engines:
-        engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+        yield make
+        for engine in engines:
+            engine.dispose()
 
 
 def test_two_logs_on_separate_engines_append_concurrently(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.accesslog.servers import (
     ClientResults,
@@ -21,7 +19,7 @@ from tests.accesslog.servers import (
     run_client,
     workload,
 )
-from tests.conftest import postgres_url
+from tests.conftest import postgres_schema
 
 pytestmark = pytest.mark.slow
 
@@ -86,19 +84,8 @@ def test_processes_share_one_sqlite_log(tmp_path: Path, layout: str) -> None:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    base = postgres_url()
-    if base is None:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"accesslog_procs_{secrets.token_hex(4)}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("accesslog_procs") as url:
+        yield url
 
 
 @pytest.mark.postgres

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import random
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +21,8 @@ from gateway.accesslog.merkle import (
     range_hash,
     range_nodes,
 )
+from tests.conftest import postgres_schema
 
-URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
 ALL_PAIRS = 70  # every (index, size) and (first, second) pair up to this many leaves
 RANDOM_LEAVES = 3000
 RANDOM_PAIRS = 250
@@ -231,18 +229,10 @@ def test_a_missing_or_malformed_node_fails_closed(engine: Engine, sql: str, mess
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
     """An engine whose search_path is a schema of this test alone; dropped afterwards."""
-    if not URL:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"accesslog_proofbatch_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema("accesslog_proofbatch") as url:
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.mark.postgres

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from gateway.api.deps import request_time
 from gateway.policy.views.scrubbed import shared_scrubber
@@ -25,7 +24,7 @@ from pseudonymizer.errors import InvalidNationalId
 from pseudonymizer.rrn import parse_national_id
 from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
 from tests.api.test_api_errors import assert_problem
-from tests.conftest import postgres_url
+from tests.conftest import postgres_schema
 
 INSURANCE_ROW = {"insurance_policies": '["자동차보험"]', "insured_car_model": "아반떼",
                  "apartment_size_m2": 84, "health_risk_class": "B"}
@@ -229,24 +228,12 @@ def test_rotation_grace_and_mapping_for_thirteen_digits(gw: Harness) -> None:
 
 @pytest.fixture(scope="module")
 def pg_gw(tmp_path_factory: pytest.TempPathFactory, policy_dir: Path) -> Iterator[Harness]:
-    base = postgres_url()
-    if base is None:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"gw_legacy_{secrets.token_hex(4)}"  # parallel runs never share tables
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{base}?options=-csearch_path%3D{schema}"
-    tmp = tmp_path_factory.mktemp("legacy-pg")
-    settings = build_settings(tmp, legacy_policy(policy_dir, tmp / "policies"), database_url=url)
-    settings.affiliate_database_urls.update({a: url for a in ("bank", "card", "securities",
-                                                                "insurance")})
-    try:
+    with postgres_schema("gw_legacy") as url:
+        tmp = tmp_path_factory.mktemp("legacy-pg")
+        settings = build_settings(tmp, legacy_policy(policy_dir, tmp / "policies"), database_url=url)
+        settings.affiliate_database_urls.update({a: url for a in ("bank", "card", "securities",
+                                                                    "insurance")})
         yield from start_harness(settings)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.mark.postgres

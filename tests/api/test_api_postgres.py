@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
-from tests.conftest import postgres_url
+from tests.conftest import postgres_schema
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
 def pg_gw(tmp_path_factory: pytest.TempPathFactory, policy_dir: Path) -> Iterator[Harness]:
-    base = postgres_url()
-    if base is None:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"gw_api_{secrets.token_hex(4)}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{base}?options=-csearch_path%3D{schema}"
-    settings = build_settings(tmp_path_factory.mktemp("pg"), policy_dir, database_url=url)
-    settings.affiliate_database_urls.update({a: url for a in ("bank", "card", "securities",
-                                                                "insurance")})
-    try:
+    with postgres_schema("gw_api") as url:
+        settings = build_settings(tmp_path_factory.mktemp("pg"), policy_dir, database_url=url)
+        settings.affiliate_database_urls.update({a: url for a in ("bank", "card", "securities",
+                                                                    "insurance")})
         yield from start_harness(settings)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_query_consent_and_log_on_postgres(pg_gw: Harness) -> None:

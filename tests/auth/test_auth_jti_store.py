@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from gateway.auth import JtiStore
@@ -16,7 +15,7 @@ from gateway.db.engine import make_engine
 from gateway.db.models import UsedToken
 from gateway.errors import StoreUnavailable, TokenReplayed
 from tests.auth.conftest import NOW, open_store
-from tests.conftest import postgres_url
+from tests.conftest import postgres_schema
 
 
 @pytest.fixture
@@ -59,21 +58,13 @@ def test_missing_table_fails_closed(tmp_path: Path) -> None:
 
 @pytest.fixture
 def postgres_engine() -> Iterator[Engine]:
-    url = postgres_url()
-    if url is None:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"auth_{uuid.uuid4().hex[:12]}"  # parallel runs never share a table
-    base = make_engine(url)
-    with base.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = base.execution_options(schema_translate_map={None: schema})
-    UsedToken.__table__.create(engine)
-    try:
-        yield engine
-    finally:
-        with base.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        base.dispose()
+    with postgres_schema("auth") as url:
+        engine = make_engine(url)
+        UsedToken.__table__.create(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.mark.postgres

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import func, insert, inspect, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db.engine import make_engine
@@ -22,9 +21,9 @@ from gateway.domain import CustomerKey
 from gateway.registry import CustomerRegistry
 from pseudonymizer.rrn import generate_rrn, parse_national_id
 from pseudonymizer.vault import RrnVault
+from tests.conftest import postgres_schema
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
 
 
 def _old_rows(engine: Engine, vault: RrnVault, n: int) -> list[str]:
@@ -137,19 +136,8 @@ def _old_rows_head(engine: Engine, vault: RrnVault) -> list[str]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema (as the search path), dropped afterwards."""
-    if not URL:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"t_migr_{secrets.token_hex(6)}"  # parallel runs never share tables
-    base = make_engine(URL)
-    with base.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with base.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        base.dispose()
+    with postgres_schema("t_migr") as url:
+        yield url
 
 
 @pytest.mark.postgres

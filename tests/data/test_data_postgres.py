@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import secrets
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import insert
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from gateway.affiliates import AffiliateDatabases
 from gateway.affiliates.schema import card_members, create_affiliate_schema
@@ -24,28 +23,17 @@ from gateway.fetch import fetch
 from gateway.registry import CustomerRegistry
 from pseudonymizer.rrn import generate_rrn, parse_national_id
 from pseudonymizer.vault import RrnVault
+from tests.conftest import postgres_schema
 
 pytestmark = pytest.mark.postgres
-URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def schema_url() -> Iterator[str]:
     """URL of a fresh schema (as the search path) that is dropped afterwards."""
-    if not URL:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"t_data_{secrets.token_hex(6)}"  # parallel runs never share tables
-    base = make_engine(URL)
-    with base.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with base.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        base.dispose()
+    with postgres_schema("t_data") as url:
+        yield url
 
 
 @pytest.fixture

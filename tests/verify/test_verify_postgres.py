@@ -2,39 +2,29 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 
 from gateway.accesslog import export_proofs
 from gateway.accesslog.export_select import ExportFilters
 from gateway_verify.cli import main as verify_main
+from tests.conftest import postgres_schema
 from tests.verify.conftest import Gateway
 
 pytestmark = pytest.mark.postgres
 
-URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
 
 
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
     """An engine whose search_path is a schema of this test alone; dropped afterwards."""
-    if not URL:
-        pytest.skip("GATEWAY_TEST_POSTGRES_URL is not set")
-    schema = f"verify_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema("verify") as url:
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def test_export_from_postgres_verifies(
