@@ -111,11 +111,8 @@ class PersonRecognizer(KoreanRecognizer):
     ) -> list[RecognizerResult]:
         if not self._variants:
             return []
-        metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,  # = self.name
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-        }
         return [
-            RecognizerResult(self.ENTITY, start, end, 0.9, recognition_metadata=dict(metadata))
+            RecognizerResult(self.ENTITY, start, end, 0.9,
+                             recognition_metadata=dict(self._metadata))
             for start, end in self._spans(text)
         ]
