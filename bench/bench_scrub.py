@@ -36,36 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 import spacy
-import tldextract
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.nlp_engine import NlpEngine, SpacyNlpEngine
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    EmailRecognizer,
-    KrBrnRecognizer,
-    KrDriverLicenseRecognizer,
-    KrFrnRecognizer,
-    KrPassportRecognizer,
-    KrRrnRecognizer,
-    PhoneRecognizer,
-)
 from presidio_anonymizer import AnonymizerEngine
 
 from gateway.seed.identities import identities
 from gateway.seed.memos import memo_text
 from pseudonymizer.scrub import Scrubber
-from pseudonymizer.scrub.nlp import BlankNlpEngine
+from pseudonymizer.scrub.baseline import presidio_analyzer, presidio_recognizers, presidio_three
 
 IDENTIFIER_SHARE = 0.3
-
-
-class OfflineEmailRecognizer(EmailRecognizer):
-    """presidio's email recognizer checking domains against tldextract's bundled list."""
-
-    _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-    def validate_result(self, pattern_text: str) -> bool:
-        return self._extract(pattern_text).fqdn != ""
 
 
 def corpus(megabytes: float, seed: int = 20261123, lines: tuple[int, int] = (1, 8),
@@ -105,32 +85,15 @@ class BlankSpacyNlpEngine(SpacyNlpEngine):
 
 def default_presidio(nlp_engine: NlpEngine | None = None) -> Callable[[str, str], str]:
     """presidio's analyzer with three recognizers; no NLP unless `nlp_engine` is given."""
-    recognizers = [KrRrnRecognizer(), OfflineEmailRecognizer(supported_language="ko"),
-                   CreditCardRecognizer(supported_language="ko")]
-    analyzer = AnalyzerEngine(
-        registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["ko"]),
-        nlp_engine=nlp_engine or BlankNlpEngine(("ko",)), supported_languages=["ko"],
-    )
-    anonymizer = AnonymizerEngine()
-
-    def run(text: str, _name: str) -> str:
-        results = analyzer.analyze(text=text, language="ko")
-        return anonymizer.anonymize(text=text, analyzer_results=results).text  # type: ignore[arg-type]
-
-    return run
+    return _presidio_run(presidio_analyzer(presidio_three(), nlp_engine=nlp_engine))
 
 
 def presidio_all() -> Callable[[str, str], str]:
     """Every recognizer presidio ships for our entities (what `bench/eval_scrub.py` compares)."""
-    recognizers = [
-        KrRrnRecognizer(), KrFrnRecognizer(), KrBrnRecognizer(), KrPassportRecognizer(),
-        KrDriverLicenseRecognizer(), CreditCardRecognizer(supported_language="ko"),
-        OfflineEmailRecognizer(supported_language="ko"), PhoneRecognizer(supported_language="ko"),
-    ]
-    analyzer = AnalyzerEngine(
-        registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["ko"]),
-        nlp_engine=BlankNlpEngine(("ko",)), supported_languages=["ko"],
-    )
+    return _presidio_run(presidio_analyzer(presidio_recognizers()))
+
+
+def _presidio_run(analyzer: AnalyzerEngine) -> Callable[[str, str], str]:
     anonymizer = AnonymizerEngine()
 
     def run(text: str, _name: str) -> str:

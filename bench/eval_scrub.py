@@ -25,20 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-import tldextract
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    EmailRecognizer,
-    KrBrnRecognizer,
-    KrDriverLicenseRecognizer,
-    KrFrnRecognizer,
-    KrPassportRecognizer,
-    KrRrnRecognizer,
-    PhoneRecognizer,
-)
+from presidio_analyzer import AnalyzerEngine
 
 from pseudonymizer.scrub import ENTITIES, PersonRecognizer, build_analyzer
+from pseudonymizer.scrub.baseline import presidio_analyzer, presidio_recognizers
 from pseudonymizer.scrub.evaluate import (
     Report,
     Sample,
@@ -48,7 +38,6 @@ from pseudonymizer.scrub.evaluate import (
     presidio_detector,
     variant_table,
 )
-from pseudonymizer.scrub.nlp import BlankNlpEngine
 
 CORPUS = ROOT / "tests" / "scrub" / "corpus"
 DEFAULT_MAP = {"PHONE_NUMBER": "KR_PHONE"}
@@ -56,27 +45,8 @@ DEFAULT_COVERS = {"KR_RRN", "KR_FRN", "KR_BRN", "KR_PASSPORT", "KR_DRIVER_LICENS
                   "CREDIT_CARD", "EMAIL_ADDRESS", "KR_PHONE"}
 
 
-class OfflineEmailRecognizer(EmailRecognizer):
-    """presidio's email recognizer with tldextract's bundled suffix list (no fetch)."""
-
-    _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-    def validate_result(self, pattern_text: str) -> bool:
-        return self._extract(pattern_text).fqdn != ""
-
-
 def default_analyzer(score_threshold: float) -> AnalyzerEngine:
-    recognizers = [
-        KrRrnRecognizer(), KrFrnRecognizer(), KrBrnRecognizer(), KrPassportRecognizer(),
-        KrDriverLicenseRecognizer(), CreditCardRecognizer(supported_language="ko"),
-        OfflineEmailRecognizer(supported_language="ko"), PhoneRecognizer(supported_language="ko"),
-    ]
-    return AnalyzerEngine(
-        registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["ko"]),
-        nlp_engine=BlankNlpEngine(("ko",)),
-        supported_languages=["ko"],
-        default_score_threshold=score_threshold,
-    )
+    return presidio_analyzer(presidio_recognizers(), score_threshold=score_threshold)
 
 
 def _names(sample: Sample) -> dict[str, object]:
