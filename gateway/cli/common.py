@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -50,3 +51,11 @@ def built_services(settings: Settings) -> Iterator[Services]:
         fail(exc)
     finally:
         services.close()
+
+
+def login_name(fallback: str) -> str:
+    """Who runs the command, for the access record; `fallback` when the system cannot say."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (e.g. a container user)
+        return fallback

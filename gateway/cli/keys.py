@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from gateway.cli.common import built_services, fail, settings_from_env
+from gateway.cli.common import built_services, fail, login_name, settings_from_env
 from gateway.errors import GatewayError
 
 keys_app = typer.Typer(help="Key material: the gateway's secrets and the demo systems' keys.")
@@ -41,11 +40,15 @@ def keys_init(
                    f"{settings.secrets_path}/systems)")
 
 
+ReasonOption = Annotated[str | None, typer.Option(help="why the key is rotated (recorded)")]
+OperatorOption = Annotated[str | None, typer.Option(
+    help="who rotates it (recorded; default: the login name)")]
+
+
 @keys_app.command("rotate-log-key")
 def keys_rotate_log_key(
-    reason: Annotated[str | None, typer.Option(help="why the key is rotated (recorded)")] = None,
-    operator: Annotated[str | None, typer.Option(help="who rotates it (recorded; default: "
-                                                 "the login name)")] = None,
+    reason: ReasonOption = None,
+    operator: OperatorOption = None,
 ) -> None:
     """Introduce a new log-signing key; the switch is an access record, co-signed by both keys."""
     from gateway.keyrotation import rotate_log_key
@@ -54,7 +57,7 @@ def keys_rotate_log_key(
     with built_services(settings) as services:
         done = rotate_log_key(
             services.access_log, services.signer, Path(settings.public_keys_dir),
-            now=datetime.now(UTC), trigger="cli", operator=operator or _login(),
+            now=datetime.now(UTC), trigger="cli", operator=operator or login_name("unknown"),
             reason=reason, policy_version=services.policy.current.version,
         )
     typer.echo(f"log-signing key rotated: version {done.old_version} -> {done.new_version} "
@@ -68,9 +71,8 @@ def keys_rotate_log_key(
 
 @keys_app.command("rotate-master")
 def keys_rotate_master(
-    reason: Annotated[str | None, typer.Option(help="why the key is rotated (recorded)")] = None,
-    operator: Annotated[str | None, typer.Option(help="who rotates it (recorded; default: "
-                                                 "the login name)")] = None,
+    reason: ReasonOption = None,
+    operator: OperatorOption = None,
 ) -> None:
     """New master key version for pseudonyms and RRN encryption; recorded in the access log."""
     from gateway.keyrotation import rotate_master_key
@@ -79,7 +81,7 @@ def keys_rotate_master(
     with built_services(settings) as services:
         done = rotate_master_key(
             services.access_log, services.keys, now=datetime.now(UTC), trigger="cli",
-            grace_days=settings.pseudonym_grace_days, operator=operator or _login(),
+            grace_days=settings.pseudonym_grace_days, operator=operator or login_name("unknown"),
             reason=reason, policy_version=services.policy.current.version,
         )
     typer.echo(f"master key rotated: version {done.old_version} -> {done.new_version} "
@@ -107,10 +109,3 @@ def keys_log_keys() -> None:
     for version in sorted({*states, *published}):
         state = states.get(version, "no private key here")
         typer.echo(f"v{version}\t{state}\t{published.get(version, '(not published)')}")
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (e.g. a container user)
-        return "unknown"

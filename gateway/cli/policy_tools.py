@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.common import fail, settings_from_env
+from gateway.cli.common import fail, login_name, settings_from_env
 from gateway.cli.policy import policy_app
 from gateway.domain import Caller, ConsentRecord, PurposeId
 from gateway.errors import GatewayError
@@ -106,15 +106,6 @@ def _stored_customer(policy: Policy, caller: Caller, rrn: str | None, pseudonym:
     return info, consents
 
 
-def _login_name() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers): still say it was the cli
-        return "policy-explain"
-
-
 @policy_app.command("explain")
 def policy_explain(
     system: Annotated[str, typer.Option(help="calling system, e.g. `card-marketing`")],
@@ -158,7 +149,7 @@ def policy_explain(
         if rrn == "-":
             rrn = sys.stdin.readline().strip()
         now = _time(at)
-        caller = caller_for(policy, system, employee or _login_name())
+        caller = caller_for(policy, system, employee or login_name("policy-explain"))
         wanted = [parse_attribute(a) for a in attribute]
         hypothetical: list[WhatIfConsent] = [parse_consent_option(c) for c in consent or ()]
         if consents_file is not None:
