@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli.common import fail, settings_from_env
+from gateway.cli.common import built_services, fail, settings_from_env
 from gateway.errors import GatewayError
 from gateway.settings import Settings
 
@@ -25,18 +25,9 @@ log_app = typer.Typer(help="The access log: checkpoints and export.")
 @log_app.command("checkpoint")
 def log_checkpoint() -> None:
     """Sign and print the current checkpoint (C2SP signed note) and the verifier key."""
-    from gateway.services import Services
-
-    settings = settings_from_env()
-    try:
-        services = Services.build(settings)
-    except GatewayError as exc:
-        fail(exc)
-    try:
+    with built_services(settings_from_env()) as services:
         typer.echo(services.access_log.checkpoint(), nl=False)
         typer.echo(f"\nverifier key: {services.signer.verifier_key()}")
-    finally:
-        services.close()
 
 
 def _open_log(settings: Settings) -> tuple[AccessLog, Engine, list[str]]:
