@@ -17,8 +17,8 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -53,11 +53,6 @@ class ReloadResult:
     problems: tuple[Problem, ...] = ()
     log_index: int | None = None
     error: str | None = None
-    timestamp: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-
-    @property
-    def switched(self) -> bool:
-        return self.outcome == "switched"
 
 
 def policy_fingerprint(policy_dir: Path, public_keys_dir: Path) -> Fingerprint:
@@ -122,7 +117,7 @@ class PolicyReloader:
         if new.version == old.version:
             return ReloadResult("unchanged", old.version, new.version)
         record = event_record(
-            "policy.reload", request_id=request_id, now=datetime.now(timezone.utc),
+            "policy.reload", request_id=request_id, now=datetime.now(UTC),
             caller=caller, source=source, policy_version=new.version, status=200,
             trigger=trigger, old_version=old.version, new_version=new.version,
             process={"host": socket.gethostname(), "pid": os.getpid()},
@@ -142,7 +137,7 @@ class PolicyReloader:
                           request_id: str, source: str | None, problems: int) -> None:
         """Best effort: a rejected set changes nothing, but auditors see the attempt."""
         record = event_record(
-            "policy.reload_rejected", request_id=request_id, now=datetime.now(timezone.utc),
+            "policy.reload_rejected", request_id=request_id, now=datetime.now(UTC),
             caller=caller, source=source, policy_version=old.version, status=422,
             trigger=trigger, problems=problems,
             process={"host": socket.gethostname(), "pid": os.getpid()},
