@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ from gateway.accesslog.keyring import LogKeyring
 from gateway.accesslog.note import LogSigner, verify_note
 from gateway.domain import Caller
 from gateway.errors import KeyLoadError
-from gateway.record import event_record
+from gateway.record import event_record, this_process
 
 logger = logging.getLogger("gateway.keyrotation")
 
@@ -75,7 +74,7 @@ def rotate_log_key(
         key_name=keyring.name,
         old_key={"version": old_version, "verifier_key": old.verifier_key()},
         new_key={"version": new_version, "verifier_key": new.verifier_key()},
-        process={"host": socket.gethostname(), "pid": os.getpid()},
+        process=this_process(),
     )
     # INVARIANT: the new key signs nothing before the record of the switch is durable
     index = access_log.append(record)
@@ -170,7 +169,7 @@ def rotate_master_key(
         policy_version=policy_version, status=200, trigger=trigger, operator=operator,
         reason=reason, key_name="master", old_key={"version": old_version},
         new_key={"version": new_version}, grace_days=grace_days,
-        process={"host": socket.gethostname(), "pid": os.getpid()},
+        process=this_process(),
     )
     index = access_log.append(record)
     made = keys.rotate()

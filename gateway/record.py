@@ -9,6 +9,8 @@ with reasons, decision) — plus request id, policy version and the consents rel
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import datetime, timezone
 from typing import Any, Protocol, Sequence
 
@@ -62,6 +64,11 @@ def query_record(*, request_id: str, now: datetime, caller: Caller, source: str 
         "consents": sorted({r.consent for r, _ in shaped.released if r.consent}),
         "status": 200,
     }
+
+
+def this_process() -> dict[str, object]:
+    """Which gateway process made an event (several processes share one log)."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
 def event_record(kind: str, *, request_id: str, now: datetime, caller: Caller | None,

@@ -12,8 +12,6 @@ record cannot be written, the gateway keeps the version it has).
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -26,7 +24,7 @@ from gateway.domain import Caller
 from gateway.errors import GatewayError
 from gateway.policy import Policy, PolicyLoadError, load_policy
 from gateway.policy.problems import Problem
-from gateway.record import event_record
+from gateway.record import event_record, this_process
 
 logger = logging.getLogger("gateway.reload")
 
@@ -120,7 +118,7 @@ class PolicyReloader:
             "policy.reload", request_id=request_id, now=datetime.now(UTC),
             caller=caller, source=source, policy_version=new.version, status=200,
             trigger=trigger, old_version=old.version, new_version=new.version,
-            process={"host": socket.gethostname(), "pid": os.getpid()},
+            process=this_process(),
         )
         try:
             index = self._log.append(record, timeout=self._log_timeout)
@@ -140,7 +138,7 @@ class PolicyReloader:
             "policy.reload_rejected", request_id=request_id, now=datetime.now(UTC),
             caller=caller, source=source, policy_version=old.version, status=422,
             trigger=trigger, problems=problems,
-            process={"host": socket.gethostname(), "pid": os.getpid()},
+            process=this_process(),
         )
         try:
             self._log.append(record, timeout=self._log_timeout)
