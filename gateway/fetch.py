@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, column, select, table
-from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.affiliates import AffiliateDatabases
 from gateway.domain import AttributeId, CustomerKey
@@ -127,18 +126,17 @@ def fetch(databases: AffiliateDatabases, attributes: Sequence[AttributeSource],
 
 def _read_row(databases: AffiliateDatabases, owner: str, table_name: str, columns: list[str],
               customer_key: CustomerKey) -> dict[str, Any] | None:
-    source = table(table_name, column(_KEY_COLUMN), *(column(c) for c in columns))
-    # Only the needed columns; the key is a bound parameter, looked up through the primary key.
-    query = (select(*(source.c[c] for c in columns))
-             .where(source.c[_KEY_COLUMN] == bindparam("customer_key")))
-    try:
-        with databases.engine(owner).connect() as conn:
-            row = conn.execute(query, {"customer_key": customer_key}).mappings().one_or_none()
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(
-            f"affiliate database `{owner}` unavailable: {type(exc).__name__}"
-        ) from exc
-    return None if row is None else dict(row)
+    reader = databases.reader(owner)
+    key = (table_name, *columns)
+    prepared = reader.prepared(key)
+    if prepared is None:  # compiled once per table and column set
+        source = table(table_name, column(_KEY_COLUMN), *(column(c) for c in columns))
+        # Only the needed columns; the key is a bound parameter, looked up through the
+        # primary key.
+        prepared = reader.prepare(key, select(*(source.c[c] for c in columns))
+                                  .where(source.c[_KEY_COLUMN] == bindparam("customer_key")))
+    row = reader.one(prepared, {"customer_key": customer_key})
+    return None if row is None else dict(zip(columns, row))
 
 
 def _decode(owner: str, attribute: AttributeSource, raw: Any) -> Any:

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
-from anyio import to_thread
-
 from gateway import record
+from gateway.accesslog.log import TokenClaim
+from gateway.auth.token_ids import VerifiedCaller
 from gateway.domain import (
     AttributeRequest,
     Caller,
@@ -24,7 +24,7 @@ from gateway.domain import (
     DecisionRequest,
     PurposeId,
 )
-from gateway.errors import Forbidden, GatewayError
+from gateway.errors import Forbidden, GatewayError, TokenReplayed
 from gateway.fetch import fetch
 from gateway.policy import Policy, decide
 from gateway.reidentify import from_vault, national_ids
@@ -54,9 +54,12 @@ def require_permission(policy: Policy, caller: Caller, permission: str) -> None:
 
 def _decide_and_fetch(
     svc: Services, policy: Policy, caller: Caller, ref: CustomerRef, purpose: PurposeId,
-    wanted: Sequence[AttributeRequest], now: datetime,
+    wanted: Sequence[AttributeRequest], now: datetime, token: TokenClaim | None,
 ) -> tuple[Resolved, Decision, Shaped]:
-    """The synchronous middle of the path (database reads), run off the event loop in one hop."""
+    """The synchronous middle of the path: indexed reads and pure steps (`Services.run_reads`)."""
+    # a token id already on record is refused before any work (the commit re-checks it)
+    if token is not None and svc.token_ids.used_before(token.jti):
+        raise TokenReplayed(f"token `jti` was already used: replay refused for `{caller.system}`")
     require_permission(policy, caller, "query")
     # resolve: RRN or pseudonym → customer key (and whether this caller may see the customer)
     resolved = resolve(
@@ -93,25 +96,36 @@ def _decide_and_fetch(
 
 
 async def handle_query(
-    svc: Services, caller: Caller, ref: CustomerRef, purpose: PurposeId,
+    svc: Services, verified: VerifiedCaller, ref: CustomerRef, purpose: PurposeId,
     wanted: Sequence[AttributeRequest], *, now: datetime, request_id: str,
 ) -> QueryResult:
+    caller = verified.caller
     policy = svc.policy.current  # one policy version for the whole request
+    # the token id rides with the access record (one commit), unless kept in its own database
+    token = verified.claim if svc.token_ids.ride_with_records else None
     try:
-        resolved, decision, shaped = await to_thread.run_sync(
-            _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now
-        )
+        if token is None:
+            await svc.token_ids.claim(verified)
+        resolved, decision, shaped = await svc.run_reads(
+            _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now, token)
+        # record: durable BEFORE release.
+        # INVARIANT: a record is durable before any byte of the response is sent.
+        index = await record.append(svc.access_log, record.query_record(
+            request_id=request_id, now=now, caller=caller, source=caller.source,
+            customer=resolved.customer_key if resolved.known else None,
+            requested=wanted, decision=decision, shaped=shaped,
+        ), token=token)
     except GatewayError as exc:
-        await record_refusal(svc, exc, request_id=request_id, now=now, caller=caller,
-                             policy_version=policy.version)
+        # a refused request uses up its token too: the refusal claims the id in its commit
+        claim = None if isinstance(exc, TokenReplayed) else token
+        try:
+            await record_refusal(svc, exc, request_id=request_id, now=now, caller=caller,
+                                 policy_version=policy.version, token=claim)
+        except TokenReplayed as replay:  # the token had been used before: that is the answer
+            await record_refusal(svc, replay, request_id=request_id, now=now, caller=caller,
+                                 policy_version=policy.version)
+            raise replay from None
         raise
-    # record: durable BEFORE release.
-    # INVARIANT: a record is durable before any byte of the response is sent.
-    index = await record.append(svc.access_log, record.query_record(
-        request_id=request_id, now=now, caller=caller, source=caller.source,
-        customer=resolved.customer_key if resolved.known else None,
-        requested=wanted, decision=decision, shaped=shaped,
-    ))
     return QueryResult(request_id=request_id, log_index=index, pseudonym=resolved.pseudonym,
                        decision=decision, shaped=shaped, policy=policy)
 
@@ -119,7 +133,7 @@ async def handle_query(
 async def record_refusal(
     svc: Services, exc: GatewayError, *, request_id: str, now: datetime, caller: Caller | None,
     policy_version: str | None, source: str | None = None,
-    customer: CustomerKey | None = None,
+    customer: CustomerKey | None = None, token: TokenClaim | None = None,
 ) -> int | None:
     """Refusals are decisions too: log them, and let the problem document carry the index.
 
@@ -133,6 +147,6 @@ async def record_refusal(
         source=source if caller is None else caller.source,
         policy_version=policy_version, status=exc.status, customer=customer,
         problem=exc.type_slug,
-    ))
+    ), token=token)
     exc.log_index = index
     return index

@@ -14,6 +14,7 @@ import socket
 from datetime import datetime, timezone
 from typing import Any, Protocol, Sequence
 
+from gateway.accesslog.log import TokenClaim
 from gateway.domain import AttributeRequest, Caller, CustomerKey, Decision
 from gateway.errors import GatewayError, LogWriteFailed
 from gateway.shape import Shaped
@@ -24,7 +25,8 @@ RECORD_VERSION = 1
 
 
 class AppendOnlyLog(Protocol):
-    async def append_async(self, record: dict[str, Any]) -> int: ...
+    async def append_async(self, record: dict[str, Any], *,
+                           token: TokenClaim | None = None) -> int: ...
 
 
 def timestamp(now: datetime) -> str:
@@ -90,10 +92,15 @@ def event_record(kind: str, *, request_id: str, now: datetime, caller: Caller | 
     return record
 
 
-async def append(access_log: AppendOnlyLog, record: dict[str, Any]) -> int:
-    """Append and wait for durability. INVARIANT: no response is built before this returns."""
+async def append(access_log: AppendOnlyLog, record: dict[str, Any], *,
+                 token: TokenClaim | None = None) -> int:
+    """Append and wait for durability. INVARIANT: no response is built before this returns.
+
+    With `token`, the request's token id is claimed in the same commit (`TokenReplayed`, and
+    no record, when it was used before).
+    """
     try:
-        return await access_log.append_async(record)
+        return await access_log.append_async(record, token=token)
     except GatewayError:  # LogWriteFailed included: already the right answer
         raise
     except Exception as exc:  # fail closed on anything the log did not foresee

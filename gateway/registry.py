@@ -7,20 +7,19 @@ only its AES-GCM ciphertext bound to the row's customer key (개인정보 보호
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Protocol, TypeVar
+from typing import Protocol
 
-from sqlalchemy import Select, exists, insert, select
+from sqlalchemy import Select, bindparam, exists, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gateway.db.models import Customer, Relationship
+from gateway.db.reader import Reader
 from gateway.domain import CustomerKey
 from gateway.errors import GatewayError, StoreUnavailable
 from pseudonymizer.rrn import NationalId
 
 __all__ = ["AlreadyRegistered", "CustomerRegistry", "Vault", "ciphertext_key_version"]
-
-T = TypeVar("T")
 
 
 class Vault(Protocol):
@@ -39,33 +38,42 @@ def ciphertext_key_version(blob: bytes) -> int:
     return int.from_bytes(blob[1:5], "big")
 
 
+# The request path's look-ups, compiled once (`gateway.db.reader`): each one indexed row.
+_BY_BLIND_INDEX = select(Customer.customer_key).where(
+    Customer.rrn_blind_index == bindparam("blind_index"))
+_NUMBER_OF = select(Customer.customer_no).where(Customer.customer_key == bindparam("key"))
+_KEY_OF_NUMBER = select(Customer.customer_key).where(Customer.customer_no == bindparam("number"))
+_HOLDS = select(Relationship.customer_key).where(
+    Relationship.customer_key == bindparam("key"), Relationship.affiliate == bindparam("affiliate"))
+
+
 class CustomerRegistry:
     """Indexed single-row look-ups on `customers` and `relationships`; errors fail closed."""
 
     def __init__(self, engine: Engine, vault: Vault) -> None:
         self._engine = engine
         self._vault = vault
+        self._reader = Reader(engine, name="customer registry")
+        self._by_blind_index = self._reader.prepare("by_blind_index", _BY_BLIND_INDEX)
+        self._number_of = self._reader.prepare("number_of", _NUMBER_OF)
+        self._key_of_number = self._reader.prepare("key_of_number", _KEY_OF_NUMBER)
+        self._holds = self._reader.prepare("holds", _HOLDS)
 
     def lookup(self, nid_digits: str) -> CustomerKey | None:
         """The customer key for canonical 13 digits (`NationalId.digits`), or None."""
-        index = self._vault.blind_index(nid_digits)
-        query = select(Customer.customer_key).where(Customer.rrn_blind_index == index)
-        try:
-            with self._engine.connect() as conn:
-                key = conn.execute(query).scalar_one_or_none()
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
-        return None if key is None else CustomerKey(key)
+        row = self._reader.one(self._by_blind_index,
+                               {"blind_index": self._vault.blind_index(nid_digits)})
+        return None if row is None else CustomerKey(row[0])
 
     def number_of(self, customer_key: CustomerKey) -> int | None:
         """The customer's number (legacy `ff1-13` pseudonyms), or None (primary-key look-up)."""
-        query = select(Customer.customer_no).where(Customer.customer_key == customer_key)
-        return self._one(query)
+        row = self._reader.one(self._number_of, {"key": customer_key})
+        return None if row is None or row[0] is None else int(row[0])
 
     def key_of_number(self, customer_no: int) -> CustomerKey | None:
         """The customer key behind a customer number, or None (unique-index look-up)."""
-        key = self._one(select(Customer.customer_key).where(Customer.customer_no == customer_no))
-        return None if key is None else CustomerKey(key)
+        row = self._reader.one(self._key_of_number, {"number": customer_no})
+        return None if row is None else CustomerKey(row[0])
 
     def register(self, nid: NationalId, customer_key: CustomerKey, *,
                  now: datetime | None = None) -> None:
@@ -109,8 +117,8 @@ class CustomerRegistry:
 
     def holds(self, customer_key: CustomerKey, affiliate: str) -> bool:
         """Whether `affiliate` holds the customer (primary-key look-up)."""
-        return self._exists(select(exists().where(Relationship.customer_key == customer_key,
-                                                  Relationship.affiliate == affiliate)))
+        return self._reader.one(self._holds, {"key": customer_key, "affiliate": affiliate}) \
+            is not None
 
     def exists(self, customer_key: CustomerKey) -> bool:
         return self._exists(select(exists().where(Customer.customer_key == customer_key)))
@@ -123,13 +131,6 @@ class CustomerRegistry:
         try:
             with self._engine.connect() as conn:
                 return tuple(conn.execute(query).scalars())
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
-
-    def _one(self, query: Select[T]) -> T | None:
-        try:
-            with self._engine.connect() as conn:
-                return conn.execute(query).scalar_one_or_none()
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") from exc
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
+
+from anyio import to_thread
 
 from sqlalchemy.engine import Engine
 
@@ -15,6 +19,7 @@ from gateway.accesslog import keyring as log_keys
 from gateway.accesslog.keyring import LogKeyring
 from gateway.affiliates import AffiliateDatabases
 from gateway.auth import Authenticator, JtiStore
+from gateway.auth.token_ids import TokenIds
 from gateway.consents import ConsentStore
 from gateway.db.engine import make_engine
 from gateway.db.base import Base
@@ -31,6 +36,8 @@ from pseudonymizer.keys import FileKeyProvider
 from pseudonymizer.vault import RrnVault
 
 log = logging.getLogger("gateway.services")
+
+T = TypeVar("T")
 
 LOG_SIGNING_KEY = log_keys.LEGACY_KEY_FILE  # version 1; rotations add log-signing-v<N>.key.pem
 
@@ -90,6 +97,10 @@ class Services:
     consents: ConsentStore
     access_log: AccessLog
     authenticator: Authenticator
+    token_ids: TokenIds
+    # True when every database is an SQLite file: its indexed reads take microseconds, less
+    # than a hop to a worker thread, so the request path runs them on the event loop
+    inline_reads: bool
     signer: LogKeyring  # the newest log-signing key; follows rotations on disk
     reloader: PolicyReloader
     _closed: bool = field(default=False, repr=False)
@@ -130,16 +141,22 @@ class Services:
             create_tables=False,  # the schema belongs to the Alembic migrations
         )
         tokens_engine = engine
-        if settings.tokens_url != settings.gateway_url:
+        separate_tokens = settings.tokens_url != settings.gateway_url
+        if separate_tokens:
             tokens_engine = make_engine(settings.tokens_url, synchronous="NORMAL")
             Base.metadata.create_all(tokens_engine, tables=[UsedToken.__table__])  # type: ignore[list-item]
+        jti_store = JtiStore(tokens_engine)
         authenticator = Authenticator(
             lambda system_id: holder.current.systems.get(SystemId(system_id)),
-            JtiStore(tokens_engine),
+            jti_store,
             audience=settings.audience,
             max_lifetime_s=settings.max_token_lifetime_s,
             skew_s=settings.clock_skew_s,
         )
+        token_ids = TokenIds(access_log, tokens_engine,
+                             jti_store=jti_store if separate_tokens else None)
+        urls = [settings.gateway_url, settings.tokens_url,
+                *settings.affiliate_database_urls.values()]
         return cls(
             settings=settings,
             policy=holder,
@@ -154,10 +171,19 @@ class Services:
             consents=ConsentStore(engine),
             access_log=access_log,
             authenticator=authenticator,
+            token_ids=token_ids,
+            inline_reads=all(url.startswith("sqlite") for url in urls),
             signer=signer,
             reloader=PolicyReloader(holder, access_log, Path(settings.policy_dir),
                                     Path(settings.public_keys_dir)),
         )
+
+    async def run_reads(self, function: Callable[..., T], *args: object) -> T:
+        """Run a synchronous stretch of the request path that reads the databases: on the
+        event loop when every database is SQLite (`inline_reads`), else in one worker thread."""
+        if self.inline_reads:
+            return function(*args)
+        return await to_thread.run_sync(function, *args)
 
     def close(self) -> None:
         if self._closed:

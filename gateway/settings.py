@@ -23,9 +23,9 @@ class Settings(BaseSettings):
         None, description="gateway database (registry, consents, log); default SQLite in data_dir"
     )
     token_database_url: str | None = Field(
-        None, description="where used token ids (`jti`) are remembered; default: a SQLite file "
-        "beside an embedded gateway database (so replay checks never wait on the log's write "
-        "lock), the gateway database itself otherwise",
+        None, description="where used token ids (`jti`) are remembered; default: the gateway "
+        "database, where each id is written in the same commit as its request's access record "
+        "(a separate database costs every request a second commit)",
     )
     affiliate_database_urls: dict[str, str] = Field(
         default_factory=dict,
@@ -77,10 +77,7 @@ class Settings(BaseSettings):
         if self.database_url is None:
             self.database_url = f"sqlite:///{(self.data_dir / 'gateway.db').as_posix()}"
         if self.token_database_url is None:
-            self.token_database_url = (
-                f"sqlite:///{(self.data_dir / 'tokens.db').as_posix()}"
-                if self.database_url.startswith("sqlite") else self.database_url
-            )
+            self.token_database_url = self.database_url
         for affiliate in AFFILIATES:
             self.affiliate_database_urls.setdefault(
                 affiliate,

@@ -7,6 +7,12 @@ SQLite in WAL mode with `synchronous=FULL`. Only after COMMIT returns are caller
 
 INVARIANT: `append` returns an index only once the record is committed; any failure raises
 `LogWriteFailed` to every caller of the batch, and the caller must release nothing.
+
+A record may carry the id (`jti`) of the token that asked for it (`TokenClaim`): the id is
+inserted into `used_tokens` in the same transaction as the record (RFC 7519 §4.1.7), so a
+request costs one commit, not two, and its record and its token id are durable together. An
+id used before (by another process, or earlier in the same batch) gets no record: its caller
+gets `TokenReplayed` and records the refusal instead.
 """
 
 from __future__ import annotations
@@ -18,12 +24,15 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gateway.accesslog import store
@@ -33,7 +42,8 @@ from gateway.accesslog.errors import LogCorrupted, LogRangeError, RecordNotCanon
 from gateway.accesslog.merkle import EMPTY_ROOT
 from gateway.accesslog.note import NoteSigner
 from gateway.db.base import Base
-from gateway.errors import LogWriteFailed
+from gateway.db.models import UsedToken
+from gateway.errors import LogWriteFailed, TokenReplayed
 
 logger = logging.getLogger("gateway.accesslog")
 
@@ -41,10 +51,23 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's
 NO_FILE = (None, "", ":memory:")
 
 
+_USED_TOKENS: Table = UsedToken.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaim:
+    """A token id to mark used together with the record (kept until `expires_at`)."""
+
+    jti: str
+    system: str
+    expires_at: datetime
+
+
 @dataclass(slots=True)
 class _Pending:
-    record: CanonicalObject  # canonicalized at submission: later changes to the dict don't count
-    future: Future[int]
+    record: CanonicalObject | None  # canonicalized at submission; None: a token claim alone
+    future: Future[int | None]
+    token: TokenClaim | None = None
 
 
 @dataclass(slots=True)
@@ -104,25 +127,50 @@ class AccessLog:
                 time.sleep(0.05 * (attempt + 1))  # a concurrent creator won the race; look again
 
     # --- appending --------------------------------------------------------------------------
-    def append(self, record: dict[str, Any], *, timeout: float | None = None) -> int:
-        """Append `record` (it gets its own `index`); return the index once it is durable."""
-        future = self._submit(record)
+    def append(self, record: dict[str, Any], *, timeout: float | None = None,
+               token: TokenClaim | None = None) -> int:
+        """Append `record` (it gets its own `index`); return the index once it is durable.
+
+        With `token`, its id is marked used in the same commit; `TokenReplayed` (and no
+        record) when it was used before.
+        """
+        future = self._submit(record, token)
         try:
-            return future.result(timeout)
+            index = future.result(timeout)
+        except FutureTimeout as exc:
+            raise LogWriteFailed("access log write timed out") from exc
+        assert index is not None
+        return index
+
+    async def append_async(self, record: dict[str, Any], *,
+                           token: TokenClaim | None = None) -> int:
+        """`append` for the event loop: waits for the writer without blocking the loop."""
+        index = await asyncio.wrap_future(self._submit(record, token))
+        assert index is not None
+        return index
+
+    async def claim_token_async(self, token: TokenClaim) -> None:
+        """Mark a token id used, in the next group commit, for a request that writes no record
+        of its own; `TokenReplayed` when it was used before."""
+        await asyncio.wrap_future(self._submit(None, token))
+
+    def claim_token(self, token: TokenClaim, *, timeout: float | None = None) -> None:
+        try:
+            self._submit(None, token).result(timeout)
         except FutureTimeout as exc:
             raise LogWriteFailed("access log write timed out") from exc
 
-    async def append_async(self, record: dict[str, Any]) -> int:
-        """`append` for the event loop: waits for the writer without blocking the loop."""
-        return await asyncio.wrap_future(self._submit(record))
-
-    def _submit(self, record: dict[str, Any]) -> Future[int]:
-        if not isinstance(record, dict):
-            raise RecordNotCanonical("access record must be a json object")
-        if "index" in record:
-            raise RecordNotCanonical("access record must not set `index`: the log assigns it")
-        # canonicalize here, in the caller: floats etc. fail this call, not the whole batch
-        pending = _Pending(CanonicalObject.of(record), Future())
+    def _submit(self, record: dict[str, Any] | None,
+                token: TokenClaim | None = None) -> Future[int | None]:
+        canonical = None
+        if record is not None or token is None:
+            if not isinstance(record, dict):
+                raise RecordNotCanonical("access record must be a json object")
+            if "index" in record:
+                raise RecordNotCanonical("access record must not set `index`: the log assigns it")
+            # canonicalize here, in the caller: floats etc. fail this call, not the whole batch
+            canonical = CanonicalObject.of(record)
+        pending = _Pending(canonical, Future(), token)
         with self._lock:
             if self._closed:
                 raise LogWriteFailed("access log is closed")
@@ -195,7 +243,7 @@ class AccessLog:
         if not live:
             return
         try:
-            written = self._write_batch(live)
+            written, fresh = self._write_batch(live)
         except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
             self.stats.failed_batches += 1
             logger.error("access log batch of %d records failed: %s", len(live), type(exc).__name__)
@@ -207,19 +255,52 @@ class AccessLog:
             return
         self.stats.batches += 1
         self.stats.records += len(written)
-        for p, index in written:
-            p.future.set_result(index)
+        for p in live:
+            if p.token is not None and id(p) not in fresh:
+                p.future.set_exception(TokenReplayed(
+                    f"token `jti` was already used: replay refused for `{p.token.system}`"))
+            else:
+                p.future.set_result(written.get(id(p)))
 
-    def _write_batch(self, batch: list[_Pending]) -> list[tuple[_Pending, int]]:
+    def _write_batch(self, batch: list[_Pending]) -> tuple[dict[int, int], set[int]]:
+        """Write the batch in one transaction; return the index of each written record and
+        the pendings whose token id was new (both keyed by `id()` of the pending).
+
+        A record whose token id was used before is not written.
+        """
         with self._engine.connect() as conn:
             self._lock_log(conn)
+            fresh = self._claim_tokens(conn, batch)
             current = store.read_head(conn, for_update=True)
             start = current.size
+            keep = [p for p in batch
+                    if p.record is not None and (p.token is None or id(p) in fresh)]
             # INVARIANT: each record holds its own index, assigned under the append lock
-            data = [p.record.with_member("index", start + n) for n, p in enumerate(batch)]
-            store.append_leaves(conn, current, data)
+            data = [p.record.with_member("index", start + n)  # type: ignore[union-attr]
+                    for n, p in enumerate(keep)]
+            if data:
+                store.append_leaves(conn, current, data)
             conn.commit()
-        return [(p, start + n) for n, p in enumerate(batch)]
+        return {id(p): start + n for n, p in enumerate(keep)}, fresh
+
+    def _claim_tokens(self, conn: Connection, batch: list[_Pending]) -> set[int]:
+        """Insert the batch's token ids in one statement; the `id()`s of pendings whose id was
+        new. A second use of one id in the same batch is a replay like any other."""
+        first: dict[str, tuple[_Pending, TokenClaim]] = {}
+        for p in batch:
+            if p.token is not None and p.token.jti not in first:
+                first[p.token.jti] = (p, p.token)
+        if not first:
+            return set()
+        insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
+        inserted = conn.execute(
+            insert(_USED_TOKENS)
+            .values([{"jti": t.jti, "system": t.system, "expires_at": t.expires_at}
+                     for _, t in first.values()])
+            .on_conflict_do_nothing(index_elements=["jti"])
+            .returning(_USED_TOKENS.c.jti)
+        ).scalars().all()
+        return {id(first[jti][0]) for jti in inserted}
 
     def _lock_log(self, conn: Connection) -> None:
         """Take the cross-process append lock before reading the head."""

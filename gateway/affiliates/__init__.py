@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from sqlalchemy.engine import Engine
 
 from gateway.db.engine import make_engine
+from gateway.db.reader import Reader
 from gateway.errors import ConfigError
 
 __all__ = ["AffiliateDatabases"]
@@ -19,6 +20,7 @@ class AffiliateDatabases:
     def __init__(self, urls: Mapping[str, str]) -> None:
         self._urls = dict(urls)
         self._engines: dict[str, Engine] = {}
+        self._readers: dict[str, Reader] = {}
         self._lock = threading.Lock()
 
     @property
@@ -40,9 +42,20 @@ class AffiliateDatabases:
                 self._engines[affiliate] = engine
             return engine
 
+    def reader(self, affiliate: str) -> Reader:
+        """Compiled single-row reads of the affiliate's database (`gateway.db.reader`)."""
+        reader = self._readers.get(affiliate)
+        if reader is None:
+            engine = self.engine(affiliate)
+            with self._lock:
+                reader = self._readers.setdefault(
+                    affiliate, Reader(engine, name=f"affiliate database `{affiliate}`"))
+        return reader
+
     def close(self) -> None:
         with self._lock:
             engines, self._engines = list(self._engines.values()), {}
+            self._readers = {}
         for engine in engines:
             engine.dispose()
 

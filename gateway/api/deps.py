@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from anyio import to_thread
 from fastapi import Depends, Request
 
+from gateway.auth.token_ids import VerifiedCaller
 from gateway.domain import Caller
-from gateway.errors import AuthError
+from gateway.errors import AuthError, GatewayError, TokenReplayed
 from gateway.pipeline import record_refusal
 from gateway.services import Services
 
@@ -41,20 +41,65 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def authenticated_caller(request: Request, svc: ServicesDep, now: NowDep,
-                               rid: RequestIdDep) -> Caller:
-    """Authenticate step. A refused token is itself recorded (who tried, from where, why)."""
+async def verified_caller(request: Request, svc: ServicesDep, now: NowDep,
+                          rid: RequestIdDep) -> VerifiedCaller:
+    """Authenticate step, all checks but replay (the route claims the token id with its record).
+
+    A refused token is itself recorded (who tried, from where, why). Verification is CPU only
+    (no database), so it runs on the event loop.
+    """
     source = client_address(request)
-    header = request.headers.get("authorization")
     try:
-        # off the event loop: recording the token id is a database write
-        return await to_thread.run_sync(
-            lambda: svc.authenticator.authenticate(header, now=now, source=source)
-        )
+        caller, expires = svc.authenticator.verify(request.headers.get("authorization"),
+                                                   now=now, source=source)
     except AuthError as exc:
         await record_refusal(svc, exc, request_id=rid, now=now, caller=None,
                              policy_version=svc.policy.current.version, source=source)
         raise
+    verified = VerifiedCaller(caller, expires)
+    # until the route claims the id, a refusal before it (a body failing the schema) must
+    # claim it instead (`problems._refuse_unclaimed`)
+    request.state.unclaimed_token = verified
+    return verified
+
+
+async def refuse_verified(request: Request, verified: VerifiedCaller,
+                          error: GatewayError) -> GatewayError:
+    """Record `error` as the refusal of a verified caller's request, using up its token id;
+    return the problem to answer with (`TokenReplayed` when the id had been used before)."""
+    svc = get_services(request)
+    now, rid = request_time(), request_id(request)
+    version = svc.policy.current.version
+    try:
+        if not svc.token_ids.ride_with_records:
+            await svc.token_ids.claim(verified)
+        await record_refusal(svc, error, request_id=rid, now=now, caller=verified.caller,
+                             policy_version=version,
+                             token=verified.claim if svc.token_ids.ride_with_records else None)
+    except TokenReplayed as replay:
+        await record_refusal(svc, replay, request_id=rid, now=now, caller=verified.caller,
+                             policy_version=version)
+        return replay
+    except GatewayError as failure:  # the log is unavailable: that is the answer now
+        return failure
+    return error
+
+
+VerifiedCallerDep = Annotated[VerifiedCaller, Depends(verified_caller)]
+
+
+async def authenticated_caller(request: Request, svc: ServicesDep, verified: VerifiedCallerDep,
+                               now: NowDep, rid: RequestIdDep) -> Caller:
+    """Authenticate step for routes that write no record of their own: the token id is
+    claimed (in the next group commit of the log) before the route runs."""
+    request.state.unclaimed_token = None  # claimed here, whatever happens next
+    try:
+        await svc.token_ids.claim(verified)
+    except AuthError as exc:  # a replay: recorded, naming the system that presented it
+        await record_refusal(svc, exc, request_id=rid, now=now, caller=verified.caller,
+                             policy_version=svc.policy.current.version)
+        raise
+    return verified.caller
 
 
 CallerDep = Annotated[Caller, Depends(authenticated_caller)]

@@ -83,25 +83,43 @@ def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]
     return out
 
 
-def validation_error_response(request: Request, exc: RequestValidationError) -> JSONResponse:
+def validation_error(exc: RequestValidationError) -> tuple[GatewayError, list[dict[str, Any]]]:
+    """The problem a schema failure is answered with, and the errors it lists (never input)."""
     errors = exc.errors()
     if any(err.get("type") == "json_invalid" for err in errors):
-        bad = MalformedJson("request body is not valid json")
-        return gateway_error_response(request, bad)
+        return MalformedJson("request body is not valid json"), []
     first = _safe_validation_errors(exc)
     where = first[0]["location"] if first else ""
     detail = f"request body does not match the schema: `{where}`" if where else (
         "request does not match the schema"
     )
-    proto = ValidationFailed(detail)
-    return problem_response(
-        request,
-        status=proto.status,
-        type_uri=proto.type_uri,
-        title=proto.title,
-        detail=detail,
-        extra={"errors": first},
-    )
+    return ValidationFailed(detail), first
+
+
+def validation_error_response(request: Request, exc: RequestValidationError, *,
+                              log_index: int | None = None) -> JSONResponse:
+    error, errors = validation_error(exc)
+    error.log_index = log_index
+    if not errors:
+        return gateway_error_response(request, error)
+    extra: dict[str, Any] = {"errors": errors}
+    if error.log_index is not None:
+        extra["log_index"] = error.log_index
+    return problem_response(request, status=error.status, type_uri=error.type_uri,
+                            title=error.title, detail=error.detail, extra=extra)
+
+
+async def _refuse_unclaimed(request: Request, error: GatewayError) -> GatewayError:
+    """A request refused after its token was verified but before the route claimed the token
+    id (a body that fails the schema): the refusal is recorded and uses the id up, so the
+    token cannot be presented again. Returns the problem to answer with."""
+    from gateway.api.deps import refuse_verified  # the deps import the pipeline, which is heavy
+
+    verified = getattr(request.state, "unclaimed_token", None)
+    if verified is None:
+        return error
+    request.state.unclaimed_token = None
+    return await refuse_verified(request, verified, error)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -111,7 +129,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_error_response(request, exc)
+        error, _errors = validation_error(exc)
+        answer = await _refuse_unclaimed(request, error)
+        if answer is not error:  # the token was a replay, or the log failed
+            return gateway_error_response(request, answer)
+        return validation_error_response(request, exc, log_index=error.log_index)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

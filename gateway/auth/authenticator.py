@@ -16,6 +16,8 @@ Rules, in the order they are applied (each refusal has its own error, see gatewa
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import re
 from collections.abc import Callable
@@ -101,7 +103,25 @@ class Authenticator:
     def authenticate(
         self, authorization_header: str | None, *, now: datetime, source: str | None
     ) -> Caller:
-        """Return who is calling, or raise the `AuthError` naming the first rule broken."""
+        """Return who is calling, or raise the `AuthError` naming the first rule broken.
+
+        The token id is recorded in the jti store before this returns (`TokenReplayed` if it
+        was used before). The API instead calls `verify` and claims the id together with the
+        request's access record (`gateway.accesslog.TokenClaim`).
+        """
+        caller, expires = self._verify(authorization_header, now=now, source=source)
+        # INVARIANT: the jti is recorded only after the signature and every claim check passed.
+        self._jti_store.remember(caller.token_id, caller.system, expires)
+        return caller
+
+    def verify(self, authorization_header: str | None, *, now: datetime, source: str | None
+               ) -> tuple[Caller, datetime]:
+        """Every check but the replay check: the caller, and until when its token id must be
+        remembered. The caller must claim the id (once) before acting on the request."""
+        return self._verify(authorization_header, now=now, source=source)
+
+    def _verify(self, authorization_header: str | None, *, now: datetime, source: str | None
+                ) -> tuple[Caller, datetime]:
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("`now` must be timezone-aware")
         token = _bearer_token(authorization_header)
@@ -116,20 +136,15 @@ class Authenticator:
         expires = self._check_times(claims, now.timestamp())
         subject = _text_claim(claims, "sub", MAX_SUB_CHARS)
         token_id = _text_claim(claims, "jti", MAX_JTI_CHARS)
-        # INVARIANT: the jti is recorded only after the signature and every claim check passed.
-        # It is kept until the token could no longer be accepted, leeway included.
-        self._jti_store.remember(
-            token_id,
-            system.id,
-            datetime.fromtimestamp(expires + self._skew_s, tz=timezone.utc),
-        )
-        return Caller(
+        caller = Caller(
             affiliate=AffiliateId(system.affiliate),
             system=SystemId(system.id),
             employee=subject,
             token_id=token_id,
             source=source,
         )
+        # the id is kept until the token could no longer be accepted, leeway included
+        return caller, datetime.fromtimestamp(expires + self._skew_s, tz=timezone.utc)
 
     def _system_for(self, unverified: dict[str, Any]) -> tuple[SystemKey, PublicKey]:
         issuer = unverified.get("iss")
@@ -232,13 +247,26 @@ def _bearer_token(header: str | None) -> str:
     return token
 
 
-def _peek(token: str) -> tuple[str, dict[str, Any]]:
-    """The header `alg` and the claims, NOT verified: only to pick the system and its rules."""
+def _segment(text: str) -> dict[str, Any]:
+    """One base64url JSON segment of a compact JWS (RFC 7515 §2), as an object."""
     try:
-        header = jwt.get_unverified_header(token)
-        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    except jwt.InvalidTokenError as exc:
+        value = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, TypeError) as exc:  # binascii.Error and JSONDecodeError included
         raise MalformedToken("bearer token is not a well-formed jwt") from exc
+    if not isinstance(value, dict):
+        raise MalformedToken("bearer token is not a well-formed jwt")
+    return value
+
+
+def _peek(token: str) -> tuple[str, dict[str, Any]]:
+    """The header `alg` and the claims, NOT verified: only to pick the system and its rules.
+
+    Decoded here rather than by PyJWT, which would validate and decode the whole token twice
+    more; the one verifying decode (`_verified_claims`) parses everything again, strictly.
+    """
+    head, payload, _signature = token.split(".")  # `_COMPACT_JWS` matched: three segments
+    header = _segment(head)
+    claims = _segment(payload)
     alg = header.get("alg")
     if not isinstance(alg, str) or not alg:
         raise MalformedToken("token header lacks a string `alg`")

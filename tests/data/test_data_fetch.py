@@ -74,20 +74,26 @@ def filled(affiliate_dbs: AffiliateDatabases) -> AffiliateDatabases:
 
 @pytest.fixture
 def statements(filled: AffiliateDatabases) -> Iterator[list[tuple[str, str]]]:
-    """Every SQL statement sent to any affiliate database, as (affiliate, sql)."""
+    """Every SQL statement sent to any affiliate database, as (affiliate, sql).
+
+    Fetch runs compiled statements straight on the DB-API connection (`gateway.db.reader`),
+    past SQLAlchemy's cursor events, so SQLite's own trace callback is what sees them.
+    """
     seen: list[tuple[str, str]] = []
     listeners = []
     for affiliate in ("bank", "card", "securities", "insurance"):
         engine = filled.engine(affiliate)
 
-        def capture(conn: Any, cursor: Any, sql: str, *args: Any, _aff: str = affiliate) -> None:
-            seen.append((_aff, sql))
+        def trace(dbapi_conn: Any, record: Any, proxy: Any, _aff: str = affiliate) -> None:
+            dbapi_conn.set_trace_callback(
+                lambda sql: seen.append((_aff, sql)) if sql.lstrip().upper().startswith(
+                    "SELECT") else None)
 
-        event.listen(engine, "before_cursor_execute", capture)
-        listeners.append((engine, capture))
+        event.listen(engine, "checkout", trace)
+        listeners.append((engine, trace))
     yield seen
-    for engine, capture in listeners:
-        event.remove(engine, "before_cursor_execute", capture)
+    for engine, trace in listeners:
+        event.remove(engine, "checkout", trace)
 
 
 def test_values_are_decoded_by_type(filled: AffiliateDatabases) -> None:
@@ -118,7 +124,10 @@ def test_one_select_of_only_the_needed_columns_per_owner(
     select_list = bank_sql.split(" FROM ")[0].removeprefix("SELECT ")
     assert sorted(c.strip() for c in select_list.split(",")) == [
         "bank_customers.birth_date", "bank_customers.name"]
-    assert "WHERE bank_customers.customer_key = ?" in bank_sql
+    # the key is a bound parameter of the compiled statement, never formatted into it
+    prepared = filled.reader("bank").prepared(("bank_customers", "birth_date", "name"))
+    assert prepared is not None
+    assert "WHERE bank_customers.customer_key = ?" in prepared.sql
     assert "*" not in bank_sql
     for unwanted in ("rrn_masked", "address", "annual_income", "mobile_phone"):
         assert unwanted not in bank_sql

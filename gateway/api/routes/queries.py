@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from gateway.api.deps import CallerDep, NowDep, RequestIdDep, ServicesDep
+from gateway.api.deps import NowDep, RequestIdDep, ServicesDep, VerifiedCallerDep
 from gateway.api.schemas import (
     CustomerOut,
     PurposeTerms,
@@ -26,7 +26,8 @@ def customer_ref(rrn: object | None, pseudonym: str | None) -> CustomerRef:
 
 
 @router.post("", response_model=QueryOut, summary="Ask for a customer's attributes")
-async def query(body: QueryIn, response: Response, svc: ServicesDep, caller: CallerDep,
+async def query(body: QueryIn, response: Response, svc: ServicesDep,
+                caller: VerifiedCallerDep,
                 now: NowDep, rid: RequestIdDep) -> QueryOut:
     wanted = tuple(
         AttributeRequest(AttributeId(item)) if isinstance(item, str)

@@ -1,0 +1,134 @@
+"""Hot-path reads: SQLAlchemy Core statements compiled once, run on a per-thread DB-API connection.
+
+A request reads a handful of single rows by primary or unique key (registry, relationship,
+consents, the affiliates' attributes). Through a pooled SQLAlchemy `Connection` each read
+costs a pool check-out, statement caching and result processing: tens of microseconds
+around a read that SQLite answers in a few. Here a statement is written with SQLAlchemy
+(identifiers quoted by it, values always bound) and compiled once per dialect; executing it
+is one DB-API call on a connection the thread keeps.
+
+Reads run in autocommit (no transaction is left open), so each statement sees everything
+committed before it, in this process or any other: a consent withdrawn anywhere is seen by
+the very next read. Any driver error drops the thread's connection and raises
+`StoreUnavailable` (fail closed); the next read opens a fresh one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from gateway.errors import StoreUnavailable
+
+__all__ = ["Prepared", "Reader", "Row", "utc_datetime"]
+
+Row = tuple[Any, ...]
+
+
+def utc_datetime(value: Any) -> datetime:
+    """A timestamp column as an aware UTC datetime (`gateway.db.models.UtcDateTime` semantics).
+
+    SQLite hands back the naive UTC text SQLAlchemy stored; PostgreSQL an aware datetime.
+    """
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a timestamp, got `{type(value).__name__}`")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One statement compiled for one dialect: its SQL and how to order its parameters."""
+
+    sql: str
+    positional: tuple[str, ...] | None  # bind names in order (qmark/format), or None (named)
+
+    def params(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        if self.positional is None:
+            return values
+        return tuple(values[name] for name in self.positional)
+
+
+class Reader:
+    """Compiled statements run on a DB-API connection per thread, in autocommit."""
+
+    def __init__(self, engine: Engine, *, name: str) -> None:
+        self._engine = engine
+        self._name = name  # says which store failed, never a URL (it may hold a password)
+        self._local = threading.local()
+        self._cache: dict[object, Prepared] = {}
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def prepare(self, key: object, statement: ClauseElement) -> Prepared:
+        """Compile `statement` once under `key` (later calls return the compiled form)."""
+        prepared = self._cache.get(key)
+        if prepared is None:
+            compiled = statement.compile(dialect=self._engine.dialect)
+            assert isinstance(compiled, SQLCompiler)
+            order = compiled.positiontup if compiled.positional else None
+            prepared = Prepared(str(compiled), None if order is None else tuple(order))
+            self._cache[key] = prepared
+        return prepared
+
+    def prepared(self, key: object) -> Prepared | None:
+        return self._cache.get(key)
+
+    def all(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
+        connection = self._connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(prepared.sql, prepared.params(values))
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        except Exception as exc:  # any driver failure: forget the connection, release nothing
+            self._discard()
+            raise StoreUnavailable(f"{self._name} unavailable: `{type(exc).__name__}`") from exc
+
+    def one(self, prepared: Prepared, values: Mapping[str, Any]) -> Row | None:
+        rows = self.all(prepared, values)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        """Close this thread's connection (other threads' connections close with the engine)."""
+        self._discard()
+
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        try:
+            pooled = self._engine.raw_connection()
+            driver = pooled.driver_connection
+            if self.dialect == "sqlite":
+                driver.isolation_level = None  # type: ignore[union-attr]  # autocommit
+            else:
+                driver.autocommit = True  # type: ignore[union-attr]
+        except Exception as exc:
+            raise StoreUnavailable(f"{self._name} unavailable: `{type(exc).__name__}`") from exc
+        self._local.pooled = pooled
+        self._local.connection = driver
+        return driver
+
+    def _discard(self) -> None:
+        pooled = getattr(self._local, "pooled", None)
+        self._local.pooled = self._local.connection = None
+        if pooled is not None:
+            try:
+                pooled.invalidate()
+            except Exception:  # noqa: BLE001 - the connection is being dropped anyway
+                pass
