@@ -1,59 +1,194 @@
 #!/usr/bin/env python3
-"""Benchmark the full request path against a bare baseline on the same stack, in one run.
+"""Benchmark the gateway's HTTP path with wrk, beside a bare FastAPI app, in one run.
 
-    .venv/bin/python bench/bench_gateway.py [--customers 100000] [--duration 10] [--concurrency 32]
+    .venv/bin/python bench/bench_gateway.py [--duration 10] [--connections 16] [--workers 1]
+        [--customers 100000] [--data-dir /tmp/gateway-bench]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
-Seeds a synthetic group once (timed), starts one `gateway serve` process with the UNSAFE
-baseline route mounted, and drives it with keep-alive HTTP/1.1 clients:
-- full path: `POST /v1/queries` (JWT verify + jti, resolve by RRN or pseudonym, policy ×
-  consent decision, fetch, shape, durable Merkle-log append, respond);
-- baseline: `POST /unsafe/baseline` (reads the same columns of the same row, no checks).
-Prints requests/s, p50 and p99 for both, and the ratio. Not a test: figures go in the README.
+Seeds a synthetic group once (reused by later runs), then measures six scenarios, each after
+a short warm-up, with `wrk -t1 -c<connections>` and bench/each_request_once.lua, which sends
+pre-built requests (each single-use token exactly once) and reports p50/p99 and every status:
+
+1. `bare`: bench/bare_app.py, FastAPI + uvicorn reading the same row, nothing from the gateway;
+2. `baseline`: the gateway's `POST /unsafe/baseline` (same row, no checks);
+3. `full-rrn` / 4. `full-pseudonym`: `POST /v1/queries` by RRN / by the card's pseudonym;
+5. `denied`: a purpose no rule grants the card (answered 200, outcome `deny`);
+6. `unknown`: well-formed RRNs nobody holds (answered 200, outcome `deny`).
+
+Prints the machine and settings first and a markdown table for the README last: req/s, p50,
+p99 and each one's ratio to the bare app. Without wrk it says how to install it and falls back
+to a Python driver. With `--database-url` the gateway, token and affiliate databases live on
+that PostgreSQL server (databases gw_bench, gw_bench_tokens, gw_bench_<affiliate>, created
+once) and the bare app reads with psycopg. Every server started is stopped at the end, also on
+error or Ctrl-C. Not a test: the figures go in the README.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
+import platform
 import random
-import statistics
+import shlex
+import signal
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
 
+from load_drivers import (  # noqa: E402  (bench/ is this script's own directory)
+    INSTALL_HINT,
+    Outcome,
+    run_python,
+    run_wrk,
+    wrk_path,
+    wrk_version,
+    write_requests,
+)
+from server_processes import ServerFailed, serving  # noqa: E402
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from gateway.settings import Settings
+    from pseudonymizer.vault import RrnVault
+
+HOST = "127.0.0.1"
 ATTRIBUTES = ["deposit_balance", "loan_balance", "credit_grade", "annual_income"]
 SYSTEM, PURPOSE = "card-risk", "credit_risk"
+# policies/rules.yaml has no rule for the card under statistics_research: the gateway answers
+# 200 with outcome `deny` and every attribute withheld as `no_rule` (and logs the decision).
+DENIED_PURPOSE = "statistics_research"
+SAMPLE_CUSTOMERS = 5_000  # distinct customers the bodies cycle through
+UNKNOWN_RRNS = 2_000
+TOKEN_LIFETIME_S = 300  # the longest lifetime the gateway accepts (max_token_lifetime_s)
+PG_PREFIX = "gw_bench"
+PG_MARKER = "postgres-seeded"  # in the data dir: which server was seeded with its secrets
 
 
-def env_for(data_dir: Path, port: int) -> dict[str, str]:
-    return dict(os.environ, GATEWAY_DATA_DIR=str(data_dir), GATEWAY_DEMO="true",
-                GATEWAY_PUBLIC_KEYS_DIR=str(data_dir / "public-keys"),
-                GATEWAY_POLICY_DIR=str(ROOT / "policies"), GATEWAY_PORT=str(port),
-                GATEWAY_UNSAFE_BENCH_BASELINE="true")
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    what: str
+    server: str  # "bare" or "gateway"
+    path: str
+    bodies: list[str]  # one-line JSON bodies, cycled through
+    tokens: bool  # each request needs its own single-use token
+    expected_body: str = ""  # a substring the answer must contain to count as ok
+    expected_status: int = 200
 
 
-def prepare(data_dir: Path, customers: int, env: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class Databases:
+    kind: str  # printed in the header and the table caption
+    env: dict[str, str]  # GATEWAY_* database URLs (none: the embedded SQLite default)
+    bare_source: str  # what the bare app reads: a SQLite file or a postgresql:// URL
+
+
+@dataclass(frozen=True)
+class Workload:
+    base: list[str]  # {"customer_key", "attributes"}: /unsafe/baseline and the bare app
+    by_rrn: list[str]
+    by_pseudonym: list[str]
+    denied: list[str]
+    unknown: list[str]
+
+
+# ---------------------------------------------------------------------------- the set-up
+
+
+def postgres_databases(url: str) -> Databases:
+    """Create the gateway's, the token store's and each affiliate's database (once)."""
+    import psycopg
+    from psycopg import sql
+
+    from gateway.db.engine import normalize_url
+    from gateway.settings import AFFILIATES
+
+    base = normalize_url(url)
+    names = {"gateway": PG_PREFIX, "tokens": f"{PG_PREFIX}_tokens",
+             **{a: f"{PG_PREFIX}_{a}" for a in AFFILIATES}}
+    libpq = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+        existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        for name in names.values():
+            if name not in existing:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def at(name: str) -> str:
+        return base.set(database=name).render_as_string(hide_password=False)
+
+    env = {"GATEWAY_DATABASE_URL": at(names["gateway"]),
+           "GATEWAY_TOKEN_DATABASE_URL": at(names["tokens"])}
+    env.update({f"GATEWAY_AFFILIATE_DATABASE_URLS__{a.upper()}": at(names[a]) for a in AFFILIATES})
+    where = f"{base.host or 'localhost'}:{base.port or 5432}"
+    kind = (f"PostgreSQL {version.split()[0]} at {where} (databases {names['gateway']}, "
+            f"{names['tokens']}, {PG_PREFIX}_<affiliate>)")
+    bank = base.set(drivername="postgresql", database=names["bank"])
+    return Databases(kind, env, bank.render_as_string(hide_password=False))
+
+
+def sqlite_databases(data_dir: Path) -> Databases:
+    return Databases(f"SQLite (embedded default, files in {data_dir})", {},
+                     str(data_dir / "affiliates" / "bank.db"))
+
+
+def gateway_env(data_dir: Path, port: int, databases: Databases) -> dict[str, str]:
+    """This process's environment minus any inherited GATEWAY_*, plus the benchmark's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_DATA_DIR=str(data_dir), GATEWAY_DEMO="true",
+               GATEWAY_PUBLIC_KEYS_DIR=str(data_dir / "public-keys"),
+               GATEWAY_POLICY_DIR=str(ROOT / "policies"), GATEWAY_PORT=str(port),
+               GATEWAY_UNSAFE_BENCH_BASELINE="true")
+    env.update(databases.env)
+    return env
+
+
+def prepare(data_dir: Path, customers: int, env: dict[str, str], postgres: bool) -> None:
+    """Keys (once) and the synthetic group (once per database); the seed is timed."""
     gateway = str(BIN / "gateway")
     subprocess.run([gateway, "keys", "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+    marker = data_dir / PG_MARKER
+    # A PostgreSQL server seeded under other secrets (the data dir was wiped) is re-seeded.
+    force = postgres and (not marker.exists()
+                          or marker.read_text() != env["GATEWAY_DATABASE_URL"])
     started = time.perf_counter()
-    out = subprocess.run([gateway, "seed", "--customers", str(customers)], env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run([gateway, "seed", "--customers", str(customers),
+                          *(["--force"] if force else [])],
+                         env=env, check=True, capture_output=True, text=True).stdout
     if "already seeded" in out:
-        print(f"data: {data_dir} (seeded before)")
+        print(f"data: seeded before ({data_dir})")
     else:
         print(f"seed: {customers:,} customers in {time.perf_counter() - started:.1f} s")
+    if postgres:
+        marker.write_text(env["GATEWAY_DATABASE_URL"])
 
 
-def workload(data_dir: Path, n: int) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """Full-path bodies (half by RRN, half by pseudonym) and baseline bodies for the same rows."""
+# ---------------------------------------------------------------------------- the workload
+
+
+def body(**fields: Any) -> str:
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+def build_workload(settings: Settings, rng: random.Random) -> Workload:
+    """Bodies for customers held by both the bank and the card, and for RRNs nobody holds."""
     from sqlalchemy import select
 
     from gateway.db.engine import make_engine
@@ -62,136 +197,375 @@ def workload(data_dir: Path, n: int) -> tuple[list[dict[str, object]], list[dict
     from pseudonymizer.pseudonyms import Pseudonymizer
     from pseudonymizer.vault import RrnVault
 
-    keys = FileKeyProvider(data_dir / "secrets")
+    keys = FileKeyProvider(settings.secrets_path)
     vault, pseudonyms = RrnVault(keys), Pseudonymizer(keys)
-    engine = make_engine(f"sqlite:///{data_dir / 'gateway.db'}")
+    engine = make_engine(settings.gateway_url)
     card = select(Relationship.customer_key).where(Relationship.affiliate == "card")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(Customer.customer_key, Customer.rrn_ciphertext)
+                .join(Relationship, Relationship.customer_key == Customer.customer_key)
+                .where(Relationship.affiliate == "bank", Customer.customer_key.in_(card))
+                .order_by(Customer.customer_key)  # random hex: an even, repeatable sample
+                .limit(SAMPLE_CUSTOMERS)
+            ).all()
+        unknown = unknown_rrns(engine, vault, rng, UNKNOWN_RRNS)
+    finally:
+        engine.dispose()
+    if not rows:
+        raise SystemExit("no customer held by both the bank and the card: seed the data first")
+    rrns = [vault.decrypt(row.rrn_ciphertext, row.customer_key) for row in rows]
+    names = pseudonyms.pseudonyms([row.customer_key for row in rows], "card")
+    return Workload(
+        base=[body(customer_key=row.customer_key, attributes=ATTRIBUTES) for row in rows],
+        by_rrn=[body(customer={"rrn": r}, purpose=PURPOSE, attributes=ATTRIBUTES) for r in rrns],
+        by_pseudonym=[body(customer={"pseudonym": p}, purpose=PURPOSE, attributes=ATTRIBUTES)
+                      for p in names],
+        denied=[body(customer={"rrn": r}, purpose=DENIED_PURPOSE, attributes=ATTRIBUTES)
+                for r in rrns],
+        unknown=[body(customer={"rrn": r}, purpose=PURPOSE, attributes=ATTRIBUTES)
+                 for r in unknown],
+    )
+
+
+def unknown_rrns(engine: Engine, vault: RrnVault, rng: random.Random, count: int) -> list[str]:
+    """Pre-2020 resident numbers with a valid check digit whose blind index is not registered."""
+    from sqlalchemy import select
+
+    from gateway.db.models import Customer
+    from pseudonymizer.rrn import generate_rrn, parse_national_id
+
+    candidates: dict[bytes, str] = {}
+    while len(candidates) < count * 2:
+        born = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 65))
+        digits = generate_rrn(rng, born, rng.choice((1, 2)))
+        parse_national_id(digits)  # well-formed by construction; fail loudly if not
+        candidates[vault.blind_index(digits)] = f"{digits[:6]}-{digits[6:]}"
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(Customer.customer_key, Customer.rrn_ciphertext)
-            .join(Relationship, Relationship.customer_key == Customer.customer_key)
-            .where(Relationship.affiliate == "bank", Customer.customer_key.in_(card))
-            .limit(n)
-        ).all()
-    engine.dispose()
-    full, base = [], []
-    for i, row in enumerate(rows):
-        if i % 2:
-            who: dict[str, str] = {"pseudonym": pseudonyms.pseudonym(row.customer_key, "card")}
-        else:
-            who = {"rrn": vault.decrypt(row.rrn_ciphertext, row.customer_key)}
-        full.append({"customer": who, "purpose": PURPOSE, "attributes": ATTRIBUTES})
-        base.append({"customer_key": row.customer_key, "attributes": ATTRIBUTES})
-    return full, base
+        held = set(conn.execute(select(Customer.rrn_blind_index)
+                                .where(Customer.rrn_blind_index.in_(list(candidates))))
+                   .scalars())
+    return [rrn for index, rrn in candidates.items() if index not in held][:count]
 
 
-def mint(data_dir: Path, count: int) -> list[str]:
+def _mint_batch(key: Path, audience: str, count: int) -> list[str]:
     from gateway.keys import mint_token
 
-    key = data_dir / "secrets" / "systems" / f"{SYSTEM}.key.pem"
-    return [mint_token(key, system=SYSTEM, employee="bench", audience="affiliate-gateway",
-                       lifetime_s=300, algorithm="ES256") for _ in range(count)]
+    return [mint_token(key, system=SYSTEM, employee="bench", audience=audience,
+                       lifetime_s=TOKEN_LIFETIME_S, algorithm="ES256") for _ in range(count)]
 
 
-def request_bytes(path: str, body: dict[str, object], token: str | None) -> bytes:
-    payload = json.dumps(body, ensure_ascii=False).encode()
-    auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"{auth}Content-Length: {len(payload)}\r\n\r\n")
-    return head.encode() + payload
+def mint_tokens(key: Path, audience: str, count: int) -> list[str]:
+    """`count` single-use ES256 tokens of `card-risk`, minted on every core."""
+    workers = os.cpu_count() or 1
+    shares = [count // workers + (i < count % workers) for i in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        batches = pool.map(_mint_batch, [key] * workers, [audience] * workers, shares)
+        return [token for batch in batches for token in batch]
 
 
-async def drive(port: int, requests: list[bytes], concurrency: int, duration: float
-                ) -> tuple[int, list[float], int]:
-    """Keep-alive clients sending pre-built requests; returns (ok, latencies, errors)."""
-    latencies: list[float] = []
-    errors = 0
-    ok = 0
-    cursor = 0
-    deadline = time.perf_counter() + duration
-
-    async def client() -> None:
-        nonlocal cursor, errors, ok
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while time.perf_counter() < deadline and cursor < len(requests):
-            req = requests[cursor]
-            cursor += 1
-            t0 = time.perf_counter()
-            writer.write(req)
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - t0)
-            if b" 200 " in status_line:
-                ok += 1
-            else:
-                errors += 1
-        writer.close()
-
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    return ok, latencies, errors
+def scenarios(workload: Workload, bare_reader: str) -> list[Scenario]:
+    allow, deny = '"outcome":"allow"', '"outcome":"deny"'
+    return [
+        Scenario("bare", f"bench/bare_app.py: pydantic body, one {bare_reader} read, "
+                 "no middleware", "bare", "/bare", workload.base, tokens=False),
+        Scenario("baseline", "`POST /unsafe/baseline`: gateway stack, same row, no checks",
+                 "gateway", "/unsafe/baseline", workload.base, tokens=False),
+        Scenario("full-rrn", "`POST /v1/queries` by RRN, `credit_risk`, 4 attributes",
+                 "gateway", "/v1/queries", workload.by_rrn, tokens=True, expected_body=allow),
+        Scenario("full-pseudonym", "`POST /v1/queries` by the card's pseudonym, same",
+                 "gateway", "/v1/queries", workload.by_pseudonym, tokens=True,
+                 expected_body=allow),
+        Scenario("denied", f"`POST /v1/queries` by RRN for `{DENIED_PURPOSE}` (no rule: "
+                 "200, deny)", "gateway", "/v1/queries", workload.denied, tokens=True,
+                 expected_body=deny),
+        Scenario("unknown", "`POST /v1/queries`, an RRN nobody holds (200, deny)",
+                 "gateway", "/v1/queries", workload.unknown, tokens=True, expected_body=deny),
+    ]
 
 
-def report(name: str, ok: int, latencies: list[float], errors: int, seconds: float) -> float:
-    latencies.sort()
-    rps = len(latencies) / seconds
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(f"{name:<10} {rps:>9,.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
-          f"({ok:,} ok, {errors:,} errors)")
-    return rps
+# ---------------------------------------------------------------------------- the runs
+
+Driver = Callable[[Path, int, Scenario, bool], Outcome]
+
+
+def make_driver(wrk: str | None, port: int, connections: int) -> Driver:
+    def drive(requests: Path, seconds: int, scenario: Scenario, cycle: bool) -> Outcome:
+        if wrk is not None:
+            return run_wrk(wrk, f"http://{HOST}:{port}", requests, connections=connections,
+                           duration=seconds, cycle=cycle,
+                           expected_status=scenario.expected_status,
+                           expected_body=scenario.expected_body)
+        return run_python(HOST, port, requests, connections=connections, duration=seconds,
+                          cycle=cycle, expected_status=scenario.expected_status,
+                          expected_body=scenario.expected_body)
+
+    return drive
+
+
+def request_lines(scenario: Scenario, tokens: list[str]) -> list[tuple[str, str, str]]:
+    if not scenario.tokens:
+        return [(scenario.path, "", b) for b in scenario.bodies]
+    n = len(scenario.bodies)
+    return [(scenario.path, token, scenario.bodies[i % n]) for i, token in enumerate(tokens)]
+
+
+def run_scenario(scenario: Scenario, drive: Driver, args: argparse.Namespace, tmp: Path,
+                 mint: Callable[[int], list[str]]) -> Outcome:
+    """Pre-build (and mint), warm up, then the timed run; prints one line."""
+    warm, timed = tmp / f"{scenario.name}.warm.txt", tmp / f"{scenario.name}.txt"
+    if scenario.tokens:
+        # One token per request: enough for --max-rate over the warm-up and the timed run.
+        warm_n, timed_n = args.warmup * args.max_rate, args.duration * args.max_rate
+        tokens = mint(warm_n + timed_n + 1)  # +1: wrk calls request() once before its run
+        write_requests(warm, request_lines(scenario, tokens[:warm_n]))
+        write_requests(timed, request_lines(scenario, tokens[warm_n:]))
+    else:
+        write_requests(timed, request_lines(scenario, []))
+        warm = timed
+    if args.warmup:
+        drive(warm, args.warmup, scenario, not scenario.tokens)
+    outcome = drive(timed, args.duration, scenario, not scenario.tokens)
+    print(f"  {scenario.name:<15}{outcome.ok_per_s:>9,.0f} req/s   p50 {outcome.p50_ms:7.2f} ms"
+          f"   p99 {outcome.p99_ms:7.2f} ms   {outcome.ok:,} ok{problems(scenario, outcome)}")
+    return outcome
+
+
+def problems(scenario: Scenario, outcome: Outcome) -> str:
+    """What did not go as expected, for the progress line ('' when nothing)."""
+    notes = []
+    others = {s: n for s, n in sorted(outcome.statuses.items()) if s != scenario.expected_status}
+    if outcome.exhausted:
+        notes.append(f"RAN OUT of pre-built requests: {outcome.exhausted:,} more wanted "
+                     f"(sentinel 404s counted as other statuses; raise --max-rate)")
+    if others:
+        notes.append("other statuses: " + ", ".join(f"{s} x{n:,}" for s, n in others.items()))
+    mismatched = outcome.statuses.get(scenario.expected_status, 0) - outcome.ok
+    if mismatched:
+        notes.append(f"{mismatched:,} answered {scenario.expected_status} without "
+                     f"`{scenario.expected_body}`")
+    if outcome.socket_errors:
+        notes.append(f"{outcome.socket_errors:,} socket errors or timeouts")
+    if notes and outcome.sample:
+        notes.append(f"first such answer: {outcome.sample}")
+    return "".join(f"\n      ! {note}" for note in notes)
+
+
+def http_ok(url: str, data: bytes | None = None) -> bool:
+    request = urllib.request.Request(url, data=data,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def bare_server(args: argparse.Namespace, databases: Databases, logs: Path,
+                probe_body: str) -> AbstractContextManager[int]:
+    command = [sys.executable, str(HERE / "bare_app.py"), "--database", databases.bare_source,
+               "--host", HOST, "--port", str(args.port), "--workers", str(args.workers)]
+    url = f"http://{HOST}:{args.port}/bare"
+    return serving("the bare app", command, dict(os.environ), host=HOST, port=args.port,
+                   probe=lambda: http_ok(url, probe_body.encode()), log=logs / "bare.log")
+
+
+def gateway_server(args: argparse.Namespace, env: dict[str, str],
+                   logs: Path) -> AbstractContextManager[int]:
+    command = [str(BIN / "gateway"), "serve", "--host", HOST, "--port", str(args.port),
+               "--workers", str(args.workers)]
+    url = f"http://{HOST}:{args.port}/healthz"
+    return serving("the gateway", command, env, host=HOST, port=args.port,
+                   probe=lambda: http_ok(url), log=logs / "gateway.log")
+
+
+def server_logs(args: argparse.Namespace) -> Path:
+    """Where the servers' output goes (kept after the run, overwritten by the next)."""
+    logs: Path = args.data_dir.resolve() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs
+
+
+def run_all(args: argparse.Namespace, plan: list[Scenario], databases: Databases,
+            env: dict[str, str], drive: Driver,
+            mint: Callable[[int], list[str]]) -> list[tuple[Scenario, Outcome]]:
+    """Each server in turn (never both at once), its scenarios in order."""
+    results: list[tuple[Scenario, Outcome]] = []
+    logs = server_logs(args)
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as name:
+        tmp = Path(name)
+        with bare_server(args, databases, logs, plan[0].bodies[0]):
+            for scenario in (s for s in plan if s.server == "bare"):
+                results.append((scenario, run_scenario(scenario, drive, args, tmp, mint)))
+        with gateway_server(args, env, logs):
+            for scenario in (s for s in plan if s.server == "gateway"):
+                results.append((scenario, run_scenario(scenario, drive, args, tmp, mint)))
+    return results
+
+
+# ---------------------------------------------------------------------------- the report
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def memory_gib() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f", {int(line.split()[1]) / 2**20:.0f} GiB"
+    except OSError:
+        pass
+    return ""
+
+
+def uvicorn_stack() -> str:
+    import importlib.util
+
+    import uvicorn
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return (f"uvicorn {uvicorn.__version__}, loop auto ({loop}), http auto ({http}), "
+            "log level warning, access log off (as `gateway serve`)")
+
+
+def git_revision() -> str:
+    def git(*argv: str) -> str:
+        try:
+            return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True,
+                                  text=True).stdout
+        except OSError:
+            return ""
+
+    revision = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    dirty = git("status", "--porcelain", "--", "gateway", "pseudonymizer").strip()
+    return revision + (" + uncommitted changes under gateway/ or pseudonymizer/" if dirty else "")
+
+
+def print_header(args: argparse.Namespace, databases: Databases, wrk: str | None) -> None:
+    cores = os.cpu_count() or 1
+    load = (f"{wrk_version(wrk)}, 1 thread (-t1), bench/each_request_once.lua" if wrk
+            else "Python asyncio fallback driver (wrk missing)")
+    load_1, load_5, _ = os.getloadavg()
+    print(f"machine:     {cores} cores, {cpu_model()}{memory_gib()}, "
+          f"{platform.system()} {platform.release()}; load average {load_1:.2f} (1 min), "
+          f"{load_5:.2f} (5 min) before the run")
+    print(f"python:      {platform.python_implementation()} {platform.python_version()}")
+    print(f"command:     {shlex.join(sys.orig_argv)}")
+    print(f"code:        {git_revision()}")
+    print(f"database:    {databases.kind}")
+    print(f"server:      {args.workers} worker(s) per server; {uvicorn_stack()}")
+    print(f"load:        {load}; {args.connections} connections, {args.duration} s per "
+          f"scenario after a {args.warmup} s warm-up; tokens for {args.max_rate:,} req/s")
+    print(f"cores:       load generator and server share all {cores} cores (nothing pinned)")
+
+
+def ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.2f}×" if reference else "—"
+
+
+def markdown_table(results: list[tuple[Scenario, Outcome]], caption: str) -> str:
+    bare = next((o for s, o in results if s.name == "bare"), None)
+    rows = [f"**{caption}**", "",
+            "| scenario | request | req/s | ÷ bare | p50 ms | ÷ bare | p99 ms | ÷ bare | not ok |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for scenario, o in results:
+        ref = bare or o
+        flag = " ⚠ ran out" if o.exhausted else ""
+        rows.append(
+            f"| {scenario.name} | {scenario.what} | {o.ok_per_s:,.0f} | "
+            f"{ratio(o.ok_per_s, ref.ok_per_s)} | {o.p50_ms:.2f} | {ratio(o.p50_ms, ref.p50_ms)} | "
+            f"{o.p99_ms:.2f} | {ratio(o.p99_ms, ref.p99_ms)} | {o.not_ok:,}{flag} |")
+    rows += ["", "req/s counts answers with the expected status and outcome; `÷ bare` is this "
+             "row's figure divided by the bare app's; `not ok` counts every other answer and "
+             "socket error."]
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000,
+                        help="synthetic customers to seed (once per data dir / database)")
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/gateway-bench"),
+                        help="keys and SQLite files, reused between runs")
+    parser.add_argument("--database-url",
+                        help="PostgreSQL server for every database, e.g. "
+                        "postgresql://postgres@127.0.0.1:5432/test (default: SQLite)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per scenario")
+    parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes, for the gateway and the bare app alike")
+    parser.add_argument("--max-rate", type=int, default=4_000,
+                        help="req/s the pre-minted tokens must last for (one per request)")
+    parser.add_argument("--port", type=int, default=8099)
+    args = parser.parse_args()
+    if args.duration + args.warmup > TOKEN_LIFETIME_S - 60:
+        parser.error(f"--duration + --warmup must stay under {TOKEN_LIFETIME_S - 60} s: "
+                     "tokens are minted before each scenario and live "
+                     f"{TOKEN_LIFETIME_S} s at most")
+    return args
+
+
+def on_sigterm(_signum: int, _frame: object) -> NoReturn:
+    raise SystemExit(143)  # unwinds through the `finally` that stops the servers
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/gateway-bench"))
-    parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--port", type=int, default=8099)
-    parser.add_argument("--workers", type=int, default=1, help="gateway server processes")
-    args = parser.parse_args()
+    args = parse_args()
+    signal.signal(signal.SIGTERM, on_sigterm)
+    wrk = wrk_path()
+    if wrk is None:
+        print(f"wrk is not installed: install it with `{INSTALL_HINT}` (Debian/Ubuntu).\n"
+              "FALLING BACK to the Python driver in this process: it saturates long before "
+              "the servers do, so its figures are not comparable with wrk's.\n")
+    data_dir = args.data_dir.resolve()
+    postgres = args.database_url is not None
+    databases = postgres_databases(args.database_url) if postgres else sqlite_databases(data_dir)
+    env = gateway_env(data_dir, args.port, databases)
+    print_header(args, databases, wrk)
+    prepare(data_dir, args.customers, env, postgres)
 
-    env = env_for(args.data_dir, args.port)
     os.environ.update({k: v for k, v in env.items() if k.startswith("GATEWAY_")})
-    prepare(args.data_dir, args.customers, env)
-    full_bodies, base_bodies = workload(args.data_dir, 2000)
-    expected = int(args.duration * 3000)
-    tokens = mint(args.data_dir, expected)
-    rng = random.Random(7)
-    full = [request_bytes("/v1/queries", rng.choice(full_bodies), t) for t in tokens]
-    base = [request_bytes("/unsafe/baseline", rng.choice(base_bodies), None)
-            for _ in range(expected)]
+    from gateway.settings import Settings
 
-    server = subprocess.Popen([str(BIN / "gateway"), "serve", "--port", str(args.port),
-                               "--workers", str(args.workers)], env=env)
+    settings = Settings()
+    workload = build_workload(settings, random.Random(7))
+    plan = scenarios(workload, "psycopg" if postgres else "sqlite3")
+    key = settings.secrets_path / "systems" / f"{SYSTEM}.key.pem"
+
+    def mint(count: int) -> list[str]:
+        return mint_tokens(key, settings.audience, count)
+
+    drive = make_driver(wrk, args.port, args.connections)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{args.port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        print(f"{args.workers} server process(es), {args.concurrency} keep-alive clients, "
-              f"{args.duration:.0f} s each, {os.cpu_count()} cores")
-        asyncio.run(drive(args.port, base[:500], 8, 2.0))  # warm up
-        t0 = time.perf_counter()
-        ok, lat, err = asyncio.run(drive(args.port, base, args.concurrency, args.duration))
-        base_rps = report("baseline", ok, lat, err, time.perf_counter() - t0)
-        asyncio.run(drive(args.port, full[:300], 8, 1.0))  # warm up
-        t0 = time.perf_counter()
-        ok, lat, err = asyncio.run(drive(args.port, full[300:], args.concurrency, args.duration))
-        full_rps = report("full path", ok, lat, err, time.perf_counter() - t0)
-        print(f"overhead: full path runs at 1/{base_rps / full_rps:.2f} of the baseline's rate")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        results = run_all(args, plan, databases, env, drive, mint)
+    except ServerFailed as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except KeyboardInterrupt:
+        raise SystemExit("\ninterrupted: the servers this run started are stopped") from None
+    kind = "PostgreSQL" if postgres else "SQLite"
+    caption = (f"{kind}, {args.workers} worker(s), {args.connections} connections, "
+               f"{args.duration} s per scenario, {os.cpu_count()} cores shared with "
+               f"{'wrk' if wrk else 'the Python driver'}")
+    print()
+    print(markdown_table(results, caption))
+    notes = [f"{s.name}:{problems(s, o)}" for s, o in results if problems(s, o)]
+    if notes:
+        print("\nNOT AS EXPECTED (the figures of these rows are not valid; server output in "
+              f"{server_logs(args)}):\n" + "\n".join(notes))
 
 
 if __name__ == "__main__":
