@@ -44,7 +44,12 @@ class Settings(BaseSettings):
     clock_skew_s: int = Field(30, ge=0, le=120)
     log_origin: str = Field("gateway.example-holdings.co.kr/access-log")
     log_batch_max: int = Field(256, ge=1)
-    log_batch_wait_ms: float = Field(2.0, ge=0)
+    log_batch_wait_ms: float = Field(
+        0.0, ge=0,
+        description="how long the log writer waits for more records before a commit; 0: none "
+        "(records that arrive while one batch commits form the next batch, so batches grow "
+        "with the load by themselves, and a lone request never waits)",
+    )
     checkpoint_interval_s: float = Field(1.0, gt=0)
     pseudonym_grace_days: int = Field(
         90, ge=0, le=3650,

@@ -22,10 +22,32 @@ MAX_SAFE_INTEGER = 2**53 - 1  # RFC 7493 §2.2: beyond this, JSON numbers lose p
 # Python's encoder escapes exactly what JSON.stringify escapes (", \, \b \f \n \r \t and other
 # C0 controls as lowercase \u00xx) when ensure_ascii is off; everything else stays literal.
 _encode_string = json.JSONEncoder(ensure_ascii=False).encode
+# For values `_plain` accepts, the C encoder with sorted keys prints exactly the canonical form:
+# ASCII keys sort the same by code point as by UTF-16 code unit, and plain ints, strings,
+# booleans and null print as JCS prints them. Anything else takes the checked path below.
+_encode_plain = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                                 check_circular=False).encode
+
+
+def _plain(obj: Any) -> bool:
+    """Whether `obj` holds only exact str, safe int, bool, None, list, tuple and dict with
+    ASCII keys (no subclasses, no floats): the values the fast path prints canonically."""
+    kind = type(obj)
+    if kind is str or obj is None or kind is bool:
+        return True
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER)
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in obj.items())
+    if kind is list or kind is tuple:
+        return all(_plain(v) for v in obj)
+    return False
 
 
 def canonical_json(obj: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of `obj` (str/int/bool/None/list/dict only)."""
+    if _plain(obj):
+        return _utf8(_encode_plain(obj))
     parts: list[str] = []
     _write(obj, parts, "$")
     return _utf8("".join(parts))
@@ -63,6 +85,8 @@ class CanonicalObject:
 
 
 def _member(key: str, value: Any) -> bytes:
+    if _plain(value):
+        return _utf8(_encode_string(key) + ":" + _encode_plain(value))
     parts = [_encode_string(key), ":"]
     _write(value, parts, f"$.{key}")
     return _utf8("".join(parts))

@@ -87,7 +87,7 @@ class AccessLog:
         *,
         origin: str,
         batch_max: int = 256,
-        batch_wait_ms: float = 2.0,
+        batch_wait_ms: float = 0.0,
         create_tables: bool = True,
     ) -> None:
         if batch_max < 1 or batch_wait_ms < 0:

@@ -9,10 +9,10 @@ frontier, ≤ 64 hashes, so an append reads one row); `log_checkpoints` the sign
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -23,13 +23,18 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    bindparam,
     insert,
     literal_column,
     select,
     union_all,
     update,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from gateway.accesslog import append_only
 from gateway.accesslog.errors import LogCorrupted, LogRangeError
@@ -281,33 +286,92 @@ def _check_size(conn: Connection, tree_size: int) -> None:
 
 
 # --- append -------------------------------------------------------------------------------------
+_INSERT_LEAF = insert(leaves).values(idx=bindparam("idx"), leaf_hash=bindparam("leaf_hash"),
+                                     record=bindparam("record"), created_at=bindparam("stamp"))
+_INSERT_NODE = insert(nodes).values(level=bindparam("level"), idx=bindparam("idx"),
+                                    hash=bindparam("hash"))
+_MOVE_HEAD = (update(head)
+              .where(head.c.id == HEAD_ID, head.c.size == bindparam("start"))
+              .values(size=bindparam("size"), root_hash=bindparam("root"),
+                      frontier=bindparam("frontier"), updated_at=bindparam("stamp")))
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """An append statement compiled for one dialect, run straight on the DB-API cursor: the
+    writer runs the same three statements for every batch, so SQLAlchemy's per-execution
+    work (cache keys, parameter processing per row) is done once here instead."""
+
+    sql: str
+    names: tuple[str, ...]  # bind names in positional order, or () for named parameters
+    processors: tuple[tuple[str, Callable[[object], object]], ...]  # e.g. datetime → text
+    constants: tuple[tuple[str, object], ...]  # values the statement itself binds (HEAD_ID)
+
+    @classmethod
+    def of(cls, statement: ClauseElement, dialect: Dialect) -> _Compiled:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        processors, constants = [], []
+        for name, bind in compiled.binds.items():
+            if not bind.required:
+                constants.append((name, bind.effective_value))
+            process = bind.type._cached_bind_processor(dialect)
+            if process is not None:
+                processors.append((name, process))
+        names = tuple(compiled.positiontup or ()) if compiled.positional else ()
+        return cls(str(compiled), names, tuple(processors), tuple(constants))
+
+    def params(self, values: dict[str, object]) -> Sequence[object] | dict[str, object]:
+        values.update(self.constants)
+        for name, process in self.processors:
+            values[name] = process(values[name])
+        return tuple(values[n] for n in self.names) if self.names else values
+
+
+_COMPILED: dict[tuple[str, int], _Compiled] = {}
+
+
+def _compiled(conn: Connection, statement: ClauseElement) -> _Compiled:
+    key = (conn.dialect.name, id(statement))  # the module-level statements live forever
+    found = _COMPILED.get(key)
+    if found is None:
+        found = _COMPILED[key] = _Compiled.of(statement, conn.dialect)
+    return found
+
+
 def append_leaves(conn: Connection, current: Head, records: Sequence[bytes]) -> Head:
     """Insert `records` as leaves current.size.. with their new nodes; advance the head.
 
-    The caller holds the append lock and has read `current` in this transaction.
+    The caller holds the append lock and has read `current` in this transaction. The rows go
+    through the transaction's own DB-API connection with statements compiled once.
     """
     start = current.size
     frontier = read_frontier(conn, current)
     stamp = now()
-    leaf_rows = []
-    node_rows: list[dict[str, object]] = []
+    leaf, node, move = (_compiled(conn, s) for s in (_INSERT_LEAF, _INSERT_NODE, _MOVE_HEAD))
+    leaf_rows: list[Any] = []
+    node_rows: list[Any] = []
     for offset, data in enumerate(records):
         h = leaf_hash(data)
-        leaf_rows.append(
-            {"idx": start + offset, "leaf_hash": h, "record": data, "created_at": stamp}
-        )
-        node_rows.extend({"level": lvl, "idx": i, "hash": nh} for lvl, i, nh in frontier.append(h))
-    if leaf_rows:
-        conn.execute(insert(leaves), leaf_rows)
-    if node_rows:
-        conn.execute(insert(nodes), node_rows)
+        leaf_rows.append(leaf.params({"idx": start + offset, "leaf_hash": h, "record": data,
+                                      "stamp": stamp}))
+        node_rows.extend(node.params({"level": lvl, "idx": i, "hash": nh})
+                         for lvl, i, nh in frontier.append(h))
     new = Head(frontier.size, frontier.root(), b"".join(frontier.hashes()))
-    moved = conn.execute(
-        update(head)
-        .where(head.c.id == HEAD_ID, head.c.size == start)
-        .values(size=new.size, root_hash=new.root, frontier=new.frontier, updated_at=stamp)
-    )
-    if moved.rowcount != 1:  # another writer advanced the head: the lock did not hold
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if leaf_rows:
+            cursor.executemany(leaf.sql, leaf_rows)
+        if node_rows:
+            cursor.executemany(node.sql, node_rows)
+        cursor.execute(move.sql, move.params({"start": start, "size": new.size, "root": new.root,
+                                              "frontier": new.frontier, "stamp": stamp}))
+        moved = cursor.rowcount
+    except conn.dialect.loaded_dbapi.Error as exc:  # named as SQLAlchemy names driver errors
+        raise DBAPIError.instance(None, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+    if moved != 1:  # another writer advanced the head: the lock did not hold
         raise LogCorrupted(f"access log head moved from size {start} during an append")
     return new
 

@@ -6,8 +6,10 @@ import enum
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway.accesslog import RecordNotCanonical, canonical_json
+from gateway.accesslog import RecordNotCanonical, canonical, canonical_json
 from gateway.accesslog.canonical import CanonicalObject
 
 
@@ -79,3 +81,35 @@ def test_adding_an_existing_member_is_refused() -> None:
 def test_prepared_records_are_validated(record: dict[Any, Any], message: str) -> None:
     with pytest.raises(RecordNotCanonical, match=message):
         CanonicalObject.of(record)
+
+
+# Values a record can hold, with the awkward corners drawn often: control characters, quotes,
+# backslashes, non-BMP characters and U+E000..U+FFFF in keys (UTF-16 and code-point order differ
+# there), lone surrogates, integers at the I-JSON limit, floats (refused), str subclasses.
+_TEXT = st.text(alphabet=st.characters(), max_size=8) | st.sampled_from(
+    ["\x00", "\x1f", "\x7f", '"', "\\", "\u2028", "\ud800", "\U0001f600", "\ue000", "ｚ", "é"])
+_SCALARS = (st.none() | st.booleans() | _TEXT
+            | st.integers(min_value=-(2**53) - 2, max_value=2**53 + 2)
+            | st.sampled_from([0.5, Kind.QUERY]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(_TEXT, inner, max_size=4), max_leaves=20)
+
+
+def _slow(value: Any) -> bytes | str:
+    """The member-by-member writer alone (the checked path), or the error it raises."""
+    parts: list[str] = []
+    try:
+        canonical._write(value, parts, "$")
+        return canonical._utf8("".join(parts))
+    except RecordNotCanonical as exc:
+        return f"refused: {type(exc).__name__}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(_VALUES)
+def test_fast_path_prints_exactly_what_the_checked_writer_prints(value: Any) -> None:
+    try:
+        fast: bytes | str = canonical_json(value)
+    except RecordNotCanonical as exc:
+        fast = f"refused: {type(exc).__name__}"
+    assert fast == _slow(value)

@@ -1,0 +1,258 @@
+"""CPU time per stage of `POST /v1/queries`, measured in process (`bench_gateway.py --profile`).
+
+Runs N requests through the real ASGI app (the same `create_app` the server runs, no HTTP
+socket) with C concurrent requests, so the log's group commit batches as it does under load.
+Each step of the request path is wrapped with a CPU-time meter (`time.thread_time`): the
+wrappers replace the step functions where the pipeline looks them up, so nothing in the
+gateway carries profiling code. The log writer's own thread is metered by its CPU clock and
+shared out per record. `framework` is what is left of the event loop's CPU time per request:
+uvicorn is not in the loop here, Starlette/FastAPI routing, dependencies, body parsing and
+validation are.
+
+    .venv/bin/python bench/profile_stages.py --data-dir /tmp/gateway-bench --requests 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ATTRIBUTES = ["deposit_balance", "loan_balance", "credit_grade", "annual_income"]
+STAGES = ("authenticate", "resolve", "decide", "fetch", "shape", "record", "respond",
+          "framework")
+
+
+class Meter:
+    """CPU seconds per stage, summed over every request (event-loop thread only)."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = defaultdict(float)
+
+    def sync(self, stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def metered(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.cpu[stage] += time.thread_time() - started
+
+        return metered
+
+    def coroutine(self, stage: str, function: Callable[..., Awaitable[Any]]
+                  ) -> Callable[..., Awaitable[Any]]:
+        """Meters a coroutine function that completes without suspending (FastAPI's
+        `serialize_response` with an `async def` route does)."""
+        async def metered(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            coro = function(*args, **kwargs)
+            try:
+                coro.send(None)  # type: ignore[attr-defined]
+            except StopIteration as done:
+                self.cpu[stage] += time.thread_time() - started
+                return done.value
+            coro.close()  # type: ignore[attr-defined]
+            raise RuntimeError(f"`{stage}` suspended: it cannot be metered this way")
+
+        return metered
+
+
+def _thread_cpu(name: str) -> float:
+    """CPU seconds used so far by the live thread called `name` (0 if there is none)."""
+    for thread in threading.enumerate():
+        if thread.name == name and thread.ident is not None:
+            return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return 0.0
+
+
+def install(meter: Meter, services: Any) -> None:
+    """Wrap the request path's steps where `gateway.pipeline` and the API look them up."""
+    import fastapi.routing
+
+    from gateway import pipeline
+    from gateway.api import deps
+
+    services.authenticator.verify = meter.sync("authenticate", services.authenticator.verify)
+    # replay pre-check: a read the authenticate step owes (the id itself rides with the record)
+    services.token_ids.used_before = meter.sync("authenticate", services.token_ids.used_before)
+    pipeline.resolve = meter.sync("resolve", pipeline.resolve)  # type: ignore[attr-defined]
+    services.consents.for_customer = meter.sync("decide", services.consents.for_customer)
+    pipeline.decide = meter.sync("decide", pipeline.decide)  # type: ignore[attr-defined]
+    pipeline.fetch = meter.sync("fetch", pipeline.fetch)  # type: ignore[attr-defined]
+    pipeline.national_ids = meter.sync("fetch", pipeline.national_ids)  # type: ignore[attr-defined]
+    pipeline.shape = meter.sync("shape", pipeline.shape)  # type: ignore[attr-defined]
+    pipeline.record.query_record = meter.sync("record", pipeline.record.query_record)
+    # the caller's share of an append (canonical JSON, queueing); the writer thread is metered
+    # by its own CPU clock
+    services.access_log._submit = meter.sync("record", services.access_log._submit)
+    fastapi.routing.serialize_response = meter.coroutine(  # type: ignore[assignment]
+        "respond", fastapi.routing.serialize_response)
+    del deps  # the dependencies call services.authenticator.verify, wrapped above
+
+
+async def call(app: Any, body: bytes, token: str) -> int:
+    """One POST /v1/queries straight through the ASGI app; returns the status."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/v1/queries", "raw_path": b"/v1/queries", "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080),
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+                    (b"authorization", f"Bearer {token}".encode()),
+                    (b"content-length", str(len(body)).encode())],
+    }
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def drive(app: Any, bodies: list[bytes], tokens: list[str], concurrency: int
+                ) -> dict[int, int]:
+    statuses: dict[int, int] = defaultdict(int)
+    cursor = 0
+
+    async def client() -> None:
+        nonlocal cursor
+        while cursor < len(tokens):
+            n = cursor
+            cursor += 1
+            statuses[await call(app, bodies[n % len(bodies)], tokens[n])] += 1
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return dict(statuses)
+
+
+async def run(bodies: list[dict[str, object]], tokens: list[str], concurrency: int,
+              warmup: int) -> None:
+    from gateway.api.app import create_app
+    from gateway.services import Services
+    from gateway.settings import Settings
+
+    settings = Settings()
+    services = Services.build(settings)
+    app = create_app(settings, services=services)
+    rng = random.Random(11)
+    encoded = [json.dumps(rng.choice(bodies), ensure_ascii=False).encode()
+               for _ in range(len(tokens))]
+    async with app.router.lifespan_context(app):
+        app.state.services = services
+        await drive(app, encoded[:warmup], tokens[:warmup], concurrency)  # compile, warm caches
+        meter = Meter()
+        install(meter, services)
+        measured = tokens[warmup:]
+        loop_cpu, writer_cpu = time.thread_time(), _thread_cpu("accesslog-writer")
+        started = time.perf_counter()
+        statuses = await drive(app, encoded[warmup:], measured, concurrency)
+        wall = time.perf_counter() - started
+        loop_cpu = time.thread_time() - loop_cpu
+        writer_cpu = _thread_cpu("accesslog-writer") - writer_cpu
+    services.close()
+    report(meter, len(measured), loop_cpu, writer_cpu, wall, statuses, concurrency)
+
+
+def report(meter: Meter, n: int, loop_cpu: float, writer_cpu: float, wall: float,
+           statuses: dict[int, int], concurrency: int) -> None:
+    per = {stage: meter.cpu.get(stage, 0.0) / n * 1e6 for stage in STAGES}
+    measured = sum(per.values())
+    per["framework"] = max(0.0, loop_cpu / n * 1e6 - measured)
+    writer = writer_cpu / n * 1e6
+    total = sum(per.values()) + writer
+    print(f"profile: {n:,} requests in process, {concurrency} at a time, statuses "
+          f"{json.dumps(statuses)}; {n / wall:,.0f} req/s wall on this core")
+    print(f"{'stage':<14} {'CPU µs/request':>15} {'share':>7}")
+    for stage in STAGES:
+        print(f"{stage:<14} {per[stage]:>15.1f} {per[stage] / total:>7.1%}")
+    print(f"{'log writer':<14} {writer:>15.1f} {writer / total:>7.1%}   "
+          "(its own thread: hashing, inserts, commit)")
+    print(f"{'total':<14} {total:>15.1f}          → at most {1e6 / total:,.0f} req/s per core")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/gateway-bench"))
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    profile(args.data_dir, args.requests, args.concurrency)
+
+
+def profile(data_dir: Path, requests: int, concurrency: int,
+            bodies: list[dict[str, object]] | None = None) -> None:
+    """The `--profile` mode: `bodies` are full-path request bodies (default: built here)."""
+    os.environ.setdefault("GATEWAY_DATA_DIR", str(data_dir))
+    os.environ.setdefault("GATEWAY_DEMO", "true")
+    os.environ.setdefault("GATEWAY_PUBLIC_KEYS_DIR", str(data_dir / "public-keys"))
+    os.environ.setdefault("GATEWAY_POLICY_DIR", str(ROOT / "policies"))
+    if bodies is None:
+        bodies = workload(data_dir, 2000)
+    warmup = min(500, requests // 5)
+    tokens = mint(data_dir, requests + warmup)
+    asyncio.run(run(bodies, tokens, concurrency, warmup))
+
+
+def workload(data_dir: Path, n: int) -> list[dict[str, object]]:
+    """Bodies like the HTTP runs': customers of both bank and card, half named by RRN and
+    half by the card company's pseudonym, four attributes for `credit_risk`."""
+    from sqlalchemy import select
+
+    from gateway.db.engine import make_engine
+    from gateway.db.models import Customer, Relationship
+    from pseudonymizer.keys import FileKeyProvider
+    from pseudonymizer.pseudonyms import Pseudonymizer
+    from pseudonymizer.vault import RrnVault
+
+    keys = FileKeyProvider(data_dir / "secrets")
+    vault, pseudonyms = RrnVault(keys), Pseudonymizer(keys)
+    engine = make_engine(f"sqlite:///{data_dir / 'gateway.db'}")
+    card = select(Relationship.customer_key).where(Relationship.affiliate == "card")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Customer.customer_key, Customer.rrn_ciphertext)
+            .join(Relationship, Relationship.customer_key == Customer.customer_key)
+            .where(Relationship.affiliate == "bank", Customer.customer_key.in_(card))
+            .limit(n)).all()
+    engine.dispose()
+    bodies: list[dict[str, object]] = []
+    for i, row in enumerate(rows):
+        who = ({"pseudonym": pseudonyms.pseudonym(row.customer_key, "card")} if i % 2
+               else {"rrn": vault.decrypt(row.rrn_ciphertext, row.customer_key)})
+        bodies.append({"customer": who, "purpose": "credit_risk", "attributes": ATTRIBUTES})
+    return bodies
+
+
+def mint(data_dir: Path, count: int) -> list[str]:
+    from gateway.keys import mint_token
+
+    key = data_dir / "secrets" / "systems" / "card-risk.key.pem"
+    return [mint_token(key, system="card-risk", employee="bench", audience="affiliate-gateway",
+                       lifetime_s=300, algorithm="ES256") for _ in range(count)]
+
+
+if __name__ == "__main__":
+    main()
