@@ -459,6 +459,8 @@ def print_header(args: argparse.Namespace, databases: Databases, wrk: str | None
     print(f"machine:     {cores} cores, {cpu_model()}{memory_gib()}, "
           f"{platform.system()} {platform.release()}; load average {load_1:.2f} (1 min), "
           f"{load_5:.2f} (5 min) before the run")
+    if load_1 > cores / 2:
+        print("             BUSY: other processes use the cores; these figures will be noisy")
     print(f"python:      {platform.python_implementation()} {platform.python_version()}")
     print(f"command:     {shlex.join(sys.orig_argv)}")
     print(f"code:        {git_revision()}")
