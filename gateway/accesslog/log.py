@@ -30,7 +30,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -52,6 +52,14 @@ NO_FILE = (None, "", ":memory:")
 
 
 _USED_TOKENS: Table = UsedToken.__table__  # type: ignore[assignment]
+# one per dialect: ON CONFLICT … DO NOTHING RETURNING exists on SQLite ≥ 3.35 and PostgreSQL
+_CLAIMS = {
+    name: insert(_USED_TOKENS)
+    .values(jti=bindparam("jti"), system=bindparam("system"), expires_at=bindparam("expires_at"))
+    .on_conflict_do_nothing(index_elements=["jti"])
+    .returning(_USED_TOKENS.c.jti)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,51 +274,55 @@ class AccessLog:
         """Write the batch in one transaction; return the index of each written record and
         the pendings whose token id was new (both keyed by `id()` of the pending).
 
-        A record whose token id was used before is not written.
+        A record whose token id was used before is not written. The statements run on the
+        transaction's driver cursor, compiled once (`store.compiled`): the writer repeats
+        the same few statements for every batch.
         """
         with self._engine.connect() as conn:
-            self._lock_log(conn)
-            fresh = self._claim_tokens(conn, batch)
-            current = store.read_head(conn, for_update=True)
-            start = current.size
-            keep = [p for p in batch
-                    if p.record is not None and (p.token is None or id(p) in fresh)]
-            # INVARIANT: each record holds its own index, assigned under the append lock
-            data = [p.record.with_member("index", start + n)  # type: ignore[union-attr]
-                    for n, p in enumerate(keep)]
-            if data:
-                store.append_leaves(conn, current, data)
+            if self._dialect == "postgresql":
+                # FOR UPDATE must see the latest committed head after waiting for the lock
+                conn = conn.execution_options(isolation_level="READ COMMITTED")
+            conn.begin()  # SQLAlchemy's transaction: its commit below commits the driver's
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                if self._dialect == "sqlite":  # the write lock, before anything is read
+                    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS:d}")
+                    cursor.execute("PRAGMA synchronous = FULL")  # WAL + NORMAL may lose commits
+                    cursor.execute("BEGIN IMMEDIATE")
+                current = store.lock_head(conn, cursor)
+                fresh = self._claim_tokens(conn, cursor, batch)
+                start = current.size
+                keep = [p for p in batch
+                        if p.record is not None and (p.token is None or id(p) in fresh)]
+                # INVARIANT: each record holds its own index, assigned under the append lock
+                data = [p.record.with_member("index", start + n)  # type: ignore[union-attr]
+                        for n, p in enumerate(keep)]
+                if data:
+                    store.append_leaves(conn, current, data, cursor)
+            except conn.dialect.loaded_dbapi.Error as exc:  # named as SQLAlchemy names them
+                raise DBAPIError.instance(None, None, exc,
+                                          conn.dialect.loaded_dbapi.Error) from exc
+            finally:
+                cursor.close()
             conn.commit()
         return {id(p): start + n for n, p in enumerate(keep)}, fresh
 
-    def _claim_tokens(self, conn: Connection, batch: list[_Pending]) -> set[int]:
-        """Insert the batch's token ids in one statement; the `id()`s of pendings whose id was
-        new. A second use of one id in the same batch is a replay like any other."""
-        first: dict[str, tuple[_Pending, TokenClaim]] = {}
+    def _claim_tokens(self, conn: Connection, cursor: Any, batch: list[_Pending]) -> set[int]:
+        """Insert the batch's token ids; the `id()`s of pendings whose id was new. A second
+        use of one id in the same batch is a replay like any other."""
+        statement = store.compiled(conn, _CLAIMS[self._dialect])
+        fresh: set[int] = set()
+        seen: set[str] = set()
         for p in batch:
-            if p.token is not None and p.token.jti not in first:
-                first[p.token.jti] = (p, p.token)
-        if not first:
-            return set()
-        insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
-        inserted = conn.execute(
-            insert(_USED_TOKENS)
-            .values([{"jti": t.jti, "system": t.system, "expires_at": t.expires_at}
-                     for _, t in first.values()])
-            .on_conflict_do_nothing(index_elements=["jti"])
-            .returning(_USED_TOKENS.c.jti)
-        ).scalars().all()
-        return {id(first[jti][0]) for jti in inserted}
-
-    def _lock_log(self, conn: Connection) -> None:
-        """Take the cross-process append lock before reading the head."""
-        if self._dialect == "sqlite":
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            conn.exec_driver_sql("PRAGMA synchronous = FULL")  # WAL + NORMAL may lose commits
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif self._dialect == "postgresql":
-            # FOR UPDATE must see the latest committed head after waiting for the lock
-            conn.execution_options(isolation_level="READ COMMITTED")
+            token = p.token
+            if token is None or token.jti in seen:
+                continue
+            seen.add(token.jti)
+            cursor.execute(statement.sql, statement.params(
+                {"jti": token.jti, "system": token.system, "expires_at": token.expires_at}))
+            if cursor.fetchone() is not None:  # RETURNING: drivers disagree on rowcount here
+                fresh.add(id(p))
+        return fresh
 
     def _fail_queued(self, q: queue.SimpleQueue[_Pending | None]) -> None:
         while True:

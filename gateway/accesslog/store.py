@@ -157,6 +157,22 @@ def read_head(conn: Connection, *, for_update: bool = False) -> Head:
     return Head(int(row.size), bytes(row.root_hash), bytes(row.frontier or b""))
 
 
+_READ_HEAD = select(head.c.size, head.c.root_hash, head.c.frontier).where(head.c.id == HEAD_ID)
+_LOCK_HEAD = _READ_HEAD.with_for_update()
+
+
+def lock_head(conn: Connection, cursor: Any) -> Head:
+    """The append lock, then the head, on the transaction's driver cursor (the writer's path):
+    `SELECT … FOR UPDATE` on PostgreSQL; on SQLite the caller began with `BEGIN IMMEDIATE`."""
+    statement = _compiled(conn, _LOCK_HEAD)
+    cursor.execute(statement.sql, statement.params({}))
+    row = cursor.fetchone()
+    if row is None:
+        raise LogCorrupted("access log head row `log_head` is missing")
+    size, root, frontier = row
+    return Head(int(size), bytes(root), bytes(frontier or b""))
+
+
 # --- hashes -------------------------------------------------------------------------------------
 def perfect_hash(conn: Connection, level: int, index: int) -> bytes:
     """Hash of the perfect subtree (level, index); level 0 is a leaf hash."""
@@ -331,6 +347,11 @@ class _Compiled:
 _COMPILED: dict[tuple[str, int], _Compiled] = {}
 
 
+def compiled(conn: Connection, statement: ClauseElement) -> _Compiled:
+    """`statement` compiled for `conn`'s dialect, once (keep `statement` alive: module level)."""
+    return _compiled(conn, statement)
+
+
 def _compiled(conn: Connection, statement: ClauseElement) -> _Compiled:
     key = (conn.dialect.name, id(statement))  # the module-level statements live forever
     found = _COMPILED.get(key)
@@ -339,11 +360,13 @@ def _compiled(conn: Connection, statement: ClauseElement) -> _Compiled:
     return found
 
 
-def append_leaves(conn: Connection, current: Head, records: Sequence[bytes]) -> Head:
+def append_leaves(conn: Connection, current: Head, records: Sequence[bytes],
+                  cursor: Any | None = None) -> Head:
     """Insert `records` as leaves current.size.. with their new nodes; advance the head.
 
     The caller holds the append lock and has read `current` in this transaction. The rows go
-    through the transaction's own DB-API connection with statements compiled once.
+    through the transaction's own DB-API connection (or `cursor` on it) with statements
+    compiled once.
     """
     start = current.size
     frontier = read_frontier(conn, current)
@@ -358,7 +381,9 @@ def append_leaves(conn: Connection, current: Head, records: Sequence[bytes]) -> 
         node_rows.extend(node.params({"level": lvl, "idx": i, "hash": nh})
                          for lvl, i, nh in frontier.append(h))
     new = Head(frontier.size, frontier.root(), b"".join(frontier.hashes()))
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    own = cursor is None
+    if cursor is None:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         if leaf_rows:
             cursor.executemany(leaf.sql, leaf_rows)
@@ -370,7 +395,8 @@ def append_leaves(conn: Connection, current: Head, records: Sequence[bytes]) -> 
     except conn.dialect.loaded_dbapi.Error as exc:  # named as SQLAlchemy names driver errors
         raise DBAPIError.instance(None, None, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:
-        cursor.close()
+        if own:
+            cursor.close()
     if moved != 1:  # another writer advanced the head: the lock did not hold
         raise LogCorrupted(f"access log head moved from size {start} during an append")
     return new

@@ -12,7 +12,9 @@ own explicit consent), 제37조 (withdrawal takes effect at once); 신용정보�
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from gateway.domain import (
@@ -45,12 +47,34 @@ def decide(policy: Policy, request: DecisionRequest,
     purpose = policy.purposes.get(request.purpose)
     if purpose is None:
         raise UnknownPurpose(f"purpose `{request.purpose}` is not in the policy")
-    for item in request.attributes:
-        _check_known(policy, item)
 
     released: list[Released] = []
     withheld: list[Withheld] = []
     errors: list[str] = []
+    if trace is None and request.customer_known:
+        # the request path: the rules' part of each answer is looked up, not worked out
+        plans = _plans(policy)
+        caller = request.caller
+        outcomes: list[_Plan] = []
+        for item in request.attributes:
+            key = (caller.affiliate, caller.system, purpose.id, item.attribute, item.view)
+            plan = plans.get(key)
+            if plan is None:  # first time for this key: checked, worked out and kept
+                _check_known(policy, item)
+                plan = plans[key] = _decide_one(
+                    policy, request, purpose, policy.rules_for(caller.affiliate, purpose.id),
+                    item, (), [], plan_only=True)
+            outcomes.append(plan)
+        for plan in outcomes:  # only once every attribute is known (a request error wins)
+            outcome = _with_consent(policy, request, purpose, plan, consents, errors)
+            if type(outcome) is Released:
+                released.append(outcome)
+            else:
+                withheld.append(outcome)  # type: ignore[arg-type]
+        return _decision(policy, purpose, released, withheld, errors)
+
+    for item in request.attributes:
+        _check_known(policy, item)
     rules = policy.rules_for(request.caller.affiliate, purpose.id)
     if trace is not None:
         trace.rules = tuple(r.id for r in rules)
@@ -59,21 +83,67 @@ def decide(policy: Policy, request: DecisionRequest,
         if trace is not None:
             step = tr.AttributeTrace(item.attribute, item.view)
             trace.attributes.append(step)
-        outcome = _decide_one(policy, request, purpose, rules, item, consents, errors, step)
-        if isinstance(outcome, Released):
-            released.append(outcome)
+        decided = _decide_one(policy, request, purpose, rules, item, consents, errors, step)
+        assert not isinstance(decided, _NeedsConsent)  # only `plan_only` returns one
+        if isinstance(decided, Released):
+            released.append(decided)
         else:
-            withheld.append(outcome)
+            withheld.append(decided)
+    return _decision(policy, purpose, released, withheld, errors)
 
+
+def _decision(policy: Policy, purpose: Purpose, released: list[Released],
+              withheld: list[Withheld], errors: list[str]) -> Decision:
     return Decision(
         released=tuple(released),
         withheld=tuple(withheld),
         policy_version=policy.version,
         purpose=purpose.id,
-        consent_ids=_unique(r.consent for r in released if r.consent is not None),
-        rule_ids=_unique(r.rule for r in released),
-        errors=_unique(errors),
+        consent_ids=_unique([r.consent for r in released if r.consent is not None]),
+        rule_ids=_unique([r.rule for r in released]),
+        errors=tuple(dict.fromkeys(errors)) if errors else (),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _NeedsConsent:
+    """What the rules decided for an attribute whose release still waits on a consent."""
+
+    released: Released  # as released when a consent covers it (its `consent` filled in then)
+
+
+_Plan = Released | Withheld | _NeedsConsent
+# The rules' part of the decision depends only on (recipient, system, purpose, attribute,
+# requested view) and the policy, which is immutable: it is worked out once per policy and
+# key, then looked up. Kept for the last few policies (a reload makes a new one).
+_PLAN_CACHE: dict[int, tuple[Policy, dict[tuple[str, str, str, str, str | None], _Plan]]] = {}
+_PLAN_LOCK = threading.Lock()
+_POLICIES_KEPT = 4
+
+
+def _plans(policy: Policy) -> dict[tuple[str, str, str, str, str | None], _Plan]:
+    entry = _PLAN_CACHE.get(id(policy))
+    if entry is not None and entry[0] is policy:
+        return entry[1]
+    with _PLAN_LOCK:
+        if len(_PLAN_CACHE) >= _POLICIES_KEPT:
+            _PLAN_CACHE.clear()
+        plans: dict[tuple[str, str, str, str, str | None], _Plan] = {}
+        _PLAN_CACHE[id(policy)] = (policy, plans)  # holding the policy keeps its id unique
+        return plans
+
+
+def _with_consent(policy: Policy, request: DecisionRequest, purpose: Purpose, plan: _Plan,
+                  consents: Sequence[ConsentRecord], errors: list[str]) -> Released | Withheld:
+    if type(plan) is not _NeedsConsent:
+        return plan  # type: ignore[return-value]
+    attribute = policy.attributes[plan.released.attribute]
+    reason, consent = _consent(request, purpose, attribute, consents, errors)
+    if consent is not None:
+        return replace(plan.released, consent=consent)
+    assert reason is not None
+    return Withheld(attribute.id, reason, _CONSENT_DETAIL[reason].format(
+        category=attribute.category.value, purpose=purpose.id))
 
 
 def _check_known(policy: Policy, item: AttributeRequest) -> None:
@@ -87,7 +157,9 @@ def _check_known(policy: Policy, item: AttributeRequest) -> None:
 def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
                 rules: tuple[Rule, ...], item: AttributeRequest,
                 consents: Sequence[ConsentRecord], errors: list[str],
-                step: tr.AttributeTrace | None = None) -> Released | Withheld:
+                step: tr.AttributeTrace | None = None, *, plan_only: bool = False) -> _Plan:
+    """One attribute; with `plan_only`, the rules' part alone (`_NeedsConsent` where a
+    consent must still cover it), which holds for every request with the same key."""
     attribute = policy.attributes[item.attribute]
     if not request.customer_known:
         return Withheld(item.attribute, Reason.CUSTOMER_UNKNOWN, "customer is not known to the "
@@ -118,6 +190,8 @@ def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
 
     if not (purpose.consent_required or attribute.category is Category.SENSITIVE):
         return Released(item.attribute, view, rule.id, None)
+    if plan_only:
+        return _NeedsConsent(Released(item.attribute, view, rule.id, None))
     checks = None
     if step is not None:
         step.consent_needed = "purpose" if purpose.consent_required else "sensitive category"

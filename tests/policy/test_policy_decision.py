@@ -32,6 +32,7 @@ from gateway.domain import (
 )
 from gateway.errors import UnknownAttribute, UnknownPurpose, UnknownView
 from gateway.policy import Policy, Rule, decide, load_policy
+from gateway.policy.trace import DecisionTrace
 
 NOW = datetime(2025, 6, 15, 9, 30, tzinfo=timezone(timedelta(hours=9)))
 SECOND = timedelta(seconds=1)
@@ -345,3 +346,7 @@ def test_property_never_beyond_the_rules(policy: Policy, data: st.DataObject) ->
             assert c.expires_at is None or c.expires_at > NOW
         else:
             assert item.consent is None
+    # the request path looks the rules' part up (worked out once per policy and key): the same
+    # decision as working every step out, as `policy explain` does, on a first and a later call
+    assert decide(chosen, r, records) == d
+    assert decide(chosen, r, records, trace=DecisionTrace()) == d
