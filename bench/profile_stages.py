@@ -85,8 +85,6 @@ def install(meter: Meter, services: Any) -> None:
     from gateway.api import deps
 
     services.authenticator.verify = meter.sync("authenticate", services.authenticator.verify)
-    # replay pre-check: a read the authenticate step owes (the id itself rides with the record)
-    services.token_ids.used_before = meter.sync("authenticate", services.token_ids.used_before)
     pipeline.resolve = meter.sync("resolve", pipeline.resolve)  # type: ignore[attr-defined]
     services.consents.for_customer = meter.sync("decide", services.consents.for_customer)
     pipeline.decide = meter.sync("decide", pipeline.decide)  # type: ignore[attr-defined]

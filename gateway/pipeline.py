@@ -54,12 +54,12 @@ def require_permission(policy: Policy, caller: Caller, permission: str) -> None:
 
 def _decide_and_fetch(
     svc: Services, policy: Policy, caller: Caller, ref: CustomerRef, purpose: PurposeId,
-    wanted: Sequence[AttributeRequest], now: datetime, token: TokenClaim | None,
+    wanted: Sequence[AttributeRequest], now: datetime,
 ) -> tuple[Resolved, Decision, Shaped]:
-    """The synchronous middle of the path: indexed reads and pure steps (`Services.run_reads`)."""
-    # a token id already on record is refused before any work (the commit re-checks it)
-    if token is not None and svc.token_ids.used_before(token.jti):
-        raise TokenReplayed(f"token `jti` was already used: replay refused for `{caller.system}`")
+    """The synchronous middle of the path: indexed reads and pure steps (`Services.run_reads`).
+
+    A replayed token is refused when its id is claimed, in the record's commit: it may cost
+    this work, but nothing is released for it."""
     require_permission(policy, caller, "query")
     # resolve: RRN or pseudonym → customer key (and whether this caller may see the customer)
     resolved = resolve(
@@ -107,7 +107,7 @@ async def handle_query(
         if token is None:
             await svc.token_ids.claim(verified)
         resolved, decision, shaped = await svc.run_reads(
-            _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now, token)
+            _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now)
         # record: durable BEFORE release.
         # INVARIANT: a record is durable before any byte of the response is sent.
         index = await record.append(svc.access_log, record.query_record(

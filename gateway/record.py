@@ -30,8 +30,9 @@ class AppendOnlyLog(Protocol):
 
 
 def timestamp(now: datetime) -> str:
-    """RFC 3339 UTC with microseconds: sortable, unambiguous."""
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 UTC with microseconds: sortable, unambiguous (`2026-12-05T02:00:00.000000Z`)."""
+    utc = now.astimezone(timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def actor(caller: Caller | None) -> dict[str, str] | None:

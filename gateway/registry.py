@@ -43,6 +43,11 @@ _BY_BLIND_INDEX = select(Customer.customer_key).where(
     Customer.rrn_blind_index == bindparam("blind_index"))
 _NUMBER_OF = select(Customer.customer_no).where(Customer.customer_key == bindparam("key"))
 _KEY_OF_NUMBER = select(Customer.customer_key).where(Customer.customer_no == bindparam("number"))
+_HELD_BY_BLIND_INDEX = (
+    select(Customer.customer_key, Relationship.affiliate)
+    .outerjoin(Relationship, (Relationship.customer_key == Customer.customer_key)
+               & (Relationship.affiliate == bindparam("affiliate")))
+    .where(Customer.rrn_blind_index == bindparam("blind_index")))
 _HOLDS = select(Relationship.customer_key).where(
     Relationship.customer_key == bindparam("key"), Relationship.affiliate == bindparam("affiliate"))
 
@@ -58,12 +63,22 @@ class CustomerRegistry:
         self._number_of = self._reader.prepare("number_of", _NUMBER_OF)
         self._key_of_number = self._reader.prepare("key_of_number", _KEY_OF_NUMBER)
         self._holds = self._reader.prepare("holds", _HOLDS)
+        self._held = self._reader.prepare("held_by_blind_index", _HELD_BY_BLIND_INDEX)
 
     def lookup(self, nid_digits: str) -> CustomerKey | None:
         """The customer key for canonical 13 digits (`NationalId.digits`), or None."""
         row = self._reader.one(self._by_blind_index,
                                {"blind_index": self._vault.blind_index(nid_digits)})
         return None if row is None else CustomerKey(row[0])
+
+    def lookup_held(self, nid_digits: str, affiliate: str) -> tuple[CustomerKey | None, bool]:
+        """The customer key for canonical 13 digits, and whether `affiliate` holds that
+        customer, in one read (the registry's unique index, then the relationship's key)."""
+        row = self._reader.one(self._held, {"blind_index": self._vault.blind_index(nid_digits),
+                                            "affiliate": affiliate})
+        if row is None:
+            return None, False
+        return CustomerKey(row[0]), row[1] is not None
 
     def number_of(self, customer_key: CustomerKey) -> int | None:
         """The customer's number (legacy `ff1-13` pseudonyms), or None (primary-key look-up)."""

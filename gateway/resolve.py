@@ -27,6 +27,7 @@ class Pseudonyms(Protocol):
 
 class Registry(Protocol):
     def lookup(self, nid_digits: str) -> CustomerKey | None: ...
+    def lookup_held(self, nid_digits: str, affiliate: str) -> tuple[CustomerKey | None, bool]: ...
     def holds(self, customer_key: CustomerKey, affiliate: str) -> bool: ...
 
 
@@ -55,36 +56,47 @@ class PseudonymExpired(UnknownPseudonym):
     title = "pseudonym of an expired key version"
 
 
+def _national_id(ref: CustomerRef) -> str:
+    assert ref.rrn is not None
+    try:
+        return parse_national_id(ref.rrn).digits
+    except InvalidNationalId as exc:
+        # The message says what is wrong (length, date, century digit), never the number.
+        raise MalformedIdentifier(f"national id number is malformed: {exc}") from None
+
+
+def _by_pseudonym(ref: CustomerRef, recipient: AffiliateId, pseudonymizer: Pseudonyms,
+                  now: datetime | None) -> CustomerKey:
+    assert ref.pseudonym is not None
+    try:
+        return pseudonymizer.resolve(ref.pseudonym, recipient, now=now)
+    except ExpiredPseudonym as exc:
+        raise PseudonymExpired(str(exc)) from None
+    except InvalidPseudonym as exc:
+        raise UnknownPseudonym(f"pseudonym is not one issued to `{recipient}`: {exc}") from None
+
+
 def customer_key_of(ref: CustomerRef, recipient: AffiliateId, *, registry: Registry,
                     pseudonymizer: Pseudonyms,
                     now: datetime | None = None) -> CustomerKey | None:
     """The customer key behind `ref`, or None when the gateway does not know the RRN."""
     if ref.pseudonym is not None:
-        try:
-            return pseudonymizer.resolve(ref.pseudonym, recipient, now=now)
-        except ExpiredPseudonym as exc:
-            raise PseudonymExpired(str(exc)) from None
-        except InvalidPseudonym as exc:
-            raise UnknownPseudonym(
-                f"pseudonym is not one issued to `{recipient}`: {exc}"
-            ) from None
-    assert ref.rrn is not None
-    try:
-        nid = parse_national_id(ref.rrn)
-    except InvalidNationalId as exc:
-        # The message says what is wrong (length, date, century digit), never the number.
-        raise MalformedIdentifier(f"national id number is malformed: {exc}") from None
-    return registry.lookup(nid.digits)
+        return _by_pseudonym(ref, recipient, pseudonymizer, now)
+    return registry.lookup(_national_id(ref))
 
 
 def resolve(ref: CustomerRef, caller: Caller, *, registry: Registry, pseudonymizer: Pseudonyms,
             sees_group_customers: bool, now: datetime | None = None) -> Resolved:
-    key = customer_key_of(ref, caller.affiliate, registry=registry, pseudonymizer=pseudonymizer,
-                          now=now)
+    key: CustomerKey | None
+    if ref.pseudonym is not None:
+        key = _by_pseudonym(ref, caller.affiliate, pseudonymizer, now)
+        held = sees_group_customers or registry.holds(key, caller.affiliate)
+    else:  # one indexed read answers both: whose RRN it is and whether the caller holds them
+        key, held = registry.lookup_held(_national_id(ref), caller.affiliate)
+        held = held or sees_group_customers
     if key is None:
         return Resolved(customer_key=None, known=False, pseudonym=None)
-    known = sees_group_customers or registry.holds(key, caller.affiliate)
-    if not known:
+    if not held:
         return Resolved(customer_key=key, known=False, pseudonym=None)
     return Resolved(customer_key=key, known=True,
                     pseudonym=pseudonymizer.pseudonym(key, caller.affiliate))

@@ -153,8 +153,7 @@ class Services:
             max_lifetime_s=settings.max_token_lifetime_s,
             skew_s=settings.clock_skew_s,
         )
-        token_ids = TokenIds(access_log, tokens_engine,
-                             jti_store=jti_store if separate_tokens else None)
+        token_ids = TokenIds(access_log, jti_store=jti_store if separate_tokens else None)
         urls = [settings.gateway_url, settings.tokens_url,
                 *settings.affiliate_database_urls.values()]
         return cls(

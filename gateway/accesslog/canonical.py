@@ -67,6 +67,10 @@ class CanonicalObject:
 
     @classmethod
     def of(cls, obj: dict[str, Any]) -> CanonicalObject:
+        if _plain(obj):  # ASCII keys: sorted as strings, they are in UTF-16 code unit order
+            keys = sorted(obj)
+            return cls(tuple(_utf16_key(k) for k in keys),
+                       tuple(_utf8(_encode_string(k) + ":" + _encode_plain(obj[k])) for k in keys))
         pairs = []
         for key in obj:
             if not isinstance(key, str):

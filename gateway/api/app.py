@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from datetime import datetime, timezone
@@ -93,6 +94,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services or Services.build(settings)
         app.state.services = svc
+        # what start-up built (policy, schemas, compiled statements) lives as long as the
+        # process: out of the collector's generations, a full collection no longer walks it
+        gc.collect()
+        gc.freeze()
         tasks = [asyncio.create_task(_checkpoint_loop(svc, settings.checkpoint_interval_s))]
         if settings.policy_watch_interval_s > 0:
             tasks.append(asyncio.create_task(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import uuid
+import os
+import secrets
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,18 +27,38 @@ async def _send_problem(send: Send, status: int, slug: str, title: str, detail: 
     await send({"type": "http.response.body", "body": body})
 
 
+class RequestIds:
+    """32 hex digits per request: a random 64-bit prefix per process, then a counter.
+
+    Unique across the processes sharing one log and across restarts, like a UUID4, without a
+    call for 16 random bytes per request (the prefix is drawn again in a forked child).
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        if self._pid != os.getpid():
+            self._pid, self._prefix = os.getpid(), secrets.token_hex(8)
+            self._counter = itertools.count()
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
 class BodyGuard:
     """Gives each request an id, refuses oversized bodies (413) and non-JSON bodies (415)."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self._ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
+        request_id = self._ids.next()
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         path = scope.get("path", "")

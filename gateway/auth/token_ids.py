@@ -8,7 +8,7 @@ token ids in a database of their own (`GATEWAY_TOKEN_DATABASE_URL`), the `JtiSto
 them before the request goes on.
 
 Either way the uniqueness check is the table's primary key, so several processes agree
-without a lock; an early read (`used_before`) only spares a replay the work of the request.
+without a lock.
 """
 
 from __future__ import annotations
@@ -17,19 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from anyio import to_thread
-from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Engine
 
 from gateway.accesslog import AccessLog
 from gateway.accesslog.log import TokenClaim
 from gateway.auth.jti_store import JtiStore
-from gateway.db.models import UsedToken
-from gateway.db.reader import Reader
 from gateway.domain import Caller
 
 __all__ = ["TokenClaim", "TokenIds", "VerifiedCaller"]
-
-_USED = select(UsedToken.jti).where(UsedToken.jti == bindparam("jti"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,21 +41,14 @@ class VerifiedCaller:
 class TokenIds:
     """Claims token ids with the access log's commit, or in a separate jti store."""
 
-    def __init__(self, access_log: AccessLog, tokens_engine: Engine, *,
-                 jti_store: JtiStore | None) -> None:
+    def __init__(self, access_log: AccessLog, *, jti_store: JtiStore | None) -> None:
         self._log = access_log
         self._jti_store = jti_store  # None: ids ride with the log's commits
-        self._reader = Reader(tokens_engine, name="used token ids")
-        self._used = self._reader.prepare("used", _USED)
 
     @property
     def ride_with_records(self) -> bool:
         """Whether a request's access record carries its token id (one commit for both)."""
         return self._jti_store is None
-
-    def used_before(self, jti: str) -> bool:
-        """Whether the id is already on record (an early, cheap refusal of most replays)."""
-        return self._reader.one(self._used, {"jti": jti}) is not None
 
     async def claim(self, verified: VerifiedCaller) -> None:
         """Claim the id now; `TokenReplayed` if it was used before."""

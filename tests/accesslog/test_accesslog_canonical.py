@@ -113,3 +113,19 @@ def test_fast_path_prints_exactly_what_the_checked_writer_prints(value: Any) -> 
     except RecordNotCanonical as exc:
         fast = f"refused: {type(exc).__name__}"
     assert fast == _slow(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_TEXT.filter(lambda k: k != "index"), _VALUES, max_size=6),
+       st.integers(min_value=0, max_value=2**53 - 1))
+def test_member_by_member_equals_whole_on_both_paths(record: dict[str, Any], index: int) -> None:
+    # plain records take the encoder's path, the others the checked one; both must agree
+    try:
+        whole: bytes | str = canonical_json({**record, "index": index})
+    except RecordNotCanonical as exc:
+        whole = f"refused: {type(exc).__name__}"
+    try:
+        joined: bytes | str = CanonicalObject.of(record).with_member("index", index)
+    except RecordNotCanonical as exc:
+        joined = f"refused: {type(exc).__name__}"
+    assert joined == whole
