@@ -1,7 +1,8 @@
 """The consent store: grant, withdraw and list a customer's consents (no caching anywhere).
 
 A withdrawal is one committed UPDATE, so the very next query sees it (개인정보 보호법 제37조:
-processing stops once consent is withdrawn). Rows are never deleted: they are the evidence
+processing stops once consent is withdrawn). A confirmation moves `confirmed_at` (정보통신망법
+제50조 ⑧: marketing consent is reconfirmed periodically; the policy sets the period). Rows are never deleted: they are the evidence
 that consent was given (개인정보 보호법 제22조). Every database failure surfaces as
 `StoreUnavailable`, so a caller that cannot read consents releases nothing (fail closed).
 """
@@ -21,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.db.models import Consent
 from gateway.domain import AffiliateId, Category, ConsentId, ConsentRecord, CustomerKey, PurposeId
 from gateway.errors import NotFound, StoreUnavailable, ValidationFailed
+from gateway.freetext import refuse_national_id
 
 __all__ = ["ConsentInvalid", "ConsentNotFound", "ConsentStore", "new_consent_id"]
 
@@ -69,12 +71,16 @@ def _record(row: Any) -> ConsentRecord:
         expires_at=row.expires_at,
         withdrawn_at=row.withdrawn_at,
         evidence_ref=row.evidence_ref,
+        night_contact=bool(row.night_contact),
+        confirmed_at=row.confirmed_at,
+        refusal_right_notified=bool(row.refusal_right_notified),
     )
 
 
 _COLUMNS = (Consent.id, Consent.customer_key, Consent.recipient, Consent.purpose,
             Consent.categories, Consent.channel, Consent.granted_at, Consent.expires_at,
-            Consent.withdrawn_at, Consent.evidence_ref)
+            Consent.withdrawn_at, Consent.evidence_ref, Consent.night_contact,
+            Consent.confirmed_at, Consent.refusal_right_notified)
 
 
 class ConsentStore:
@@ -87,8 +93,10 @@ class ConsentStore:
         self, *, customer: CustomerKey, recipient: AffiliateId, purpose: PurposeId,
         categories: Iterable[Category | str], channel: str | None, expires_at: datetime | None,
         evidence_ref: str, granted_by_system: str, granted_by_employee: str, now: datetime,
+        night_contact: bool = False, refusal_right_notified: bool = False,
     ) -> ConsentRecord:
-        """Store a new consent; policy checks (purpose, channel) are the caller's job."""
+        """Store a new consent, confirmed at `now`; policy checks (purpose, channel, the notice
+        of the right to refuse for marketing) are the caller's job."""
         cats = _categories(categories)
         _aware("now", now)
         _aware("expires_at", expires_at)
@@ -96,6 +104,7 @@ class ConsentStore:
             raise ConsentInvalid("`expires_at` must be later than the grant time")
         if not evidence_ref.strip():
             raise ConsentInvalid("`evidence_ref` must not be empty")
+        refuse_national_id("evidence_ref", evidence_ref)
         consent_id = new_consent_id()
         row = {
             "id": consent_id, "customer_key": customer, "recipient": recipient,
@@ -103,6 +112,8 @@ class ConsentStore:
             "channel": channel, "granted_at": now, "expires_at": expires_at,
             "withdrawn_at": None, "evidence_ref": evidence_ref,
             "granted_by_system": granted_by_system, "granted_by_employee": granted_by_employee,
+            "night_contact": night_contact, "confirmed_at": now,
+            "refusal_right_notified": refusal_right_notified,
         }
         try:
             with self._engine.begin() as conn:
@@ -133,6 +144,33 @@ class ConsentStore:
         if row is None:
             raise ConsentNotFound(f"no consent `{consent_id[:40]}` for this customer")
         return _record(row)
+
+    def confirm(self, consent_id: str, now: datetime, *, customer: CustomerKey,
+                refusal_right_notified: bool) -> ConsentRecord:
+        """Record that the customer confirmed the consent again at `now` (and, when said, was
+        told once more of the right to refuse). A withdrawn or expired consent cannot be
+        confirmed: the customer grants a new one. Another customer's consent is not found."""
+        _aware("now", now)
+        condition = [Consent.id == consent_id, Consent.customer_key == customer]
+        values: dict[str, Any] = {"confirmed_at": now}
+        if refusal_right_notified:
+            values["refusal_right_notified"] = True
+        try:
+            with self._engine.begin() as conn:
+                row = conn.execute(select(*_COLUMNS).where(*condition)).one_or_none()
+                if row is None:
+                    raise ConsentNotFound(f"no consent `{consent_id[:40]}` for this customer")
+                current = _record(row)
+                if current.withdrawn_at is not None and current.withdrawn_at <= now:
+                    raise ConsentInvalid("a withdrawn consent cannot be confirmed: record a new "
+                                         "consent")
+                if current.expires_at is not None and current.expires_at <= now:
+                    raise ConsentInvalid("an expired consent cannot be confirmed: record a new "
+                                         "consent")
+                conn.execute(update(Consent).where(*condition).values(**values))
+                return self._get(conn, consent_id)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
 
     def for_customer(self, customer_key: CustomerKey,
                      recipient: AffiliateId | str | None = None) -> list[ConsentRecord]:

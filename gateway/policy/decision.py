@@ -8,11 +8,19 @@ A consent that cannot be evaluated (an error) never grants; the error is carried
 Consent rules: 개인정보 보호법 제17조 (provision to a third party needs consent naming the
 recipient and purpose), 제22조 (marketing consent is separate), 제23조 (sensitive data needs its
 own explicit consent), 제37조 (withdrawal takes effect at once); 신용정보법 제32조·제33조.
+
+Marketing (issue #10): the consent must name the purpose's contact channel (정보통신망법 제50조
+①②), must have been (re)confirmed within the policy's `reconfirm_days` (제50조 ⑧) and recorded
+with the notice of the right to refuse (개인정보 보호법 제22조 ⑤); a contact stop (수신거부,
+연락중지청구: 신용정보법 제37조 ②) covering the recipient and channel beats any consent; and
+every release carries the contact window the consent allows (제50조 ③: 21:00–08:00 KST only
+with the night flag). The customer's stops come in as data, like the consents.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import TypeVar
 
 from gateway.domain import (
@@ -20,6 +28,7 @@ from gateway.domain import (
     Category,
     ConsentId,
     ConsentRecord,
+    ContactStop,
     Decision,
     DecisionRequest,
     Reason,
@@ -28,6 +37,7 @@ from gateway.domain import (
     Withheld,
 )
 from gateway.errors import UnknownAttribute, UnknownPurpose, UnknownView
+from gateway.marketing.windows import contact_window
 from gateway.policy import trace as tr
 from gateway.policy.model import Attribute, Policy, Purpose, Rule
 
@@ -36,11 +46,13 @@ T = TypeVar("T")
 
 def decide(policy: Policy, request: DecisionRequest,
            consents: Sequence[ConsentRecord], *,
+           stops: Sequence[ContactStop] = (),
            trace: tr.DecisionTrace | None = None) -> Decision:
     """Decide every requested attribute, in request order; raises on a malformed request only.
 
-    With `trace`, the steps taken are also written into it (for `policy explain`); the decision
-    itself is the same either way.
+    `stops` are the customer's contact stops; only marketing purposes read them. With `trace`,
+    the steps taken are also written into it (for `policy explain`); the decision itself is the
+    same either way.
     """
     purpose = policy.purposes.get(request.purpose)
     if purpose is None:
@@ -52,14 +64,17 @@ def decide(policy: Policy, request: DecisionRequest,
     withheld: list[Withheld] = []
     errors: list[str] = []
     rules = policy.rules_for(request.caller.affiliate, purpose.id)
+    stop = _stopping(request, purpose, stops, errors)
     if trace is not None:
         trace.rules = tuple(r.id for r in rules)
+        trace.contact_stop = stop.id if stop is not None else None
     for item in request.attributes:
         step = None
         if trace is not None:
             step = tr.AttributeTrace(item.attribute, item.view)
             trace.attributes.append(step)
-        outcome = _decide_one(policy, request, purpose, rules, item, consents, errors, step)
+        outcome = _decide_one(policy, request, purpose, rules, item, consents, errors, step,
+                              stop)
         if isinstance(outcome, Released):
             released.append(outcome)
         else:
@@ -73,7 +88,27 @@ def decide(policy: Policy, request: DecisionRequest,
         consent_ids=_unique(r.consent for r in released if r.consent is not None),
         rule_ids=_unique(r.rule for r in released),
         errors=_unique(errors),
+        stop_ids=(stop.id,) if stop is not None and any(
+            w.reason is Reason.CONTACT_STOP for w in withheld) else (),
     )
+
+
+def _stopping(request: DecisionRequest, purpose: Purpose, stops: Sequence[ContactStop],
+              errors: list[str]) -> ContactStop | None:
+    """The contact stop that bars this marketing release, if any (the earliest registered).
+    A stop that cannot be evaluated counts as in force: a stop must never fail open."""
+    if not purpose.marketing or purpose.channel is None:
+        return None
+    found: list[ContactStop] = []
+    for stop in stops:
+        try:
+            if stop.covers(request.caller.affiliate, purpose.channel, request.now):
+                found.append(stop)
+        except TypeError:  # e.g. a naive timestamp: treat as in force
+            errors.append(f"contact stop `{stop.id}` could not be evaluated: timestamps lack "
+                          "a time zone; treated as in force")
+            found.append(stop)
+    return min(found, key=lambda s: (s.registered_at.timestamp(), s.id), default=None)
 
 
 def _check_known(policy: Policy, item: AttributeRequest) -> None:
@@ -87,7 +122,8 @@ def _check_known(policy: Policy, item: AttributeRequest) -> None:
 def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
                 rules: tuple[Rule, ...], item: AttributeRequest,
                 consents: Sequence[ConsentRecord], errors: list[str],
-                step: tr.AttributeTrace | None = None) -> Released | Withheld:
+                step: tr.AttributeTrace | None = None,
+                stop: ContactStop | None = None) -> Released | Withheld:
     attribute = policy.attributes[item.attribute]
     if not request.customer_known:
         return Withheld(item.attribute, Reason.CUSTOMER_UNKNOWN, "customer is not known to the "
@@ -116,20 +152,27 @@ def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
     if step is not None:
         step.view, step.rule = view, rule.id
 
+    if stop is not None:
+        # A stop beats any consent (신용정보법 제37조 ②): the consents are not even weighed.
+        return Withheld(item.attribute, Reason.CONTACT_STOP,
+                        f"a contact stop covers channel `{purpose.channel}` for "
+                        f"`{request.caller.affiliate}`")
     if not (purpose.consent_required or attribute.category is Category.SENSITIVE):
         return Released(item.attribute, view, rule.id, None)
     checks = None
     if step is not None:
         step.consent_needed = "purpose" if purpose.consent_required else "sensitive category"
         checks = step.consents
-    reason, consent = _consent(request, purpose, attribute, consents, errors, checks)
+    reason, consent = _consent(request, purpose, attribute, consents, errors, checks,
+                               reconfirm=timedelta(days=policy.reconfirm_days))
     if step is not None:
-        step.relied_on = consent
+        step.relied_on = consent.id if consent is not None else None
     if consent is not None:
-        return Released(item.attribute, view, rule.id, consent)
+        window = contact_window(consent.night_contact) if purpose.marketing else None
+        return Released(item.attribute, view, rule.id, consent.id, window)
     assert reason is not None
     return Withheld(item.attribute, reason, _CONSENT_DETAIL[reason].format(
-        category=attribute.category.value, purpose=purpose.id))
+        category=attribute.category.value, purpose=purpose.id, days=policy.reconfirm_days))
 
 
 def _allowed_views(attribute: Attribute, rules: Sequence[Rule]) -> list[ViewName]:
@@ -157,16 +200,22 @@ _CONSENT_DETAIL = {
     Reason.NO_CONSENT: "no consent covers `{category}` data for `{purpose}`",
     Reason.CONSENT_WITHDRAWN: "the consent covering `{category}` data for `{purpose}` was withdrawn",
     Reason.CONSENT_EXPIRED: "the consent covering `{category}` data for `{purpose}` has expired",
+    Reason.CONSENT_UNCONFIRMED: "the consent covering `{category}` data for `{purpose}` needs "
+                                "reconfirmation: not confirmed within {days} days, or without "
+                                "the notice of the right to refuse",
 }
 
 
 def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
              consents: Sequence[ConsentRecord], errors: list[str],
-             checks: list[tr.ConsentCheck] | None = None) -> tuple[Reason | None, ConsentId | None]:
-    """The consent relied on, or the reason none applies (withdrawn beats expired beats none)."""
+             checks: list[tr.ConsentCheck] | None = None, *,
+             reconfirm: timedelta) -> tuple[Reason | None, ConsentRecord | None]:
+    """The consent relied on, or the reason none applies (withdrawn beats expired beats
+    unconfirmed beats none). Marketing consents lapse `reconfirm` after their last
+    confirmation, and never count without the notice of the right to refuse."""
     now = request.now
     valid: list[ConsentRecord] = []
-    withdrawn = expired = False
+    withdrawn = expired = unconfirmed = False
 
     def note(consent: ConsentRecord, verdict: str) -> None:
         if checks is not None:
@@ -187,6 +236,12 @@ def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
             elif consent.expires_at is not None and consent.expires_at <= now:
                 expired = True
                 note(consent, tr.EXPIRED)
+            elif purpose.marketing and not consent.refusal_right_notified:
+                unconfirmed = True
+                note(consent, tr.REFUSAL_RIGHT_NOT_NOTIFIED)
+            elif purpose.marketing and consent.last_confirmed + reconfirm <= now:
+                unconfirmed = True
+                note(consent, tr.UNCONFIRMED)
             else:
                 valid.append(consent)
         except TypeError:  # e.g. a naive timestamp beside an aware one: never grants
@@ -198,11 +253,13 @@ def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
         best = max(valid, key=lambda c: (c.granted_at, c.id))
         for consent in valid:
             note(consent, tr.COVERS if consent is best else tr.SUPERSEDED)
-        return None, best.id
+        return None, best
     if withdrawn:
         return Reason.CONSENT_WITHDRAWN, None
     if expired:
         return Reason.CONSENT_EXPIRED, None
+    if unconfirmed:
+        return Reason.CONSENT_UNCONFIRMED, None
     return Reason.NO_CONSENT, None
 
 
