@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gateway.domain import Category, Reason
+from gateway.marketing.stops import StopReason
 
 IDENT = r"^[a-z][a-z0-9_]{0,63}$"
 AFFILIATE = r"^[a-z][a-z0-9_-]{0,31}$"
@@ -178,6 +179,51 @@ class ConsentList(BaseModel):
     request_id: str
     log_index: int
     consents: list[ConsentOut]
+
+
+class ContactStopIn(Strict):
+    """A customer's stop on marketing contact (수신거부 / 연락중지청구, 신용정보법 제37조 ②)."""
+
+    customer: CustomerIn
+    scope: str = Field("group", pattern=AFFILIATE,
+                       description="`group` (every affiliate) or the one affiliate to stop")
+    channels: list[str] | None = Field(
+        None, min_length=1, max_length=6,
+        description="the channels stopped (agent_call, auto_call, sms, email, push, post); "
+                    "omit or null for every channel")
+    reason: StopReason = Field(StopReason.REFUSAL,
+                               description="refusal (수신거부), contact_stop_request (연락중지청구), "
+                                           "complaint (민원); a code, never free text")
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not all(_is_ident(v) for v in value):
+            raise ValueError("channels are lowercase identifiers")
+        return value
+
+
+class ContactStopOut(BaseModel):
+    id: str
+    pseudonym: str | None
+    scope: str = Field(description="`group` or an affiliate id")
+    channels: list[str] | None = Field(description="null: every channel")
+    reason: str
+    registered_at: datetime
+    lifted_at: datetime | None
+    status: Literal["active", "lifted"]
+
+
+class ContactStopResult(BaseModel):
+    request_id: str
+    log_index: int
+    stop: ContactStopOut
+
+
+class ContactStopList(BaseModel):
+    request_id: str
+    log_index: int
+    stops: list[ContactStopOut]
 
 
 class ProofOut(BaseModel):
