@@ -1,10 +1,11 @@
-"""The consent store: grant, withdraw and list a customer's consents (no caching anywhere).
+"""The consent store: grant, withdraw, confirm and list a customer's consents (no caching).
 
 A withdrawal is one committed UPDATE, so the very next query sees it (개인정보 보호법 제37조:
 processing stops once consent is withdrawn). A confirmation moves `confirmed_at` (정보통신망법
-제50조 ⑧: marketing consent is reconfirmed periodically; the policy sets the period). Rows are never deleted: they are the evidence
-that consent was given (개인정보 보호법 제22조). Every database failure surfaces as
-`StoreUnavailable`, so a caller that cannot read consents releases nothing (fail closed).
+제50조 ⑧: marketing consent is reconfirmed periodically; the policy sets the period).
+Rows are never deleted: they are the evidence that consent was given (개인정보 보호법 제22조).
+Every database failure surfaces as `StoreUnavailable`, so a caller that cannot read consents
+releases nothing (fail closed).
 """
 
 from __future__ import annotations

@@ -248,8 +248,9 @@ def to_text(x: Explanation) -> str:
         lines.append(f"WARNING   system `{x.caller.system}` lacks the `query` permission: the API "
                      "refuses this request (403) before any decision")
     if x.trace.contact_stop is not None:
-        lines.append(f"stop      contact stop `{x.trace.contact_stop}` covers `{x.caller.affiliate}` "
-                     f"and channel `{purpose.channel}`: it beats any consent")
+        lines.append(f"stop      contact stop `{x.trace.contact_stop}` covers "
+                     f"`{x.caller.affiliate}` and channel `{purpose.channel}`: it beats any "
+                     "consent")
     lines += [f"error     {e}" for e in d.errors]
     released = {r.attribute: r for r in d.released}
     withheld = {w.attribute: w for w in d.withheld}

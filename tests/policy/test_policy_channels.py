@@ -8,6 +8,7 @@ import pytest
 
 from gateway.domain import Channel
 from gateway.policy import Policy
+from gateway.policy.diff import diff_policies
 from gateway.policy.model import DEFAULT_CHANNELS, RECONFIRM_DAYS
 
 if TYPE_CHECKING:  # the fixture's type only; conftest modules are not imported by name
@@ -67,3 +68,12 @@ def test_without_a_channels_section_every_channel_is_in_force(policy_set: Policy
 def test_reconfirm_days_comes_from_the_policy(policy_set: PolicySet) -> None:
     policy_set.edit("purposes.yaml", "  reconfirm_days: 730\n", "  reconfirm_days: 365\n")
     assert policy_set.load().reconfirm_days == 365
+
+
+def test_a_longer_reconfirmation_period_is_a_widening(policy_set: PolicySet) -> None:
+    before = policy_set.load()
+    policy_set.edit("purposes.yaml", "  reconfirm_days: 730\n", "  reconfirm_days: 1095\n")
+    result = diff_policies(before, policy_set.load())
+    assert [(c.subject, c.field, c.old, c.new, c.widening) for c in result.conditions] == [
+        ("marketing", "reconfirm_days", 730, 1095, True)]
+    assert diff_policies(policy_set.load(), before).conditions[0].widening is False
