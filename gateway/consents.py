@@ -1,9 +1,11 @@
-"""The consent store: grant, withdraw and list a customer's consents (no caching anywhere).
+"""The consent store: grant, withdraw, confirm and list a customer's consents (no caching).
 
 A withdrawal is one committed UPDATE, so the very next query sees it (개인정보 보호법 제37조:
-processing stops once consent is withdrawn). Rows are never deleted: they are the evidence
-that consent was given (개인정보 보호법 제22조). Every database failure surfaces as
-`StoreUnavailable`, so a caller that cannot read consents releases nothing (fail closed).
+processing stops once consent is withdrawn). A confirmation moves `confirmed_at` (정보통신망법
+제50조 ⑧: marketing consent is reconfirmed periodically; the policy sets the period).
+Rows are never deleted: they are the evidence that consent was given (개인정보 보호법 제22조).
+Every database failure surfaces as `StoreUnavailable`, so a caller that cannot read consents
+releases nothing (fail closed).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from gateway.db.models import Consent
 from gateway.db.reader import Reader, Row, utc_datetime
 from gateway.domain import AffiliateId, Category, ConsentId, ConsentRecord, CustomerKey, PurposeId
 from gateway.errors import NotFound, StoreUnavailable, ValidationFailed
+from gateway.freetext import refuse_national_id
 
 __all__ = ["ConsentInvalid", "ConsentNotFound", "ConsentStore", "new_consent_id"]
 
@@ -58,24 +61,10 @@ def _aware(name: str, value: datetime | None) -> None:
         raise ConsentInvalid(f"`{name}` must be timezone-aware")
 
 
-def _record(row: Any) -> ConsentRecord:
-    return ConsentRecord(
-        id=ConsentId(row.id),
-        customer=CustomerKey(row.customer_key),
-        recipient=AffiliateId(row.recipient),
-        purpose=PurposeId(row.purpose),
-        categories=frozenset(Category(c) for c in json.loads(row.categories)),
-        channel=row.channel,
-        granted_at=row.granted_at,
-        expires_at=row.expires_at,
-        withdrawn_at=row.withdrawn_at,
-        evidence_ref=row.evidence_ref,
-    )
-
-
 _COLUMNS = (Consent.id, Consent.customer_key, Consent.recipient, Consent.purpose,
             Consent.categories, Consent.channel, Consent.granted_at, Consent.expires_at,
-            Consent.withdrawn_at, Consent.evidence_ref)
+            Consent.withdrawn_at, Consent.evidence_ref, Consent.night_contact,
+            Consent.confirmed_at, Consent.refusal_right_notified)
 
 # The request path's read: one customer's consents towards one recipient (indexed), compiled
 # once and run on the reader's connection (`gateway.db.reader`); no cache, so a withdrawal
@@ -86,10 +75,11 @@ _FOR_RECIPIENT = (select(*_COLUMNS)
                   .order_by(Consent.granted_at, Consent.id))
 
 
-def _raw_record(row: Row) -> ConsentRecord:
-    """A consent from a raw DB-API row (columns in `_COLUMNS` order)."""
+def _record(row: Row | Any) -> ConsentRecord:
+    """A consent from a row of `_COLUMNS`: a SQLAlchemy row, or a raw DB-API one (SQLite hands
+    timestamps back as text there, so every timestamp goes through `utc_datetime`)."""
     (consent_id, customer, recipient, purpose, categories, channel, granted_at, expires_at,
-     withdrawn_at, evidence_ref) = row
+     withdrawn_at, evidence_ref, night_contact, confirmed_at, refusal_right_notified) = row
     return ConsentRecord(
         id=ConsentId(consent_id),
         customer=CustomerKey(customer),
@@ -101,6 +91,9 @@ def _raw_record(row: Row) -> ConsentRecord:
         expires_at=None if expires_at is None else utc_datetime(expires_at),
         withdrawn_at=None if withdrawn_at is None else utc_datetime(withdrawn_at),
         evidence_ref=evidence_ref,
+        night_contact=bool(night_contact),
+        confirmed_at=None if confirmed_at is None else utc_datetime(confirmed_at),
+        refusal_right_notified=bool(refusal_right_notified),
     )
 
 
@@ -116,8 +109,10 @@ class ConsentStore:
         self, *, customer: CustomerKey, recipient: AffiliateId, purpose: PurposeId,
         categories: Iterable[Category | str], channel: str | None, expires_at: datetime | None,
         evidence_ref: str, granted_by_system: str, granted_by_employee: str, now: datetime,
+        night_contact: bool = False, refusal_right_notified: bool = False,
     ) -> ConsentRecord:
-        """Store a new consent; policy checks (purpose, channel) are the caller's job."""
+        """Store a new consent, confirmed at `now`; policy checks (purpose, channel, the notice
+        of the right to refuse for marketing) are the caller's job."""
         cats = _categories(categories)
         _aware("now", now)
         _aware("expires_at", expires_at)
@@ -125,6 +120,7 @@ class ConsentStore:
             raise ConsentInvalid("`expires_at` must be later than the grant time")
         if not evidence_ref.strip():
             raise ConsentInvalid("`evidence_ref` must not be empty")
+        refuse_national_id("evidence_ref", evidence_ref)
         consent_id = new_consent_id()
         row = {
             "id": consent_id, "customer_key": customer, "recipient": recipient,
@@ -132,6 +128,8 @@ class ConsentStore:
             "channel": channel, "granted_at": now, "expires_at": expires_at,
             "withdrawn_at": None, "evidence_ref": evidence_ref,
             "granted_by_system": granted_by_system, "granted_by_employee": granted_by_employee,
+            "night_contact": night_contact, "confirmed_at": now,
+            "refusal_right_notified": refusal_right_notified,
         }
         try:
             with self._engine.begin() as conn:
@@ -163,12 +161,39 @@ class ConsentStore:
             raise ConsentNotFound(f"no consent `{consent_id[:40]}` for this customer")
         return _record(row)
 
+    def confirm(self, consent_id: str, now: datetime, *, customer: CustomerKey,
+                refusal_right_notified: bool) -> ConsentRecord:
+        """Record that the customer confirmed the consent again at `now` (and, when said, was
+        told once more of the right to refuse). A withdrawn or expired consent cannot be
+        confirmed: the customer grants a new one. Another customer's consent is not found."""
+        _aware("now", now)
+        condition = [Consent.id == consent_id, Consent.customer_key == customer]
+        values: dict[str, Any] = {"confirmed_at": now}
+        if refusal_right_notified:
+            values["refusal_right_notified"] = True
+        try:
+            with self._engine.begin() as conn:
+                row = conn.execute(select(*_COLUMNS).where(*condition)).one_or_none()
+                if row is None:
+                    raise ConsentNotFound(f"no consent `{consent_id[:40]}` for this customer")
+                current = _record(row)
+                if current.withdrawn_at is not None and current.withdrawn_at <= now:
+                    raise ConsentInvalid("a withdrawn consent cannot be confirmed: record a new "
+                                         "consent")
+                if current.expires_at is not None and current.expires_at <= now:
+                    raise ConsentInvalid("an expired consent cannot be confirmed: record a new "
+                                         "consent")
+                conn.execute(update(Consent).where(*condition).values(**values))
+                return self._get(conn, consent_id)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+
     def for_customer(self, customer_key: CustomerKey,
                      recipient: AffiliateId | str | None = None) -> list[ConsentRecord]:
         """Every consent of the customer (withdrawn and expired included), oldest first."""
         if recipient is not None:  # the request path: one indexed read, no SQLAlchemy overhead
             try:
-                return [_raw_record(row) for row in self._reader.all(
+                return [_record(row) for row in self._reader.all(
                     self._for_recipient, {"key": customer_key, "recipient": recipient})]
             except (ValueError, TypeError) as exc:  # a row that does not decode grants nothing
                 raise StoreUnavailable(f"consent store returned an undecodable row: "

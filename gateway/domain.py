@@ -30,6 +30,19 @@ class Category(str, enum.Enum):
     SENSITIVE = "sensitive"
 
 
+class Channel(str, enum.Enum):
+    """Marketing contact channels, each consented to separately (정보통신망법 제50조 ①·②:
+    consent to advertising is per means of transmission). A controlled vocabulary: the policy
+    names them (`channels:` in purposes.yaml) and may add per-channel limits, never new ids."""
+
+    AGENT_CALL = "agent_call"  # 상담원 전화 (a person calls)
+    AUTO_CALL = "auto_call"  # 자동 전화 (ARS, robot call)
+    SMS = "sms"  # 문자 (SMS/MMS)
+    EMAIL = "email"  # 이메일
+    PUSH = "push"  # 앱 푸시
+    POST = "post"  # 우편 (DM)
+
+
 class Reason(str, enum.Enum):
     """Stable, machine-readable reasons for withholding an attribute (part of the API contract)."""
 
@@ -39,6 +52,10 @@ class Reason(str, enum.Enum):
     NO_CONSENT = "no_consent"  # consent required and none covers it
     CONSENT_WITHDRAWN = "consent_withdrawn"  # the covering consent was withdrawn
     CONSENT_EXPIRED = "consent_expired"  # the covering consent has expired
+    # marketing: the consent was not (re)confirmed within the policy's `reconfirm_days`, or
+    # was recorded without telling the customer of the right to refuse
+    CONSENT_UNCONFIRMED = "consent_unconfirmed"
+    CONTACT_STOP = "contact_stop"  # marketing: a stop (수신거부) covers recipient and channel
     CUSTOMER_UNKNOWN = "customer_unknown"  # the recipient does not hold this customer (or nobody does)
     NO_DATA = "no_data"  # allowed, but the owning affiliate holds no value
 
@@ -69,11 +86,43 @@ class ConsentRecord:
     recipient: AffiliateId
     purpose: PurposeId
     categories: frozenset[Category]
-    channel: str | None  # contact channel for marketing purposes (sms, email, phone, app_push, mail)
+    channel: str | None  # contact channel for marketing purposes (a `Channel` value)
     granted_at: datetime
     expires_at: datetime | None
     withdrawn_at: datetime | None
     evidence_ref: str
+    night_contact: bool = False  # 21:00–08:00 KST contact allowed too (정보통신망법 제50조 ③)
+    confirmed_at: datetime | None = None  # last (re)confirmation; None: the grant itself
+    # the customer was told of the right to refuse (개인정보 보호법 제22조 ⑤, 신용정보법 제32조)
+    refusal_right_notified: bool = False
+
+    @property
+    def last_confirmed(self) -> datetime:
+        return self.confirmed_at if self.confirmed_at is not None else self.granted_at
+
+
+ContactStopId = NewType("ContactStopId", str)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactStop:
+    """A customer's stop on marketing contact (수신거부, 연락중지청구: 신용정보법 제37조 ②,
+    정보통신망법 제50조 ②): it beats any consent. The decision reads these as data."""
+
+    id: ContactStopId
+    customer: CustomerKey
+    scope: AffiliateId | None  # None: the whole group
+    channels: frozenset[str] | None  # None: every channel
+    registered_at: datetime
+    lifted_at: datetime | None = None
+    reason: str | None = None  # a `marketing.stops.StopReason` code; never free text
+
+    def active(self, now: datetime) -> bool:
+        return self.registered_at <= now and (self.lifted_at is None or self.lifted_at > now)
+
+    def covers(self, recipient: AffiliateId, channel: str, now: datetime) -> bool:
+        return (self.active(now) and (self.scope is None or self.scope == recipient)
+                and (self.channels is None or channel in self.channels))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +137,8 @@ class Released:
     view: ViewName
     rule: str  # id of the rule that granted it
     consent: ConsentId | None  # consent relied on, when the purpose or category needs one
+    # marketing only: the hours the customer allows contact, e.g. `08:00–21:00 KST`
+    contact_window: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +159,7 @@ class Decision:
     consent_ids: tuple[ConsentId, ...] = ()
     rule_ids: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()  # problems met on the way (a rule that errors never grants)
+    stop_ids: tuple[ContactStopId, ...] = ()  # contact stops that withheld attributes
 
     @property
     def outcome(self) -> Outcome:
@@ -121,7 +173,8 @@ class Decision:
             "purpose": self.purpose,
             "policy_version": self.policy_version,
             "released": [
-                {"attribute": r.attribute, "view": r.view, "rule": r.rule, "consent": r.consent}
+                {"attribute": r.attribute, "view": r.view, "rule": r.rule, "consent": r.consent,
+                 **({"contact_window": r.contact_window} if r.contact_window else {})}
                 for r in self.released
             ],
             "withheld": [
@@ -131,6 +184,7 @@ class Decision:
             "consent_ids": list(self.consent_ids),
             "rule_ids": list(self.rule_ids),
             "errors": list(self.errors),
+            **({"stop_ids": list(self.stop_ids)} if self.stop_ids else {}),
         }
 
 

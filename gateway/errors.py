@@ -82,6 +82,11 @@ class UnknownView(ValidationFailed):
     title = "view is not defined for the attribute"
 
 
+class UnknownChannel(ValidationFailed):
+    type_slug = "unknown-channel"
+    title = "contact channel is not in the policy"
+
+
 class UnknownPseudonym(ValidationFailed):
     type_slug = "unknown-pseudonym"
     title = "pseudonym is not valid for the caller"

@@ -19,6 +19,7 @@ from gateway.domain import (
     AttributeRequest,
     Caller,
     ConsentRecord,
+    ContactStop,
     CustomerKey,
     Decision,
     DecisionRequest,
@@ -67,14 +68,18 @@ def _decide_and_fetch(
         sees_group_customers=policy.affiliates[caller.affiliate].sees_group_customers, now=now,
     )
     # decide: policy × purpose × the customer's consents towards this recipient (pure)
+    # × for marketing, the customer's contact stops (수신거부), which beat any consent
     consents: list[ConsentRecord] = []
+    stops: list[ContactStop] = []
     if resolved.known and resolved.customer_key is not None:
         consents = svc.consents.for_customer(resolved.customer_key, recipient=caller.affiliate)
+        if policy.is_marketing(purpose):  # other purposes skip the read
+            stops = svc.contact_stops.active_for(resolved.customer_key, now)
     decision = decide(
         policy,
         DecisionRequest(caller=caller, purpose=purpose, attributes=tuple(wanted),
                         customer_known=resolved.known, now=now),
-        consents,
+        consents, stops=stops,
     )
     # fetch: only the released attributes, one indexed look-up per owning affiliate (plus the
     # customer's names when free text is released: read to scrub them out, never released)

@@ -58,13 +58,16 @@ def query_record(*, request_id: str, now: datetime, caller: Caller, source: str 
             {"attribute": r.attribute, "view": r.view, "rule": r.rule, "consent": r.consent,
              # free text: how many identifiers of each kind were replaced (never which)
              **({"scrubbed": dict(shaped.scrubbed[r.attribute])}
-                if r.attribute in shaped.scrubbed else {})}
+                if r.attribute in shaped.scrubbed else {}),
+             # marketing: when the customer may be contacted (정보통신망법 제50조 ③)
+             **({"contact_window": r.contact_window} if r.contact_window else {})}
             for r, _value in shaped.released
         ],
         "withheld": [{"attribute": w.attribute, "reason": w.reason.value} for w in shaped.withheld],
         "decision": shaped.outcome,
         "policy_version": decision.policy_version,
         "consents": sorted({r.consent for r, _ in shaped.released if r.consent}),
+        **({"contact_stops": list(decision.stop_ids)} if decision.stop_ids else {}),
         "status": 200,
     }
 

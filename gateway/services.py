@@ -26,6 +26,7 @@ from gateway.db.base import Base
 from gateway.db.models import UsedToken
 from gateway.domain import AffiliateId, SystemId
 from gateway.errors import ConfigError, KeyLoadError
+from gateway.marketing.stops import ContactStopStore
 from gateway.policy import Policy, load_policy
 from gateway.pseudonyms import DEFAULT_SCHEME, RecipientPseudonyms
 from gateway.registry import CustomerRegistry
@@ -95,6 +96,7 @@ class Services:
     pseudonymizer: RecipientPseudonyms  # each recipient in its policy's scheme
     registry: CustomerRegistry
     consents: ConsentStore
+    contact_stops: ContactStopStore  # 수신거부: read on every marketing query, never cached
     access_log: AccessLog
     authenticator: Authenticator
     token_ids: TokenIds
@@ -168,6 +170,7 @@ class Services:
             pseudonymizer=pseudonymizer,
             registry=registry,
             consents=ConsentStore(engine),
+            contact_stops=ContactStopStore(engine),
             access_log=access_log,
             authenticator=authenticator,
             token_ids=token_ids,

@@ -34,6 +34,7 @@ __all__ = [
     "Sex",
     "check_digit",
     "generate_rrn",
+    "contains_national_id",
     "is_valid_rrn_like",
     "parse_national_id",
 ]
@@ -190,6 +191,27 @@ def is_valid_rrn_like(text: str) -> bool:
     except InvalidNationalId:
         return False
     return True
+
+
+# Anywhere in a text: six digits, at most one separator, seven digits — or the masked form
+# `900101-1******` (still a birth date and sex) — not inside a longer run of digits.
+_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{6}) *(?:[-.] *)?([0-9]{7}|[0-9]\*{6})(?![0-9*])")
+
+
+def contains_national_id(text: str, *, today: date | None = None) -> bool:
+    """True when `text` holds something that reads as a resident or foreigner number, in any
+    notation `parse_national_id` accepts, or masked after the 7th digit. For refusing free-text
+    fields that must never store one; says nothing about where (nothing to echo)."""
+    normalized = text.translate(_NORMALIZE)
+    for match in _IN_TEXT.finditer(normalized):
+        first, rest = match.group(1), match.group(2)
+        try:
+            parse_national_id(first + rest[0] + "0" * 6 if "*" in rest else first + rest,
+                              today=today)
+        except InvalidNationalId:
+            continue
+        return True
+    return False
 
 
 def _century_digit(birth: date, sex: Sex, *, foreigner: bool) -> str:

@@ -16,7 +16,16 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.api.middleware import BodyGuard
 from gateway.api.problems import install_problem_handlers
-from gateway.api.routes import admin, baseline, consents, health, log, pseudonyms, queries
+from gateway.api.routes import (
+    admin,
+    baseline,
+    consents,
+    contact_stops,
+    health,
+    log,
+    pseudonyms,
+    queries,
+)
 from gateway.reload import PolicyWatcher
 from gateway.services import Services
 from gateway.settings import Settings, get_settings
@@ -131,6 +140,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     install_problem_handlers(app)
     app.include_router(queries.router)
     app.include_router(consents.router)
+    app.include_router(contact_stops.router)
     app.include_router(pseudonyms.router)
     app.include_router(log.router)
     app.include_router(health.router)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gateway.domain import Category, Reason
+from gateway.marketing.stops import StopReason
 
 IDENT = r"^[a-z][a-z0-9_]{0,63}$"
 AFFILIATE = r"^[a-z][a-z0-9_-]{0,31}$"
@@ -82,6 +83,9 @@ class ReleasedOut(BaseModel):
         None, description="free text only: identifiers replaced, counted per entity kind",
         json_schema_extra={"examples": [{"KR_RRN": 1, "KR_PHONE": 2}]},
     )
+    contact_window: str | None = Field(
+        None, description="marketing only: when the customer may be contacted, e.g. "
+                          "`08:00–21:00 KST` (`00:00–24:00 KST` with night consent)")
 
 
 class WithheldOut(BaseModel):
@@ -107,6 +111,8 @@ class QueryOut(BaseModel):
     policy_version: str
     consent_ids: list[str]
     terms: PurposeTerms
+    contact_window: str | None = Field(
+        None, description="marketing only: the window every released item allows")
 
 
 class ConsentIn(Strict):
@@ -114,10 +120,18 @@ class ConsentIn(Strict):
     recipient: str = Field(pattern=AFFILIATE, description="the affiliate that may receive data")
     purpose: str = Field(pattern=IDENT)
     categories: list[Category] = Field(min_length=1, max_length=5)
-    channel: str | None = Field(None, pattern=IDENT)
+    channel: str | None = Field(None, pattern=IDENT,
+                                description="marketing: the one contact channel consented to "
+                                            "(agent_call, auto_call, sms, email, push, post)")
     expires_at: datetime | None = None
     evidence_ref: str = Field(min_length=1, max_length=200,
-                              description="where the signed consent lives (form id, recording)")
+                              description="where the signed consent lives (form id, recording); "
+                                          "never a national id number")
+    night_contact: bool = Field(False, description="marketing: contact between 21:00 and 08:00 "
+                                                   "KST allowed too (정보통신망법 제50조 ③)")
+    refusal_right_notified: bool = Field(
+        False, description="the customer was told of the right to refuse; required for "
+                           "marketing (개인정보 보호법 제22조 ⑤)")
 
     @field_validator("expires_at")
     @classmethod
@@ -131,6 +145,12 @@ class CustomerOnlyIn(Strict):
     customer: CustomerIn
 
 
+class ConsentConfirmIn(Strict):
+    customer: CustomerIn
+    refusal_right_notified: bool = Field(
+        description="the customer was told again of the right to refuse; required for marketing")
+
+
 class ConsentOut(BaseModel):
     id: str
     pseudonym: str | None
@@ -142,7 +162,11 @@ class ConsentOut(BaseModel):
     expires_at: datetime | None
     withdrawn_at: datetime | None
     evidence_ref: str
-    status: Literal["active", "withdrawn", "expired"]
+    night_contact: bool
+    confirmed_at: datetime = Field(description="last (re)confirmation; the grant at first")
+    refusal_right_notified: bool
+    status: Literal["active", "withdrawn", "expired", "unconfirmed"] = Field(
+        description="`unconfirmed`: a marketing consent that needs reconfirmation")
 
 
 class ConsentResult(BaseModel):
@@ -155,6 +179,51 @@ class ConsentList(BaseModel):
     request_id: str
     log_index: int
     consents: list[ConsentOut]
+
+
+class ContactStopIn(Strict):
+    """A customer's stop on marketing contact (수신거부 / 연락중지청구, 신용정보법 제37조 ②)."""
+
+    customer: CustomerIn
+    scope: str = Field("group", pattern=AFFILIATE,
+                       description="`group` (every affiliate) or the one affiliate to stop")
+    channels: list[str] | None = Field(
+        None, min_length=1, max_length=6,
+        description="the channels stopped (agent_call, auto_call, sms, email, push, post); "
+                    "omit or null for every channel")
+    reason: StopReason = Field(StopReason.REFUSAL,
+                               description="refusal (수신거부), contact_stop_request (연락중지청구), "
+                                           "complaint (민원); a code, never free text")
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not all(_is_ident(v) for v in value):
+            raise ValueError("channels are lowercase identifiers")
+        return value
+
+
+class ContactStopOut(BaseModel):
+    id: str
+    pseudonym: str | None
+    scope: str = Field(description="`group` or an affiliate id")
+    channels: list[str] | None = Field(description="null: every channel")
+    reason: str
+    registered_at: datetime
+    lifted_at: datetime | None
+    status: Literal["active", "lifted"]
+
+
+class ContactStopResult(BaseModel):
+    request_id: str
+    log_index: int
+    stop: ContactStopOut
+
+
+class ContactStopList(BaseModel):
+    request_id: str
+    log_index: int
+    stops: list[ContactStopOut]
 
 
 class ProofOut(BaseModel):

@@ -14,7 +14,7 @@ import typer
 
 from gateway.cli.common import fail, login_name, settings_from_env
 from gateway.cli.policy import policy_app
-from gateway.domain import Caller, ConsentRecord, PurposeId
+from gateway.domain import Caller, ConsentRecord, ContactStop, PurposeId
 from gateway.errors import GatewayError
 from gateway.policy import Policy, PolicyLoadError, load_policy
 from gateway.policy.explain import (
@@ -62,8 +62,9 @@ def _time(value: str | None) -> datetime:
 
 
 def _stored_customer(policy: Policy, caller: Caller, rrn: str | None, pseudonym: str | None,
-                     purpose: str) -> tuple[CustomerInfo, list[ConsentRecord]]:
-    """Resolve and read consents exactly as `pipeline._decide_and_fetch` does before `decide`.
+                     purpose: str) -> tuple[CustomerInfo, list[ConsentRecord], list[ContactStop]]:
+    """Resolve and read consents (and, for marketing, contact stops) exactly as
+    `pipeline._decide_and_fetch` does before `decide`.
 
     Reading a real customer's consents is itself an access: it is recorded in the access log
     before anything is shown, and nothing is shown if it cannot be recorded (fail closed).
@@ -93,17 +94,21 @@ def _stored_customer(policy: Policy, caller: Caller, rrn: str | None, pseudonym:
         if resolved.known and resolved.customer_key is not None:
             consents = svc.consents.for_customer(resolved.customer_key,
                                                  recipient=caller.affiliate)
+        stops: list[ContactStop] = []
+        if resolved.known and resolved.customer_key is not None \
+                and policy.is_marketing(PurposeId(purpose)):
+            stops = svc.contact_stops.for_customer(resolved.customer_key)  # `--at` decides
         svc.access_log.append(event_record(
             "policy.explain", request_id=uuid.uuid4().hex, now=datetime.now(UTC),
             caller=caller, source="cli", policy_version=policy.version, status=200,
             customer=resolved.customer_key if resolved.known else None, purpose=purpose,
-            consents_read=len(consents),
+            consents_read=len(consents), **({"stops_read": len(stops)} if stops else {}),
         ))
     finally:
         svc.close()
     info = CustomerInfo(given_as="rrn" if rrn is not None else "pseudonym", shown=shown,
                         known=resolved.known, pseudonym=resolved.pseudonym)
-    return info, consents
+    return info, consents, stops
 
 
 @policy_app.command("explain")
@@ -158,12 +163,13 @@ def policy_explain(
         if rrn is not None or pseudonym is not None:
             if customer_unknown:
                 raise ExplainInputError("`--customer-unknown` is for what-if runs only")
-            customer, stored = _stored_customer(policy, caller, rrn, pseudonym, purpose)
+            customer, stored, stops = _stored_customer(policy, caller, rrn, pseudonym, purpose)
         else:
             customer = CustomerInfo("what-if", None, not customer_unknown, None)
-            stored = []
+            stored, stops = [], []
         result = explain(policy, caller, PurposeId(purpose), wanted, stored + extra, now=now,
-                         customer=customer, policy_source=str(policy_dir or settings.policy_dir))
+                         customer=customer, policy_source=str(policy_dir or settings.policy_dir),
+                         stops=stops)
     except GatewayError as exc:
         fail(exc)
     if output is ExplainFormat.json:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     CHAR,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -119,6 +120,35 @@ class Consent(Base):
     evidence_ref: Mapped[str] = mapped_column(Text)
     granted_by_system: Mapped[str] = mapped_column(String(64))
     granted_by_employee: Mapped[str] = mapped_column(String(128))
+    # marketing (migration 0005): night contact 21:00–08:00 KST (정보통신망법 제50조 ③), the last
+    # (re)confirmation (제50조 ⑧; the grant itself at first), the notice of the right to refuse
+    night_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    refusal_right_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ContactStop(Base):
+    """A customer's stop on marketing contact (수신거부, 연락중지청구 — 신용정보법 제37조 ②).
+
+    `scope` NULL: every affiliate of the group; `channels` NULL: every channel. Lifting sets
+    `lifted_at`; rows are never deleted (the stop is evidence, like a consent). No free text:
+    `reason` is a code, so no column can come to hold a national id number.
+    """
+
+    __tablename__ = "contact_stops"
+    __table_args__ = (Index("ix_contact_stops_customer_key", "customer_key"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_key: Mapped[str] = mapped_column(CHAR(32))
+    scope: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    channels: Mapped[str | None] = mapped_column(Text, nullable=True)  # sorted JSON array
+    reason: Mapped[str] = mapped_column(String(32))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    registered_by_system: Mapped[str] = mapped_column(String(64))
+    registered_by_employee: Mapped[str] = mapped_column(String(128))
+    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lifted_by_system: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lifted_by_employee: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class UsedToken(Base):

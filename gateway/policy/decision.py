@@ -8,20 +8,30 @@ A consent that cannot be evaluated (an error) never grants; the error is carried
 Consent rules: 개인정보 보호법 제17조 (provision to a third party needs consent naming the
 recipient and purpose), 제22조 (marketing consent is separate), 제23조 (sensitive data needs its
 own explicit consent), 제37조 (withdrawal takes effect at once); 신용정보법 제32조·제33조.
+
+Marketing (issue #10): the consent must name the purpose's contact channel (정보통신망법 제50조
+①②), must have been (re)confirmed within the policy's `reconfirm_days` (제50조 ⑧) and recorded
+with the notice of the right to refuse (개인정보 보호법 제22조 ⑤); a contact stop (수신거부,
+연락중지청구: 신용정보법 제37조 ②) covering the recipient and channel beats any consent; and
+every release carries the contact window the consent allows (제50조 ③: 21:00–08:00 KST only
+with the night flag). The customer's stops come in as data, like the consents.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from gateway.domain import (
+    AttributeId,
     AttributeRequest,
     Category,
     ConsentId,
     ConsentRecord,
+    ContactStop,
     Decision,
     DecisionRequest,
     Reason,
@@ -30,6 +40,7 @@ from gateway.domain import (
     Withheld,
 )
 from gateway.errors import UnknownAttribute, UnknownPurpose, UnknownView
+from gateway.marketing.windows import contact_window
 from gateway.policy import trace as tr
 from gateway.policy.model import Attribute, Policy, Purpose, Rule
 
@@ -38,11 +49,13 @@ T = TypeVar("T")
 
 def decide(policy: Policy, request: DecisionRequest,
            consents: Sequence[ConsentRecord], *,
+           stops: Sequence[ContactStop] = (),
            trace: tr.DecisionTrace | None = None) -> Decision:
     """Decide every requested attribute, in request order; raises on a malformed request only.
 
-    With `trace`, the steps taken are also written into it (for `policy explain`); the decision
-    itself is the same either way.
+    `stops` are the customer's contact stops; only marketing purposes read them. With `trace`,
+    the steps taken are also written into it (for `policy explain`); the decision itself is the
+    same either way.
     """
     purpose = policy.purposes.get(request.purpose)
     if purpose is None:
@@ -51,6 +64,7 @@ def decide(policy: Policy, request: DecisionRequest,
     released: list[Released] = []
     withheld: list[Withheld] = []
     errors: list[str] = []
+    stop = _stopping(request, purpose, stops, errors)
     if trace is None and request.customer_known:
         # the request path: the rules' part of each answer is looked up, not worked out
         plans = _plans(policy)
@@ -66,34 +80,37 @@ def decide(policy: Policy, request: DecisionRequest,
                     item, (), [], plan_only=True)
             outcomes.append(plan)
         for plan in outcomes:  # only once every attribute is known (a request error wins)
-            outcome = _with_consent(policy, request, purpose, plan, consents, errors)
+            outcome = _with_consent(policy, request, purpose, plan, consents, errors, stop)
             if type(outcome) is Released:
                 released.append(outcome)
             else:
                 withheld.append(outcome)  # type: ignore[arg-type]
-        return _decision(policy, purpose, released, withheld, errors)
+        return _decision(policy, purpose, released, withheld, errors, stop)
 
     for item in request.attributes:
         _check_known(policy, item)
     rules = policy.rules_for(request.caller.affiliate, purpose.id)
     if trace is not None:
         trace.rules = tuple(r.id for r in rules)
+        trace.contact_stop = stop.id if stop is not None else None
     for item in request.attributes:
         step = None
         if trace is not None:
             step = tr.AttributeTrace(item.attribute, item.view)
             trace.attributes.append(step)
-        decided = _decide_one(policy, request, purpose, rules, item, consents, errors, step)
+        decided = _decide_one(policy, request, purpose, rules, item, consents, errors, step,
+                              stop)
         assert not isinstance(decided, _NeedsConsent)  # only `plan_only` returns one
         if isinstance(decided, Released):
             released.append(decided)
         else:
             withheld.append(decided)
-    return _decision(policy, purpose, released, withheld, errors)
+    return _decision(policy, purpose, released, withheld, errors, stop)
 
 
 def _decision(policy: Policy, purpose: Purpose, released: list[Released],
-              withheld: list[Withheld], errors: list[str]) -> Decision:
+              withheld: list[Withheld], errors: list[str],
+              stop: ContactStop | None) -> Decision:
     return Decision(
         released=tuple(released),
         withheld=tuple(withheld),
@@ -102,6 +119,8 @@ def _decision(policy: Policy, purpose: Purpose, released: list[Released],
         consent_ids=_unique([r.consent for r in released if r.consent is not None]),
         rule_ids=_unique([r.rule for r in released]),
         errors=tuple(dict.fromkeys(errors)) if errors else (),
+        stop_ids=(stop.id,) if stop is not None and any(
+            w.reason is Reason.CONTACT_STOP for w in withheld) else (),
     )
 
 
@@ -134,16 +153,38 @@ def _plans(policy: Policy) -> dict[tuple[str, str, str, str, str | None], _Plan]
 
 
 def _with_consent(policy: Policy, request: DecisionRequest, purpose: Purpose, plan: _Plan,
-                  consents: Sequence[ConsentRecord], errors: list[str]) -> Released | Withheld:
-    if type(plan) is not _NeedsConsent:
-        return plan  # type: ignore[return-value]
-    attribute = policy.attributes[plan.released.attribute]
-    reason, consent = _consent(request, purpose, attribute, consents, errors)
-    if consent is not None:
-        return replace(plan.released, consent=consent)
-    assert reason is not None
-    return Withheld(attribute.id, reason, _CONSENT_DETAIL[reason].format(
-        category=attribute.category.value, purpose=purpose.id))
+                  consents: Sequence[ConsentRecord], errors: list[str],
+                  stop: ContactStop | None) -> Released | Withheld:
+    """The request's own part of a planned answer: its contact stop, then its consents."""
+    if type(plan) is Withheld:
+        return plan
+    granted = plan.released if type(plan) is _NeedsConsent else plan
+    if stop is not None:
+        return _stopped(granted.attribute, request, purpose)  # type: ignore[union-attr]
+    if type(plan) is Released:
+        return plan
+    attribute = policy.attributes[granted.attribute]  # type: ignore[union-attr]
+    reason, consent = _consent(request, purpose, attribute, consents, errors,
+                               reconfirm=timedelta(days=policy.reconfirm_days))
+    return _covered(policy, purpose, attribute, granted, reason, consent)  # type: ignore[arg-type]
+
+
+def _stopping(request: DecisionRequest, purpose: Purpose, stops: Sequence[ContactStop],
+              errors: list[str]) -> ContactStop | None:
+    """The contact stop that bars this marketing release, if any (the earliest registered).
+    A stop that cannot be evaluated counts as in force: a stop must never fail open."""
+    if not purpose.marketing or purpose.channel is None:
+        return None
+    found: list[ContactStop] = []
+    for stop in stops:
+        try:
+            if stop.covers(request.caller.affiliate, purpose.channel, request.now):
+                found.append(stop)
+        except TypeError:  # e.g. a naive timestamp: treat as in force
+            errors.append(f"contact stop `{stop.id}` could not be evaluated: timestamps lack "
+                          "a time zone; treated as in force")
+            found.append(stop)
+    return min(found, key=lambda s: (s.registered_at.timestamp(), s.id), default=None)
 
 
 def _check_known(policy: Policy, item: AttributeRequest) -> None:
@@ -157,9 +198,11 @@ def _check_known(policy: Policy, item: AttributeRequest) -> None:
 def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
                 rules: tuple[Rule, ...], item: AttributeRequest,
                 consents: Sequence[ConsentRecord], errors: list[str],
-                step: tr.AttributeTrace | None = None, *, plan_only: bool = False) -> _Plan:
+                step: tr.AttributeTrace | None = None,
+                stop: ContactStop | None = None, *, plan_only: bool = False) -> _Plan:
     """One attribute; with `plan_only`, the rules' part alone (`_NeedsConsent` where a
-    consent must still cover it), which holds for every request with the same key."""
+    consent must still cover it), which holds for every request with the same key: the
+    stop and the consents are the request's own, weighed by `_with_consent`."""
     attribute = policy.attributes[item.attribute]
     if not request.customer_known:
         return Withheld(item.attribute, Reason.CUSTOMER_UNKNOWN, "customer is not known to the "
@@ -188,22 +231,42 @@ def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
     if step is not None:
         step.view, step.rule = view, rule.id
 
-    if not (purpose.consent_required or attribute.category is Category.SENSITIVE):
-        return Released(item.attribute, view, rule.id, None)
+    needs_consent = purpose.consent_required or attribute.category is Category.SENSITIVE
     if plan_only:
-        return _NeedsConsent(Released(item.attribute, view, rule.id, None))
+        granted = Released(item.attribute, view, rule.id, None)
+        return _NeedsConsent(granted) if needs_consent else granted
+    if stop is not None:
+        return _stopped(item.attribute, request, purpose)
+    if not needs_consent:
+        return Released(item.attribute, view, rule.id, None)
     checks = None
     if step is not None:
         step.consent_needed = "purpose" if purpose.consent_required else "sensitive category"
         checks = step.consents
-    reason, consent = _consent(request, purpose, attribute, consents, errors, checks)
+    reason, consent = _consent(request, purpose, attribute, consents, errors, checks,
+                               reconfirm=timedelta(days=policy.reconfirm_days))
     if step is not None:
-        step.relied_on = consent
+        step.relied_on = consent.id if consent is not None else None
+    return _covered(policy, purpose, attribute, Released(item.attribute, view, rule.id, None),
+                    reason, consent)
+
+
+def _stopped(attribute: str, request: DecisionRequest, purpose: Purpose) -> Withheld:
+    # A stop beats any consent (신용정보법 제37조 ②): the consents are not even weighed.
+    return Withheld(AttributeId(attribute), Reason.CONTACT_STOP,
+                    f"a contact stop covers channel `{purpose.channel}` for "
+                    f"`{request.caller.affiliate}`")
+
+
+def _covered(policy: Policy, purpose: Purpose, attribute: Attribute, granted: Released,
+             reason: Reason | None, consent: ConsentRecord | None) -> Released | Withheld:
+    """The release the rules granted, relying on `consent`, or withheld for `reason`."""
     if consent is not None:
-        return Released(item.attribute, view, rule.id, consent)
+        window = contact_window(consent.night_contact) if purpose.marketing else None
+        return Released(granted.attribute, granted.view, granted.rule, consent.id, window)
     assert reason is not None
-    return Withheld(item.attribute, reason, _CONSENT_DETAIL[reason].format(
-        category=attribute.category.value, purpose=purpose.id))
+    return Withheld(granted.attribute, reason, _CONSENT_DETAIL[reason].format(
+        category=attribute.category.value, purpose=purpose.id, days=policy.reconfirm_days))
 
 
 def _allowed_views(attribute: Attribute, rules: Sequence[Rule]) -> list[ViewName]:
@@ -231,16 +294,22 @@ _CONSENT_DETAIL = {
     Reason.NO_CONSENT: "no consent covers `{category}` data for `{purpose}`",
     Reason.CONSENT_WITHDRAWN: "the consent covering `{category}` data for `{purpose}` was withdrawn",
     Reason.CONSENT_EXPIRED: "the consent covering `{category}` data for `{purpose}` has expired",
+    Reason.CONSENT_UNCONFIRMED: "the consent covering `{category}` data for `{purpose}` needs "
+                                "reconfirmation: not confirmed within {days} days, or without "
+                                "the notice of the right to refuse",
 }
 
 
 def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
              consents: Sequence[ConsentRecord], errors: list[str],
-             checks: list[tr.ConsentCheck] | None = None) -> tuple[Reason | None, ConsentId | None]:
-    """The consent relied on, or the reason none applies (withdrawn beats expired beats none)."""
+             checks: list[tr.ConsentCheck] | None = None, *,
+             reconfirm: timedelta) -> tuple[Reason | None, ConsentRecord | None]:
+    """The consent relied on, or the reason none applies (withdrawn beats expired beats
+    unconfirmed beats none). Marketing consents lapse `reconfirm` after their last
+    confirmation, and never count without the notice of the right to refuse."""
     now = request.now
     valid: list[ConsentRecord] = []
-    withdrawn = expired = False
+    withdrawn = expired = unconfirmed = False
 
     def note(consent: ConsentRecord, verdict: str) -> None:
         if checks is not None:
@@ -261,6 +330,12 @@ def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
             elif consent.expires_at is not None and consent.expires_at <= now:
                 expired = True
                 note(consent, tr.EXPIRED)
+            elif purpose.marketing and not consent.refusal_right_notified:
+                unconfirmed = True
+                note(consent, tr.REFUSAL_RIGHT_NOT_NOTIFIED)
+            elif purpose.marketing and consent.last_confirmed + reconfirm <= now:
+                unconfirmed = True
+                note(consent, tr.UNCONFIRMED)
             else:
                 valid.append(consent)
         except TypeError:  # e.g. a naive timestamp beside an aware one: never grants
@@ -272,11 +347,13 @@ def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
         best = max(valid, key=lambda c: (c.granted_at, c.id))
         for consent in valid:
             note(consent, tr.COVERS if consent is best else tr.SUPERSEDED)
-        return None, best.id
+        return None, best
     if withdrawn:
         return Reason.CONSENT_WITHDRAWN, None
     if expired:
         return Reason.CONSENT_EXPIRED, None
+    if unconfirmed:
+        return Reason.CONSENT_UNCONFIRMED, None
     return Reason.NO_CONSENT, None
 
 

@@ -255,6 +255,15 @@ def diff_conditions(old: Policy, new: Policy) -> tuple[ConditionChange, ...]:
             # every pseudonym the affiliate holds changes; away from `siv` integrity weakens
             found.append(ConditionChange(f"affiliate `{aid}`", "pseudonym_scheme", a_scheme,
                                          b_scheme, b_scheme != "siv"))
+    if old.reconfirm_days != new.reconfirm_days:
+        # a longer period keeps stale marketing consents granting longer
+        found.append(ConditionChange("marketing", "reconfirm_days", old.reconfirm_days,
+                                     new.reconfirm_days, new.reconfirm_days > old.reconfirm_days))
+    a_channels, b_channels = sorted(c.value for c in old.channels), sorted(
+        c.value for c in new.channels)
+    if a_channels != b_channels:
+        found.append(ConditionChange("marketing", "channels", a_channels, b_channels,
+                                     bool(set(b_channels) - set(a_channels))))
     for sid in sorted(old.systems.keys() | new.systems.keys()):
         a_perms = sorted(old.systems[sid].permissions) if sid in old.systems else []
         b_perms = sorted(new.systems[sid].permissions) if sid in new.systems else []

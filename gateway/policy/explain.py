@@ -24,6 +24,7 @@ from gateway.domain import (
     Category,
     ConsentId,
     ConsentRecord,
+    ContactStop,
     CustomerKey,
     Decision,
     DecisionRequest,
@@ -75,6 +76,9 @@ class WhatIfConsent(BaseModel):
     granted_at: AwareDatetime | None = None  # default: the decision time
     expires_at: AwareDatetime | None = None
     withdrawn_at: AwareDatetime | None = None
+    confirmed_at: AwareDatetime | None = None  # default: the grant
+    night_contact: bool = False
+    refusal_right_notified: bool = True  # a well-formed marketing consent unless said otherwise
 
     def record(self, number: int, caller: Caller, policy: Policy, purpose: PurposeId,
                now: datetime) -> ConsentRecord:
@@ -87,10 +91,13 @@ class WhatIfConsent(BaseModel):
             categories=frozenset(self.categories), channel=channel,
             granted_at=self.granted_at or now, expires_at=self.expires_at,
             withdrawn_at=self.withdrawn_at, evidence_ref="what-if",
+            night_contact=self.night_contact, confirmed_at=self.confirmed_at,
+            refusal_right_notified=self.refusal_right_notified,
         )
 
 
-_SHORT_KEYS = {"granted": "granted_at", "expires": "expires_at", "withdrawn": "withdrawn_at"}
+_SHORT_KEYS = {"granted": "granted_at", "expires": "expires_at", "withdrawn": "withdrawn_at",
+               "confirmed": "confirmed_at", "night": "night_contact"}
 
 
 def parse_consent_option(spec: str) -> WhatIfConsent:
@@ -164,6 +171,7 @@ class Explanation:
     consents_given: int  # how many consents the decision saw
     decision: Decision
     trace: DecisionTrace
+    stops_given: int = 0  # how many contact stops the decision saw (marketing purposes)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -174,6 +182,7 @@ class Explanation:
             "customer": self.customer.as_dict(),
             "query_permitted": self.query_permitted,
             "consents_seen": self.consents_given,
+            "stops_seen": self.stops_given,
             "decision": self.decision.as_dict(),
             "trail": self.trace.as_dict(),
         }
@@ -181,18 +190,20 @@ class Explanation:
 
 def explain(policy: Policy, caller: Caller, purpose: PurposeId,
             attributes: Sequence[AttributeRequest], consents: Sequence[ConsentRecord], *,
-            now: datetime, customer: CustomerInfo, policy_source: str) -> Explanation:
+            now: datetime, customer: CustomerInfo, policy_source: str,
+            stops: Sequence[ContactStop] = ()) -> Explanation:
     """Decide exactly as the API does (`decide` with the same request), keeping the trail."""
     system = policy.systems.get(caller.system)
     trace = DecisionTrace()
     decision = decide(policy, DecisionRequest(caller=caller, purpose=purpose,
                                               attributes=tuple(attributes),
                                               customer_known=customer.known, now=now),
-                      consents, trace=trace)
+                      consents, stops=stops, trace=trace)
     return Explanation(policy=policy, policy_source=policy_source, caller=caller,
                        purpose=purpose, now=now, customer=customer,
                        query_permitted=system is not None and "query" in system.permissions,
-                       consents_given=len(consents), decision=decision, trace=trace)
+                       consents_given=len(consents), decision=decision, trace=trace,
+                       stops_given=len(stops))
 
 
 _VERDICTS = {
@@ -205,6 +216,8 @@ _VERDICTS = {
     "not_yet_granted": "is granted only after the decision time",
     "withdrawn": "was withdrawn",
     "expired": "has expired",
+    "refusal_right_not_notified": "was recorded without the notice of the right to refuse",
+    "unconfirmed": "was not reconfirmed within the policy's period",
     "unevaluable": "could not be evaluated (never grants)",
 }
 
@@ -234,6 +247,10 @@ def to_text(x: Explanation) -> str:
     if not x.query_permitted:
         lines.append(f"WARNING   system `{x.caller.system}` lacks the `query` permission: the API "
                      "refuses this request (403) before any decision")
+    if x.trace.contact_stop is not None:
+        lines.append(f"stop      contact stop `{x.trace.contact_stop}` covers "
+                     f"`{x.caller.affiliate}` and channel `{purpose.channel}`: it beats any "
+                     "consent")
     lines += [f"error     {e}" for e in d.errors]
     released = {r.attribute: r for r in d.released}
     withheld = {w.attribute: w for w in d.withheld}
@@ -241,7 +258,8 @@ def to_text(x: Explanation) -> str:
         lines.append("")
         if step.attribute in released:
             r = released[step.attribute]
-            lines.append(f"{step.attribute}: RELEASED as `{r.view}` by rule `{r.rule}`")
+            lines.append(f"{step.attribute}: RELEASED as `{r.view}` by rule `{r.rule}`"
+                         + (f", contact {r.contact_window}" if r.contact_window else ""))
         else:
             w = withheld[step.attribute]
             lines.append(f"{step.attribute}: WITHHELD, {w.reason.value}: {w.detail}")

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.domain import (
     AffiliateId,
     AttributeId,
+    Channel,
     PolicyVersion,
     PurposeId,
     SystemId,
@@ -40,8 +41,11 @@ from gateway.policy.checks import Context, run_checks
 from gateway.policy.checks import codes as C
 from gateway.policy.checks.codes import Code
 from gateway.policy.model import (
+    DEFAULT_CHANNELS,
+    RECONFIRM_DAYS,
     Affiliate,
     Attribute,
+    ContactChannel,
     Policy,
     PublicKey,
     Purpose,
@@ -61,7 +65,7 @@ RRN_ATTRIBUTE = "rrn"  # raw national id numbers never leave the gateway (개인
 M = TypeVar("M", bound=BaseModel)
 
 _KIND_KO = {"affiliate": "계열사", "system": "시스템", "purpose": "목적", "attribute": "항목",
-            "rule": "규칙"}
+            "rule": "규칙", "channel": "채널"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +186,8 @@ def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
             raw[name] = doc.data
 
     affiliates = _affiliates(check, raw.get("affiliates.yaml"), public_keys_dir)
-    purposes = _purposes(check, raw.get("purposes.yaml"))
+    channels, reconfirm_days = _marketing(check, raw.get("purposes.yaml"))
+    purposes = _purposes(check, raw.get("purposes.yaml"), channels)
     attributes = _attributes(check, raw.get("attributes.yaml"), affiliates)
     rules = _rules(check, raw.get("rules.yaml"), affiliates, attributes, purposes)
 
@@ -194,6 +199,8 @@ def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
         attributes=_frozen({AttributeId(k): v for k, v in attributes.items() if v is not None}),
         purposes=_frozen({PurposeId(k): v for k, v in purposes.items() if v is not None}),
         rules=tuple(rules),
+        channels=_frozen(channels),
+        reconfirm_days=reconfirm_days,
     )
     # The meaning checks see only what could be built; the dead-entry warnings need the whole
     # set (a system left out for a bad key would look like a missing one), so they wait.
@@ -343,7 +350,54 @@ _PURPOSE_BUILT = ("id", "name_ko", "name_en", "legal_bases", "marketing", "conse
                   "notify_customer", "retention_days", "channel")
 
 
-def _purposes(check: _Checker, data: Any) -> dict[str, Purpose | None]:
+def _marketing(check: _Checker, data: Any) -> tuple[dict[Channel, ContactChannel], int]:
+    """The contact channels in force and the reconfirmation period of marketing consents
+    (정보통신망법 제50조 ⑧). Without a `channels:` section every channel of the vocabulary is in
+    force under its default name; with one, only those it lists."""
+    name = "purposes.yaml"
+    channels: dict[Channel, ContactChannel] = dict(DEFAULT_CHANNELS)
+    reconfirm_days = RECONFIRM_DAYS
+    if not isinstance(data, dict):
+        return channels, reconfirm_days
+    if data.get("marketing") is not None:
+        settings = check.validate(schema.MarketingSpec, data["marketing"], name, ("marketing",))
+        if settings is not None:
+            reconfirm_days = settings.reconfirm_days
+    listed = data.get("channels")
+    if listed is None:
+        return channels, reconfirm_days
+    if not isinstance(listed, list):
+        check.at(name, ("channels",), C.INVALID_VALUE, field="channels",
+                 detail="a list of channels")
+        return channels, reconfirm_days
+    known = _unique(check, name, "channel", ((("channels", i), e) for i, e in enumerate(listed)))
+    channels = {}
+    for i, entry in enumerate(listed):
+        path: YamlPath = ("channels", i)
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str) \
+                and _channel(entry["id"]) is None:
+            check.at(name, path + ("id",), C.UNKNOWN_CHANNEL, channel=entry["id"],
+                     known=_channel_list(DEFAULT_CHANNELS))
+            continue
+        spec = check.validate(schema.ChannelSpec, entry, name, path)
+        if spec is not None and known.get(spec.id.value) == path:
+            channels[spec.id] = ContactChannel(spec.id, spec.name_ko, spec.name_en)
+    return channels, reconfirm_days
+
+
+def _channel(value: str) -> Channel | None:
+    try:
+        return Channel(value)
+    except ValueError:
+        return None
+
+
+def _channel_list(channels: Iterable[Channel]) -> str:
+    return ", ".join(f"`{c.value}`" for c in channels)
+
+
+def _purposes(check: _Checker, data: Any,
+              channels: Mapping[Channel, ContactChannel]) -> dict[str, Purpose | None]:
     """Marketing needs the customer's consent (개인정보 보호법 제22조, 신용정보법 제32조) and a
     named contact channel (정보통신망법 제50조: consent to advertising is per channel)."""
     name = "purposes.yaml"
@@ -365,6 +419,10 @@ def _purposes(check: _Checker, data: Any) -> dict[str, Purpose | None]:
             ok = False
         if not spec.marketing and spec.channel is not None:
             check.at(name, path + ("channel",), C.CHANNEL_NOT_MARKETING, purpose=spec.id)
+            ok = False
+        elif spec.channel is not None and _channel(spec.channel) not in channels:
+            check.at(name, path + ("channel",), C.UNKNOWN_CHANNEL, channel=spec.channel,
+                     known=_channel_list(channels))
             ok = False
         if ok:
             result[spec.id] = Purpose(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -14,6 +15,7 @@ from gateway.domain import (
     AffiliateId,
     AttributeId,
     Category,
+    Channel,
     PolicyVersion,
     PurposeId,
     SystemId,
@@ -25,7 +27,32 @@ from gateway.policy.views import JsonValue, View
 Algorithm = Literal["EdDSA", "ES256"]
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
 PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
-                         "policy:reload", "pseudonym:map"})
+                         "policy:reload", "pseudonym:map", "consent:any_customer",
+                         "contact_stop:write", "contact_stop:read"})
+# The group customer channel: manages consents and contact stops of any group customer, not only
+# those its own affiliate holds (the other consent and stop permissions still apply)
+GROUP_CUSTOMER_CHANNEL = "consent:any_customer"
+RECONFIRM_DAYS = 730  # 정보통신망법 제50조 ⑧: marketing consent is reconfirmed every 2 years
+
+
+@dataclass(frozen=True, slots=True)
+class ContactChannel:
+    """A marketing contact channel as the policy names it (per-channel limits go here later)."""
+
+    id: Channel
+    name_ko: str
+    name_en: str
+
+
+# The names used when `purposes.yaml` has no `channels:` section (every channel in force).
+DEFAULT_CHANNELS: Mapping[Channel, ContactChannel] = MappingProxyType({c.id: c for c in (
+    ContactChannel(Channel.AGENT_CALL, "상담원 전화", "Call by an agent"),
+    ContactChannel(Channel.AUTO_CALL, "자동 전화 (ARS)", "Automated call (ARS)"),
+    ContactChannel(Channel.SMS, "문자 (SMS/MMS)", "Text message (SMS/MMS)"),
+    ContactChannel(Channel.EMAIL, "이메일", "E-mail"),
+    ContactChannel(Channel.PUSH, "앱 푸시", "App push notification"),
+    ContactChannel(Channel.POST, "우편", "Post"),
+)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +159,13 @@ class Policy:
     attributes: Mapping[AttributeId, Attribute]
     purposes: Mapping[PurposeId, Purpose]
     rules: tuple[Rule, ...]  # in file order
+    channels: Mapping[Channel, ContactChannel] = field(default_factory=lambda: DEFAULT_CHANNELS)
+    # a marketing consent not (re)confirmed for this many days stops granting
+    reconfirm_days: int = RECONFIRM_DAYS
+
+    def is_marketing(self, purpose: PurposeId) -> bool:
+        found = self.purposes.get(purpose)
+        return found is not None and found.marketing
 
     def rules_for(self, recipient: AffiliateId, purpose: PurposeId) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.recipient == recipient and r.purpose == purpose)

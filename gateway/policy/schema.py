@@ -19,14 +19,14 @@ from pydantic import (
     StrictStr,
 )
 
-from gateway.domain import Category
+from gateway.domain import Category, Channel
 from pseudonymizer.scrub.spec import parse_operators
 
 Id = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 Text = Annotated[StrictStr, Field(min_length=1)]
 Permission = Literal["query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
-                     "policy:reload", "pseudonym:map"]
-Channel = Literal["sms", "phone", "email", "app_push", "mail"]
+                     "policy:reload", "pseudonym:map", "consent:any_customer",
+                     "contact_stop:write", "contact_stop:read"]
 # a name from `pseudonymizer.schemes.SCHEMES`; the loader checks it against the registry
 SchemeName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 
@@ -100,7 +100,7 @@ class PurposeSpec(_Strict):
     consent_required: StrictBool
     notify_customer: StrictBool
     retention_days: StrictInt = Field(ge=1, le=3650)
-    channel: Channel | None = None
+    channel: Id | None = None  # a `Channel` declared under `channels:` (checked by the loader)
     # re-identification (pseudonym → RRN): the only purpose kind under which a unique identifier
     # may be released exact (개인정보 보호법 제24조의2; checked by `checks/unique_identifiers`)
     reidentification: StrictBool = False
@@ -108,7 +108,23 @@ class PurposeSpec(_Strict):
     scrub: Annotated[dict[StrictStr, Any] | None, AfterValidator(_scrub_operators)] = None
 
 
+class ChannelSpec(_Strict):
+    """One contact channel of the controlled vocabulary (`domain.Channel`), named for people;
+    per-channel frequency caps will sit here."""
+
+    id: Channel
+    name_ko: Text
+    name_en: Text
+
+
+class MarketingSpec(_Strict):
+    # 정보통신망법 제50조 ⑧: a marketing consent not reconfirmed for this many days stops granting
+    reconfirm_days: StrictInt = Field(730, ge=1, le=3650)
+
+
 class PurposesFile(_Strict):
+    marketing: Any = None  # a `MarketingSpec`, checked on its own (every problem at once)
+    channels: Any = None  # a list of `ChannelSpec`; omitted: every channel, default names
     purposes: list[Any] = Field(min_length=1)
 
 

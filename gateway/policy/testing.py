@@ -20,9 +20,18 @@ A case file holds `cases:`, each case:
           granted_at: 2025-01-01T00:00:00+09:00            # default: 30 days before `now`
           expires_at: 2026-01-01T00:00:00+09:00            # optional
           withdrawn_at: 2025-06-01T00:00:00+09:00          # optional
+          confirmed_at: 2025-03-01T00:00:00+09:00          # optional: last reconfirmation
+          night_contact: true                              # optional (default false)
+          refusal_right_notified: false                    # optional (default true)
+      stops:                                               # optional: contact stops (수신거부)
+        - scope: card                                      # an affiliate, or `group` (default)
+          channels: [sms]                                  # default: every channel
+          registered_at: 2025-06-01T00:00:00+09:00         # default: 1 day before `now`
+          lifted_at: 2025-06-10T00:00:00+09:00             # optional
       expect:
         released: {annual_income: band}                    # attribute: view
         withheld: {credit_grade: view_not_allowed}         # attribute: reason (`domain.Reason`)
+        contact_window: 08:00–21:00 KST                    # optional: marketing releases
         # or, for a request the gateway refuses as a whole:
         # error: unknown-purpose                           # forbidden, unknown-attribute, ...
 
@@ -56,6 +65,8 @@ from gateway.domain import (
     Category,
     ConsentId,
     ConsentRecord,
+    ContactStop,
+    ContactStopId,
     CustomerKey,
     Decision,
     DecisionRequest,
@@ -65,6 +76,7 @@ from gateway.domain import (
     ViewName,
 )
 from gateway.errors import Forbidden, GatewayError
+from gateway.marketing.windows import narrowest
 from gateway.policy.decision import decide
 from gateway.policy.model import Policy
 from gateway.policy.problems import Problem
@@ -90,6 +102,16 @@ class ConsentSpec(_Strict):
     granted_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
     withdrawn_at: AwareDatetime | None = None
+    confirmed_at: AwareDatetime | None = None
+    night_contact: bool = False
+    refusal_right_notified: bool = True  # cases describe well-formed consents unless they say
+
+
+class StopSpec(_Strict):
+    scope: Name = "group"
+    channels: tuple[Name, ...] | None = Field(None, min_length=1)
+    registered_at: AwareDatetime | None = None
+    lifted_at: AwareDatetime | None = None
 
 
 class RequestSpec(_Strict):
@@ -125,11 +147,12 @@ class ExpectSpec(_Strict):
     released: dict[Name, Name] = Field(default_factory=dict)
     withheld: dict[Name, Reason] = Field(default_factory=dict)
     error: Name | None = None
+    contact_window: Name | None = None  # every marketing release carries this window
 
     @model_validator(mode="after")
     def _error_alone(self) -> ExpectSpec:
-        if self.error is not None and (self.released or self.withheld):
-            raise ValueError("`error` excludes `released` and `withheld`")
+        if self.error is not None and (self.released or self.withheld or self.contact_window):
+            raise ValueError("`error` excludes `released`, `withheld` and `contact_window`")
         return self
 
 
@@ -139,6 +162,7 @@ class CaseSpec(_Strict):
     now: AwareDatetime | None = None
     request: RequestSpec
     consents: tuple[ConsentSpec, ...] = ()
+    stops: tuple[StopSpec, ...] = ()
     expect: ExpectSpec
 
 
@@ -160,11 +184,16 @@ class Outcome:
     released: Mapping[str, str] = field(default_factory=dict)
     withheld: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
+    # a case that states no window is not compared on it (see `run_case`)
+    contact_window: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         if self.error is not None:
             return {"error": self.error}
-        return {"released": dict(self.released), "withheld": dict(self.withheld)}
+        out: dict[str, Any] = {"released": dict(self.released), "withheld": dict(self.withheld)}
+        if self.contact_window is not None:
+            out["contact_window"] = self.contact_window
+        return out
 
     def lines(self) -> dict[str, str]:
         """One comparable line per attribute (or the error), keyed for the diff."""
@@ -172,6 +201,8 @@ class Outcome:
             return {"": f"error `{self.error}` (the request is refused as a whole)"}
         out = {a: f"{a}: released `{v}`" for a, v in self.released.items()}
         out |= {a: f"{a}: withheld `{r}`" for a, r in self.withheld.items()}
+        if self.contact_window is not None:
+            out["contact window"] = f"contact window: `{self.contact_window}`"
         return out
 
 
@@ -285,7 +316,7 @@ def run_case(policy: Policy, case: Case) -> CaseResult:
     """Build the request the API would build and call the same `decide`."""
     spec = case.spec
     expected = Outcome(spec.expect.released, {a: r.value for a, r in spec.expect.withheld.items()},
-                       spec.expect.error)
+                       spec.expect.error, spec.expect.contact_window)
     now = spec.now or DEFAULT_NOW
     system = policy.systems.get(SystemId(spec.request.system))
     try:
@@ -298,11 +329,15 @@ def run_case(policy: Policy, case: Case) -> CaseResult:
                  or policy.affiliates[caller.affiliate].sees_group_customers)
         request = DecisionRequest(caller=caller, purpose=PurposeId(spec.request.purpose),
                                   attributes=spec.request.wanted(), customer_known=known, now=now)
-        decision = decide(policy, request, _consents(spec, caller, now))
+        decision = decide(policy, request, _consents(spec, caller, now),
+                          stops=_stops(spec, now))
     except GatewayError as exc:
         return CaseResult(case, expected, Outcome(error=exc.type_slug), None)
+    window = None
+    if spec.expect.contact_window is not None:
+        window = narrowest([r.contact_window for r in decision.released if r.contact_window])
     actual = Outcome({r.attribute: r.view for r in decision.released},
-                     {w.attribute: w.reason.value for w in decision.withheld})
+                     {w.attribute: w.reason.value for w in decision.withheld}, None, window)
     return CaseResult(case, expected, actual, decision)
 
 
@@ -315,8 +350,22 @@ def _consents(spec: CaseSpec, caller: Caller, now: datetime) -> list[ConsentReco
             categories=frozenset(c.categories), channel=c.channel,
             granted_at=c.granted_at or now - timedelta(days=30), expires_at=c.expires_at,
             withdrawn_at=c.withdrawn_at, evidence_ref="policy-test",
+            night_contact=c.night_contact, confirmed_at=c.confirmed_at,
+            refusal_right_notified=c.refusal_right_notified,
         )
         for i, c in enumerate(spec.consents)
+    ]
+
+
+def _stops(spec: CaseSpec, now: datetime) -> list[ContactStop]:
+    return [
+        ContactStop(
+            id=ContactStopId(f"case-stop-{i + 1}"), customer=TEST_CUSTOMER,
+            scope=None if s.scope == "group" else AffiliateId(s.scope),
+            channels=frozenset(s.channels) if s.channels is not None else None,
+            registered_at=s.registered_at or now - timedelta(days=1), lifted_at=s.lifted_at,
+        )
+        for i, s in enumerate(spec.stops)
     ]
 
 

@@ -22,6 +22,8 @@ OTHER_CHANNEL = "other_channel"
 NOT_YET_GRANTED = "not_yet_granted"
 WITHDRAWN = "withdrawn"
 EXPIRED = "expired"
+REFUSAL_RIGHT_NOT_NOTIFIED = "refusal_right_not_notified"  # marketing: recorded without notice
+UNCONFIRMED = "unconfirmed"  # marketing: not reconfirmed within the policy's period
 UNEVALUABLE = "unevaluable"  # e.g. a naive timestamp: never grants
 
 
@@ -36,7 +38,9 @@ class ConsentCheck:
             "id": c.id, "verdict": self.verdict, "recipient": c.recipient, "purpose": c.purpose,
             "categories": sorted(x.value for x in c.categories), "channel": c.channel,
             "granted_at": _iso(c.granted_at), "expires_at": _iso(c.expires_at),
-            "withdrawn_at": _iso(c.withdrawn_at),
+            "withdrawn_at": _iso(c.withdrawn_at), "confirmed_at": _iso(c.last_confirmed),
+            "night_contact": c.night_contact,
+            "refusal_right_notified": c.refusal_right_notified,
         }
 
 
@@ -72,6 +76,8 @@ class AttributeTrace:
 class DecisionTrace:
     rules: tuple[str, ...] = ()  # every rule for recipient × purpose, in file order
     attributes: list[AttributeTrace] = field(default_factory=list)
+    contact_stop: str | None = None  # marketing: the stop that bars every release, if any
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rules": list(self.rules), "attributes": [a.as_dict() for a in self.attributes]}
+        return {"rules": list(self.rules), "attributes": [a.as_dict() for a in self.attributes],
+                "contact_stop": self.contact_stop}

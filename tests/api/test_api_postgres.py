@@ -32,7 +32,8 @@ def test_query_consent_and_log_on_postgres(pg_gw: Harness) -> None:
                                                                    "lt": 50_000_000}
     granted = pg_gw.client.post("/v1/consents", headers=pg_gw.auth("bank-callcenter"), json={
         "customer": customer.ref, "recipient": "card", "purpose": "marketing_sms",
-        "categories": ["contact"], "channel": "sms", "evidence_ref": "branch-form/77"})
+        "categories": ["contact"], "channel": "sms", "evidence_ref": "branch-form/77",
+        "refusal_right_notified": True})
     assert granted.status_code == 201, granted.text
     sms = pg_gw.query("card-marketing", customer.ref, "marketing_sms", ["mobile_phone"])
     assert sms.json()["released"]["mobile_phone"]["value"] == "010-2345-6789"

@@ -64,6 +64,18 @@ def test_no_raw_rrn_in_databases_log_or_responses(
                 response = gw.query(system, customer.ref, purpose, attrs)
                 assert response.status_code == 200, response.text
                 bodies.append(response.content)
+        for customer in customers[:4]:  # consents and contact stops named by RRN, then listed
+            for path, body in [
+                ("/v1/consents", {"recipient": "card", "purpose": "marketing_sms",
+                                  "categories": ["contact"], "channel": "sms",
+                                  "evidence_ref": "form-1", "refusal_right_notified": True}),
+                ("/v1/contact-stops", {"channels": ["email"]}),
+                ("/v1/contact-stops/search", {}),
+            ]:
+                response = gw.client.post(path, json={"customer": customer.ref, **body},
+                                          headers=gw.auth("bank-app"))
+                assert response.status_code in (200, 201), response.text
+                bodies.append(response.content)
         malformed = gw.query("card-risk", {"rrn": customers[0].rrn[:-1] + "-9"}, "credit_risk",
                              ["credit_grade"])
         bodies.append(malformed.content)

@@ -165,6 +165,7 @@ def grant(gw: Harness, customer: Any, *, recipient: str = "card", purpose: str =
         "customer": customer.ref, "recipient": recipient, "purpose": purpose,
         "categories": categories or ["identity", "contact", "financial"],
         "channel": channel, "evidence_ref": "app-consent-form/2026/000123",
+        "refusal_right_notified": True,
     }
     if expires_at is not None:
         body["expires_at"] = expires_at.isoformat()
@@ -218,7 +219,7 @@ def test_consent_must_name_recipient_and_channel(gw: Harness) -> None:
     assert_problem(grant(gw, customer, recipient="group"), 422, "consent-invalid")
     # consent for another recipient does not cover the card company
     assert grant(gw, customer, recipient="securities", purpose="marketing_phone",
-                 channel="phone").status_code == 201
+                 channel="agent_call").status_code == 201
     response = gw.query("card-marketing", customer.ref, "marketing_sms", ["mobile_phone"])
     assert reasons(response) == {"mobile_phone": "no_consent"}
 

@@ -86,7 +86,8 @@ def test_memo_without_identifiers_reports_no_counts(gw: Harness) -> None:
     released = gw.query("card-risk", customer.ref, "customer_service",
                         ["callcenter_memo"]).json()["released"]["callcenter_memo"]
     assert released == {"view": "scrubbed", "value": "카드 한도 상향 문의",
-                        "rule": "card-customer-service-memo", "consent": None, "scrubbed": {}}
+                        "rule": "card-customer-service-memo", "consent": None, "scrubbed": {},
+                        "contact_window": None}
 
 
 def test_there_is_no_exact_view_of_free_text(gw: Harness) -> None:

@@ -80,12 +80,15 @@ def consent(cid: str = "c-1", *, recipient: str = "card", purpose: str = "market
                                               Category.FINANCIAL),
             channel: str | None = "sms", granted_at: datetime = NOW - timedelta(days=30),
             expires_at: datetime | None = None,
-            withdrawn_at: datetime | None = None) -> ConsentRecord:
+            withdrawn_at: datetime | None = None, night_contact: bool = False,
+            confirmed_at: datetime | None = None,
+            refusal_right_notified: bool = True) -> ConsentRecord:
     return ConsentRecord(
         id=ConsentId(cid), customer=CUSTOMER, recipient=AffiliateId(recipient),
         purpose=PurposeId(purpose), categories=frozenset(categories), channel=channel,
         granted_at=granted_at, expires_at=expires_at, withdrawn_at=withdrawn_at,
-        evidence_ref="app:consent-screen/v3",
+        evidence_ref="app:consent-screen/v3", night_contact=night_contact,
+        confirmed_at=confirmed_at, refusal_right_notified=refusal_right_notified,
     )
 
 

@@ -206,7 +206,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
                 customer=key, recipient=AffiliateId("card"), purpose=PurposeId("marketing_sms"),
                 categories=categories, channel="sms", expires_at=None, evidence_ref="form-1",
                 granted_by_system="bank-app", granted_by_employee="e1",
-                now=NOW - timedelta(days=days_ago))
+                now=NOW - timedelta(days=days_ago), refusal_right_notified=True)
 
         gone = grant(["identity", "contact", "financial"], 300)
         svc.consents.withdraw(gone.id, NOW - timedelta(days=10))

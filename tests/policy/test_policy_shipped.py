@@ -11,18 +11,26 @@ from gateway.policy import Policy
 # system: (affiliate, algorithm, permissions) — docs/DATA-MODEL.md, "Systems"
 SYSTEMS = {
     "bank-callcenter": ("bank", "EdDSA", {"query", "consent:grant", "consent:withdraw",
-                                          "consent:read"}),
+                                          "consent:read", "contact_stop:write",
+                                          "contact_stop:read"}),
     "bank-fraud": ("bank", "ES256", {"query", "pseudonym:map"}),
-    "bank-app": ("bank", "EdDSA", {"consent:grant", "consent:withdraw", "consent:read"}),
+    "bank-app": ("bank", "EdDSA", {"consent:grant", "consent:withdraw", "consent:read",
+                                   "contact_stop:write", "contact_stop:read"}),
     "card-marketing": ("card", "EdDSA", {"query"}),
     "card-risk": ("card", "ES256", {"query"}),
     "securities-risk": ("securities", "ES256", {"query"}),
     "securities-marketing": ("securities", "EdDSA", {"query"}),
     "insurance-marketing": ("insurance", "EdDSA", {"query"}),
     "insurance-underwriting": ("insurance", "ES256", {"query"}),
+    "insurance-callcenter": ("insurance", "EdDSA", {"consent:grant", "consent:withdraw",
+                                                    "consent:read", "contact_stop:write",
+                                                    "contact_stop:read"}),
     "holding-analytics": ("holding", "EdDSA", {"query"}),
     "holding-audit": ("holding", "EdDSA", {"log:read", "consent:read"}),
     "holding-privacy": ("holding", "EdDSA", {"policy:reload"}),
+    "holding-customer-center": ("holding", "EdDSA", {"consent:any_customer", "consent:grant",
+                                                     "consent:withdraw", "consent:read",
+                                                     "contact_stop:write", "contact_stop:read"}),
 }
 
 # attribute: (owner, category, type, table.column, views least revealing first) — "Attributes"
@@ -76,8 +84,11 @@ PURPOSES = {
     "customer_service": (False, True, 30, None),
     "statistics_research": (False, False, 180, None),
     "marketing_sms": (True, True, 365, "sms"),
-    "marketing_phone": (True, True, 365, "phone"),
+    "marketing_phone": (True, True, 365, "agent_call"),
     "marketing_email": (True, True, 365, "email"),
+    "marketing_auto_call": (True, True, 365, "auto_call"),
+    "marketing_push": (True, True, 365, "push"),
+    "marketing_post": (True, True, 365, "post"),
 }
 
 
@@ -116,6 +127,16 @@ def test_purposes_match_the_data_model(shipped_policy: Policy) -> None:
     assert "; " in shipped_policy.purposes["marketing_sms"].legal_basis  # type: ignore[index]
 
 
+def test_channels_and_reconfirmation(shipped_policy: Policy) -> None:
+    # every channel of the vocabulary is named in Korean; marketing consent lapses after 2 years
+    assert [c.value for c in shipped_policy.channels] == [
+        "agent_call", "auto_call", "sms", "email", "push", "post"]
+    assert all(c.name_ko and c.name_en for c in shipped_policy.channels.values())
+    assert shipped_policy.reconfirm_days == 730
+    marketing = {p.channel for p in shipped_policy.purposes.values() if p.marketing}
+    assert marketing == {c.value for c in shipped_policy.channels}  # one purpose per channel
+
+
 def test_every_purpose_has_a_rule(shipped_policy: Policy) -> None:
     assert {r.purpose for r in shipped_policy.rules} == set(PURPOSES)
 
@@ -135,8 +156,8 @@ def test_statistics_gets_no_exact_view(shipped_policy: Policy) -> None:
 
 
 def test_identity_attributes_are_masked_outside_marketing_phone(shipped_policy: Policy) -> None:
-    # An exact name is only needed to address the customer on a marketing call.
+    # An exact name is only needed to address the customer on a marketing call or letter.
     for rule in shipped_policy.rules:
         if "exact" in rule.attributes.get("name", ()):  # type: ignore[call-overload]
-            assert rule.purpose == "marketing_phone", rule.id
+            assert rule.purpose in ("marketing_phone", "marketing_post"), rule.id
     assert shipped_policy.attributes["health_risk_class"].category is Category.SENSITIVE  # type: ignore[index]

@@ -1,13 +1,17 @@
-"""Consents: grant, withdraw (effective for the very next query), list a customer's consents.
+"""Consents: grant, withdraw (effective for the very next query), reconfirm, list.
 
-Who may call these is in the policy (`consent:grant`, `consent:withdraw`, `consent:read`).
+Who may call these is in the policy (`consent:grant`, `consent:withdraw`, `consent:read`). An
+affiliate's customer channel manages the consents of the customers its affiliate holds; the
+group customer channel (`consent:any_customer`) those of any group customer.
 Consent for marketing must name the recipient affiliate and the contact channel
-(금융지주회사법 제48조의2, 개인정보 보호법 제17조·제22조).
+(금융지주회사법 제48조의2, 개인정보 보호법 제17조·제22조, 정보통신망법 제50조), record that the
+customer was told of the right to refuse (개인정보 보호법 제22조 ⑤), and says whether contact
+between 21:00 and 08:00 KST is allowed (정보통신망법 제50조 ③).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from anyio import to_thread
 from fastapi import APIRouter, status
@@ -15,11 +19,20 @@ from fastapi import APIRouter, status
 from gateway import record
 from gateway.api.deps import CallerDep, NowDep, RequestIdDep, ServicesDep
 from gateway.api.routes.queries import customer_ref
-from gateway.api.schemas import ConsentIn, ConsentList, ConsentOut, ConsentResult, CustomerOnlyIn
-from gateway.domain import AffiliateId, Caller, ConsentRecord, CustomerKey, PurposeId
+from gateway.api.schemas import (
+    ConsentConfirmIn,
+    ConsentIn,
+    ConsentList,
+    ConsentOut,
+    ConsentResult,
+    CustomerOnlyIn,
+)
 from gateway.consents import ConsentInvalid
-from gateway.errors import GatewayError, NotFound
+from gateway.domain import AffiliateId, Caller, Channel, ConsentRecord, CustomerKey, PurposeId
+from gateway.errors import GatewayError, NotFound, UnknownChannel
 from gateway.pipeline import record_refusal, require_permission
+from gateway.policy import Policy
+from gateway.policy.model import GROUP_CUSTOMER_CHANNEL
 from gateway.resolve import CustomerRef, resolve
 from gateway.services import Services
 
@@ -31,20 +44,32 @@ class CustomerNotHeld(NotFound):
     title = "customer unknown to the calling affiliate"
 
 
-def _held_customer(svc: Services, caller: Caller, ref: CustomerRef) -> tuple[CustomerKey, str]:
+def managed_customer(svc: Services, caller: Caller, ref: CustomerRef) -> tuple[CustomerKey, str]:
+    """The customer whose consents or contact stops the caller manages: one its affiliate holds,
+    or, for the group customer channel, any customer of the group. Anyone else is not found,
+    exactly like a person nobody holds."""
     policy = svc.policy.current
+    system = policy.systems.get(caller.system)
+    group = system is not None and GROUP_CUSTOMER_CHANNEL in system.permissions
     resolved = resolve(ref, caller, registry=svc.registry, pseudonymizer=svc.pseudonymizer,
-                       sees_group_customers=policy.affiliates[caller.affiliate].sees_group_customers)
+                       sees_group_customers=group or policy.affiliates[
+                           caller.affiliate].sees_group_customers)
     if not resolved.known or resolved.customer_key is None or resolved.pseudonym is None:
         raise CustomerNotHeld(f"the customer is not one `{caller.affiliate}` holds")
     return resolved.customer_key, resolved.pseudonym
 
 
-def _out(consent: ConsentRecord, pseudonym: str | None, now: datetime) -> ConsentOut:
+def _out(consent: ConsentRecord, pseudonym: str | None, now: datetime,
+         policy: Policy) -> ConsentOut:
+    purpose = policy.purposes.get(consent.purpose)
+    marketing = purpose is not None and purpose.marketing
     if consent.withdrawn_at is not None and consent.withdrawn_at <= now:
         state = "withdrawn"
     elif consent.expires_at is not None and consent.expires_at <= now:
         state = "expired"
+    elif marketing and (not consent.refusal_right_notified or consent.last_confirmed
+                        + timedelta(days=policy.reconfirm_days) <= now):
+        state = "unconfirmed"
     else:
         state = "active"
     return ConsentOut(
@@ -52,7 +77,8 @@ def _out(consent: ConsentRecord, pseudonym: str | None, now: datetime) -> Consen
         categories=sorted(c.value for c in consent.categories), channel=consent.channel,
         granted_at=consent.granted_at, expires_at=consent.expires_at,
         withdrawn_at=consent.withdrawn_at, evidence_ref=consent.evidence_ref,
-        status=state,
+        night_contact=consent.night_contact, confirmed_at=consent.last_confirmed,
+        refusal_right_notified=consent.refusal_right_notified, status=state,
     )
 
 
@@ -63,14 +89,34 @@ def _check_grant(svc: Services, body: ConsentIn, now: datetime) -> None:
     purpose = policy.purposes.get(PurposeId(body.purpose))
     if purpose is None:
         raise ConsentInvalid(f"purpose `{body.purpose}` is not in the policy")
+    if body.channel is not None:
+        known_channel(policy, body.channel)
     if purpose.channel is not None and body.channel != purpose.channel:
         raise ConsentInvalid(
             f"purpose `{body.purpose}` needs consent for channel `{purpose.channel}`"
         )
     if purpose.channel is None and body.channel is not None:
         raise ConsentInvalid(f"purpose `{body.purpose}` has no contact channel")
+    if purpose.marketing and not body.refusal_right_notified:
+        raise ConsentInvalid("a marketing consent needs `refusal_right_notified: true`: the "
+                             "customer must be told of the right to refuse")
+    if not purpose.marketing and body.night_contact:
+        raise ConsentInvalid(f"`night_contact` applies only to marketing purposes, not "
+                             f"`{body.purpose}`")
     if body.expires_at is not None and body.expires_at <= now:
         raise ConsentInvalid("`expires_at` must be in the future")
+
+
+def known_channel(policy: Policy, value: str) -> Channel:
+    """The channel named `value`, or a 422 listing the channels in force (never the input)."""
+    try:
+        channel = Channel(value)
+    except ValueError:
+        channel = None
+    if channel is None or channel not in policy.channels:
+        known = ", ".join(f"`{c.value}`" for c in policy.channels)
+        raise UnknownChannel(f"`channel` is not a contact channel of the policy (known: {known})")
+    return channel
 
 
 async def _recorded(svc: Services, kind: str, *, rid: str, now: datetime, caller: Caller,
@@ -80,7 +126,8 @@ async def _recorded(svc: Services, kind: str, *, rid: str, now: datetime, caller
     if consent is not None:
         fields.update(consent=consent.id, recipient=consent.recipient, purpose=consent.purpose,
                       categories=sorted(c.value for c in consent.categories),
-                      channel=consent.channel)
+                      channel=consent.channel, night_contact=consent.night_contact,
+                      refusal_right_notified=consent.refusal_right_notified)
     if count is not None:
         fields["count"] = count
     return await record.append(svc.access_log, record.event_record(
@@ -102,13 +149,15 @@ async def grant(body: ConsentIn, svc: ServicesDep, caller: CallerDep, now: NowDe
     def work() -> tuple[ConsentRecord, CustomerKey, str]:
         require_permission(svc.policy.current, caller, "consent:grant")
         _check_grant(svc, body, now)
-        key, pseudonym = _held_customer(svc, caller, customer_ref(body.customer.rrn,
-                                                                  body.customer.pseudonym))
+        key, pseudonym = managed_customer(svc, caller, customer_ref(body.customer.rrn,
+                                                                    body.customer.pseudonym))
         consent = svc.consents.grant(
             customer=key, recipient=AffiliateId(body.recipient), purpose=PurposeId(body.purpose),
             categories=frozenset(body.categories), channel=body.channel,
             expires_at=body.expires_at, evidence_ref=body.evidence_ref,
             granted_by_system=caller.system, granted_by_employee=caller.employee, now=now,
+            night_contact=body.night_contact,
+            refusal_right_notified=body.refusal_right_notified,
         )
         return consent, key, pseudonym
 
@@ -119,7 +168,8 @@ async def grant(body: ConsentIn, svc: ServicesDep, caller: CallerDep, now: NowDe
         raise
     index = await _recorded(svc, "consent.grant", rid=rid, now=now, caller=caller,
                             customer=key, consent=consent)
-    return ConsentResult(request_id=rid, log_index=index, consent=_out(consent, pseudonym, now))
+    return ConsentResult(request_id=rid, log_index=index,
+                         consent=_out(consent, pseudonym, now, svc.policy.current))
 
 
 @router.post("/{consent_id}/withdraw", response_model=ConsentResult,
@@ -128,8 +178,8 @@ async def withdraw(consent_id: str, body: CustomerOnlyIn, svc: ServicesDep, call
                    now: NowDep, rid: RequestIdDep) -> ConsentResult:
     def work() -> tuple[ConsentRecord, CustomerKey, str]:
         require_permission(svc.policy.current, caller, "consent:withdraw")
-        key, pseudonym = _held_customer(svc, caller, customer_ref(body.customer.rrn,
-                                                                  body.customer.pseudonym))
+        key, pseudonym = managed_customer(svc, caller, customer_ref(body.customer.rrn,
+                                                                    body.customer.pseudonym))
         # Another customer's consent gets the same answer as an unknown id.
         return svc.consents.withdraw(consent_id, now, customer=key), key, pseudonym
 
@@ -140,7 +190,38 @@ async def withdraw(consent_id: str, body: CustomerOnlyIn, svc: ServicesDep, call
         raise
     index = await _recorded(svc, "consent.withdraw", rid=rid, now=now, caller=caller,
                             customer=key, consent=consent)
-    return ConsentResult(request_id=rid, log_index=index, consent=_out(consent, pseudonym, now))
+    return ConsentResult(request_id=rid, log_index=index,
+                         consent=_out(consent, pseudonym, now, svc.policy.current))
+
+
+@router.post("/{consent_id}/confirm", response_model=ConsentResult,
+             summary="Record that the customer confirmed a consent again (정보통신망법 제50조 ⑧)")
+async def confirm(consent_id: str, body: ConsentConfirmIn, svc: ServicesDep, caller: CallerDep,
+                  now: NowDep, rid: RequestIdDep) -> ConsentResult:
+    def work() -> tuple[ConsentRecord, CustomerKey, str]:
+        require_permission(svc.policy.current, caller, "consent:grant")
+        key, pseudonym = managed_customer(svc, caller, customer_ref(body.customer.rrn,
+                                                                    body.customer.pseudonym))
+        current = svc.consents.for_customer(key)
+        found = next((c for c in current if c.id == consent_id), None)
+        purpose = svc.policy.current.purposes.get(found.purpose) if found else None
+        if purpose is not None and purpose.marketing and not body.refusal_right_notified:
+            raise ConsentInvalid("confirming a marketing consent needs "
+                                 "`refusal_right_notified: true`")
+        # Another customer's consent gets the same answer as an unknown id.
+        consent = svc.consents.confirm(consent_id, now, customer=key,
+                                       refusal_right_notified=body.refusal_right_notified)
+        return consent, key, pseudonym
+
+    try:
+        consent, key, pseudonym = await to_thread.run_sync(work)
+    except GatewayError as exc:
+        await _refusing(svc, exc, rid, now, caller)
+        raise
+    index = await _recorded(svc, "consent.confirm", rid=rid, now=now, caller=caller,
+                            customer=key, consent=consent)
+    return ConsentResult(request_id=rid, log_index=index,
+                         consent=_out(consent, pseudonym, now, svc.policy.current))
 
 
 @router.post("/search", response_model=ConsentList, summary="List a customer's consents")
@@ -148,8 +229,8 @@ async def search(body: CustomerOnlyIn, svc: ServicesDep, caller: CallerDep, now:
                  rid: RequestIdDep) -> ConsentList:
     def work() -> tuple[list[ConsentRecord], CustomerKey, str]:
         require_permission(svc.policy.current, caller, "consent:read")
-        key, pseudonym = _held_customer(svc, caller, customer_ref(body.customer.rrn,
-                                                                  body.customer.pseudonym))
+        key, pseudonym = managed_customer(svc, caller, customer_ref(body.customer.rrn,
+                                                                    body.customer.pseudonym))
         return svc.consents.for_customer(key), key, pseudonym
 
     try:
@@ -160,4 +241,5 @@ async def search(body: CustomerOnlyIn, svc: ServicesDep, caller: CallerDep, now:
     index = await _recorded(svc, "consent.read", rid=rid, now=now, caller=caller, customer=key,
                             count=len(consents))
     return ConsentList(request_id=rid, log_index=index,
-                       consents=[_out(c, pseudonym, now) for c in consents])
+                       consents=[_out(c, pseudonym, now, svc.policy.current)
+                                 for c in consents])

@@ -14,6 +14,7 @@ from gateway.api.schemas import (
     WithheldOut,
 )
 from gateway.domain import AttributeId, AttributeRequest, PurposeId, ViewName
+from gateway.marketing.windows import narrowest
 from gateway.pipeline import handle_query
 from gateway.resolve import CustomerRef
 
@@ -50,7 +51,8 @@ async def query(body: QueryIn, response: Response, svc: ServicesDep,
         released={
             item.attribute: ReleasedOut(view=item.view, value=value, rule=item.rule,
                                         consent=item.consent,
-                                        scrubbed=result.shaped.scrubbed.get(item.attribute))
+                                        scrubbed=result.shaped.scrubbed.get(item.attribute),
+                                        contact_window=item.contact_window)
             for item, value in result.shaped.released
         },
         withheld=[WithheldOut(attribute=w.attribute, reason=w.reason, detail=w.detail)
@@ -60,4 +62,6 @@ async def query(body: QueryIn, response: Response, svc: ServicesDep,
         terms=PurposeTerms(legal_basis=purpose.legal_basis,
                            retention_days=purpose.retention_days,
                            notify_customer=purpose.notify_customer),
+        contact_window=narrowest([item.contact_window for item, _ in result.shaped.released
+                                  if item.contact_window]),
     )

@@ -91,6 +91,10 @@ CHANNEL_NOT_MARKETING = _error(
 NO_LEGAL_BASIS = _error(
     "P033", "`legal_basis`: a purpose needs at least one legal basis (law and article)",
     "목적에 법적 근거(`legal_basis`: 법률과 조문)가 하나 이상 있어야 합니다")
+UNKNOWN_CHANNEL = _error(
+    "P035", "unknown contact channel `{channel}` (known: {known})",
+    "연락 채널 `{channel}`은(는) 없는 채널입니다 (가능한 채널: {known}) — 예전 `phone`은 "
+    "`agent_call`(상담원 전화)입니다")
 NO_RETENTION = _error(
     "P034", "missing field `retention_days`: a purpose needs a retention period",
     "목적에 보관 기간(`retention_days`: 받은 계열사가 보관할 수 있는 일수)이 없습니다")
