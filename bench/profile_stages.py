@@ -6,8 +6,8 @@ Each step of the request path is wrapped with a CPU-time meter (`time.thread_tim
 wrappers replace the step functions where the pipeline looks them up, so nothing in the
 gateway carries profiling code. The log writer's own thread is metered by its CPU clock and
 shared out per record. `framework` is what is left of the event loop's CPU time per request:
-uvicorn is not in the loop here, Starlette/FastAPI routing, dependencies, body parsing and
-validation are.
+uvicorn is not in the loop here; Starlette/FastAPI routing, middleware, dependencies, body
+parsing and validation are, and so are the ASGI calls this script makes.
 
     .venv/bin/python bench/profile_stages.py --data-dir /tmp/gateway-bench --requests 3000
 """
@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,23 +51,6 @@ class Meter:
 
         return metered
 
-    def coroutine(self, stage: str, function: Callable[..., Awaitable[Any]]
-                  ) -> Callable[..., Awaitable[Any]]:
-        """Meters a coroutine function that completes without suspending (FastAPI's
-        `serialize_response` with an `async def` route does)."""
-        async def metered(*args: Any, **kwargs: Any) -> Any:
-            started = time.thread_time()
-            coro = function(*args, **kwargs)
-            try:
-                coro.send(None)  # type: ignore[attr-defined]
-            except StopIteration as done:
-                self.cpu[stage] += time.thread_time() - started
-                return done.value
-            coro.close()  # type: ignore[attr-defined]
-            raise RuntimeError(f"`{stage}` suspended: it cannot be metered this way")
-
-        return metered
-
 
 def _thread_cpu(name: str) -> float:
     """CPU seconds used so far by the live thread called `name` (0 if there is none)."""
@@ -79,10 +62,8 @@ def _thread_cpu(name: str) -> float:
 
 def install(meter: Meter, services: Any) -> None:
     """Wrap the request path's steps where `gateway.pipeline` and the API look them up."""
-    import fastapi.routing
-
     from gateway import pipeline
-    from gateway.api import deps
+    from gateway.api.routes import queries
 
     services.authenticator.verify = meter.sync("authenticate", services.authenticator.verify)
     pipeline.resolve = meter.sync("resolve", pipeline.resolve)  # type: ignore[attr-defined]
@@ -95,9 +76,14 @@ def install(meter: Meter, services: Any) -> None:
     # the caller's share of an append (canonical JSON, queueing); the writer thread is metered
     # by its own CPU clock
     services.access_log._submit = meter.sync("record", services.access_log._submit)
-    fastapi.routing.serialize_response = meter.coroutine(  # type: ignore[assignment]
-        "respond", fastapi.routing.serialize_response)
-    del deps  # the dependencies call services.authenticator.verify, wrapped above
+    answer = queries._ANSWER  # the route serializes its answer once, through this adapter
+    dump_json = meter.sync("respond", answer.dump_json)
+
+    class MeteredAnswer:
+        def dump_json(self, *args: Any, **kwargs: Any) -> bytes:
+            return dump_json(*args, **kwargs)  # type: ignore[no-any-return]
+
+    queries._ANSWER = MeteredAnswer()  # type: ignore[assignment]
 
 
 async def call(app: Any, body: bytes, token: str) -> int:

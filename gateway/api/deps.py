@@ -6,6 +6,7 @@ which would cost each request a thread hop per dependency for what are attribute
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -27,7 +28,14 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def request_time() -> datetime:
+    """The request's clock (a dependency, so tests can move it)."""
     return datetime.now(timezone.utc)
+
+
+def now_of(request: Request) -> datetime:
+    """The `now` the request's authentication used (the clock, if it got that far)."""
+    now: datetime | None = getattr(request.state, "now", None)
+    return now if now is not None else datetime.now(timezone.utc)
 
 
 NowDep = Annotated[datetime, Depends(request_time)]
@@ -45,13 +53,30 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def verified_caller(request: Request, svc: ServicesDep, now: NowDep,
-                          rid: RequestIdDep) -> VerifiedCaller:
+@dataclass(frozen=True, slots=True)
+class VerifiedCall:
+    """A request whose token passed every check but replay: what the route needs of it, in
+    one dependency (each FastAPI dependency costs every request a resolution step)."""
+
+    services: Services
+    now: datetime
+    request_id: str
+    verified: VerifiedCaller
+
+    @property
+    def caller(self) -> Caller:
+        return self.verified.caller
+
+
+async def verified_call(request: Request, now: NowDep) -> VerifiedCall:
     """Authenticate step, all checks but replay (the route claims the token id with its record).
 
     A refused token is itself recorded (who tried, from where, why). Verification is CPU only
     (no database), so it runs on the event loop.
     """
+    svc: Services = request.app.state.services
+    rid = str(request.state.request_id)
+    request.state.now = now
     source = client_address(request)
     try:
         caller, expires = svc.authenticator.verify(request.headers.get("authorization"),
@@ -64,7 +89,7 @@ async def verified_caller(request: Request, svc: ServicesDep, now: NowDep,
     # until the route claims the id, a refusal before it (a body failing the schema) must
     # claim it instead (`problems._refuse_unclaimed`)
     request.state.unclaimed_token = verified
-    return verified
+    return VerifiedCall(svc, now, rid, verified)
 
 
 async def refuse_verified(request: Request, verified: VerifiedCaller,
@@ -72,7 +97,7 @@ async def refuse_verified(request: Request, verified: VerifiedCaller,
     """Record `error` as the refusal of a verified caller's request, using up its token id;
     return the problem to answer with (`TokenReplayed` when the id had been used before)."""
     svc: Services = request.app.state.services
-    now, rid = datetime.now(timezone.utc), str(request.state.request_id)
+    now, rid = now_of(request), str(request.state.request_id)
     version = svc.policy.current.version
     try:
         if not svc.token_ids.ride_with_records:
@@ -89,21 +114,21 @@ async def refuse_verified(request: Request, verified: VerifiedCaller,
     return error
 
 
-VerifiedCallerDep = Annotated[VerifiedCaller, Depends(verified_caller)]
+VerifiedCallDep = Annotated[VerifiedCall, Depends(verified_call)]
 
 
-async def authenticated_caller(request: Request, svc: ServicesDep, verified: VerifiedCallerDep,
-                               now: NowDep, rid: RequestIdDep) -> Caller:
+async def authenticated_caller(request: Request, call: VerifiedCallDep) -> Caller:
     """Authenticate step for routes that write no record of their own: the token id is
     claimed (in the next group commit of the log) before the route runs."""
     request.state.unclaimed_token = None  # claimed here, whatever happens next
+    svc = call.services
     try:
-        await svc.token_ids.claim(verified)
+        await svc.token_ids.claim(call.verified)
     except AuthError as exc:  # a replay: recorded, naming the system that presented it
-        await record_refusal(svc, exc, request_id=rid, now=now, caller=verified.caller,
-                             policy_version=svc.policy.current.version)
+        await record_refusal(svc, exc, request_id=call.request_id, now=call.now,
+                             caller=call.caller, policy_version=svc.policy.current.version)
         raise
-    return verified.caller
+    return call.caller
 
 
 CallerDep = Annotated[Caller, Depends(authenticated_caller)]

@@ -6,7 +6,6 @@ It exists so the benchmark can print the full path's overhead beside a bare read
 
 from __future__ import annotations
 
-from anyio import to_thread
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -27,6 +26,6 @@ async def baseline(body: BaselineIn, svc: ServicesDep) -> dict[str, object]:
     policy = svc.policy.current
     attributes = [policy.attributes[AttributeId(a)] for a in body.attributes
                   if AttributeId(a) in policy.attributes]
-    values = await to_thread.run_sync(fetch, svc.affiliates, attributes,
-                                      CustomerKey(body.customer_key))
+    # the same way the query path reads (`Services.run_reads`): inline on SQLite
+    values = await svc.run_reads(fetch, svc.affiliates, attributes, CustomerKey(body.customer_key))
     return {"values": {k: str(v) for k, v in values.items()}}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from pydantic import TypeAdapter
 
-from gateway.api.deps import NowDep, RequestIdDep, ServicesDep, VerifiedCallerDep
+from gateway.api.deps import VerifiedCallDep
 from gateway.api.schemas import (
     CustomerOut,
     PurposeTerms,
@@ -19,6 +20,8 @@ from gateway.pipeline import handle_query
 from gateway.resolve import CustomerRef
 
 router = APIRouter(prefix="/v1/queries", tags=["queries"])
+# the answer is built here from typed values, so it is serialized once, not validated again
+_ANSWER = TypeAdapter(QueryOut)
 
 
 def customer_ref(rrn: object | None, pseudonym: str | None) -> CustomerRef:
@@ -27,22 +30,20 @@ def customer_ref(rrn: object | None, pseudonym: str | None) -> CustomerRef:
 
 
 @router.post("", response_model=QueryOut, summary="Ask for a customer's attributes")
-async def query(body: QueryIn, response: Response, svc: ServicesDep,
-                caller: VerifiedCallerDep,
-                now: NowDep, rid: RequestIdDep) -> QueryOut:
+async def query(body: QueryIn, call: VerifiedCallDep) -> Response:
     wanted = tuple(
         AttributeRequest(AttributeId(item)) if isinstance(item, str)
         else AttributeRequest(AttributeId(item.attribute),
                               ViewName(item.view) if item.view else None)
         for item in body.attributes
     )
+    rid = call.request_id
     result = await handle_query(
-        svc, caller, customer_ref(body.customer.rrn, body.customer.pseudonym),
-        PurposeId(body.purpose), wanted, now=now, request_id=rid,
+        call.services, call.verified, customer_ref(body.customer.rrn, body.customer.pseudonym),
+        PurposeId(body.purpose), wanted, now=call.now, request_id=rid,
     )
     purpose = result.policy.purposes[result.decision.purpose]
-    response.headers["X-Log-Index"] = str(result.log_index)
-    return QueryOut(
+    answer = QueryOut(
         request_id=rid,
         log_index=result.log_index,
         customer=CustomerOut(pseudonym=result.pseudonym),
@@ -65,3 +66,5 @@ async def query(body: QueryIn, response: Response, svc: ServicesDep,
         contact_window=narrowest([item.contact_window for item, _ in result.shaped.released
                                   if item.contact_window]),
     )
+    return Response(_ANSWER.dump_json(answer, by_alias=True), media_type="application/json",
+                    headers={"X-Log-Index": str(result.log_index)})
