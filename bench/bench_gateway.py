@@ -513,6 +513,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-rate", type=int, default=4_000,
                         help="req/s the pre-minted tokens must last for (one per request)")
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--profile", type=int, nargs="?", const=4000, metavar="N",
+                        help="instead of HTTP runs: CPU time per stage per request, from N "
+                        "requests (default 4000) through the app in this process "
+                        "(bench/profile_stages.py)")
     args = parser.parse_args()
     if args.duration + args.warmup > TOKEN_LIFETIME_S - 60:
         parser.error(f"--duration + --warmup must stay under {TOKEN_LIFETIME_S - 60} s: "
@@ -545,6 +549,12 @@ def main() -> None:
 
     settings = Settings()
     workload = build_workload(settings, random.Random(7))
+    if args.profile:
+        from profile_stages import profile  # bench/ is on sys.path: this script's folder
+
+        bodies = [json.loads(b) for b in workload.by_rrn + workload.by_pseudonym]
+        profile(data_dir, args.profile, args.connections, bodies)
+        return
     plan = scenarios(workload, "psycopg" if postgres else "sqlite3")
     key = settings.secrets_path / "systems" / f"{SYSTEM}.key.pem"
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 
 from sqlalchemy.engine import Engine
 
@@ -106,6 +106,7 @@ class Services:
     signer: LogKeyring  # the newest log-signing key; follows rotations on disk
     reloader: PolicyReloader
     _closed: bool = field(default=False, repr=False)
+    _limiter: CapacityLimiter | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, *, policy: Policy | None = None) -> Services:
@@ -182,10 +183,17 @@ class Services:
 
     async def run_reads(self, function: Callable[..., T], *args: object) -> T:
         """Run a synchronous stretch of the request path that reads the databases: on the
-        event loop when every database is SQLite (`inline_reads`), else in one worker thread."""
+        event loop when every database is SQLite (`inline_reads`), else in one worker thread
+        out of `read_threads` (which bounds the readers' connections too)."""
         if self.inline_reads:
             return function(*args)
-        return await to_thread.run_sync(function, *args)
+        return await to_thread.run_sync(function, *args, limiter=self._read_limiter())
+
+    def _read_limiter(self) -> CapacityLimiter:
+        # made on first use, inside the event loop that will use it
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(self.settings.read_threads)
+        return self._limiter
 
     def close(self) -> None:
         if self._closed:

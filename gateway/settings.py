@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         description="poll the policy files this often and switch to a changed, valid set "
         "(0 turns the watcher off; SIGHUP and POST /v1/admin/policy/reload still work)",
     )
+    read_threads: int = Field(
+        8, ge=1, le=64,
+        description="worker threads for the request path's reads when a database is not SQLite "
+        "(SQLite reads run on the event loop); each reader keeps at most this many connections",
+    )
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     host: str = "127.0.0.1"
     port: int = 8080

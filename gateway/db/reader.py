@@ -2,10 +2,10 @@
 
 A request reads a handful of single rows by primary or unique key (registry, relationship,
 consents, the affiliates' attributes). Through a pooled SQLAlchemy `Connection` each read
-costs a pool check-out, statement caching and result processing: tens of microseconds
-around a read that SQLite answers in a few. Here a statement is written with SQLAlchemy
-(identifiers quoted by it, values always bound) and compiled once per dialect; executing it
-is one DB-API call on a connection the thread keeps.
+costs a pool check-out (with a liveness ping on PostgreSQL), statement caching and result
+processing: tens of microseconds around a read that SQLite answers in a few. Here a
+statement is written with SQLAlchemy (identifiers quoted by it, values always bound) and
+compiled once per dialect; executing it is one DB-API call on a connection the reader keeps.
 
 Reads run in autocommit (no transaction is left open), so each statement sees everything
 committed before it, in this process or any other: a consent withdrawn anywhere is seen by
@@ -15,12 +15,15 @@ the very next read. Any driver error drops the thread's connection and raises
 
 from __future__ import annotations
 
-import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
+import weakref
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -60,13 +63,25 @@ class Prepared:
 
 
 class Reader:
-    """Compiled statements run on a DB-API connection per thread, in autocommit."""
+    """Compiled statements run in autocommit on DB-API connections the reader keeps.
+
+    A read takes an idle connection (most recently used first) and gives it back; with reads
+    on the event loop (SQLite) that is one connection, with reads in worker threads at most one
+    per thread reading at once (`Services.run_reads` bounds those threads). The connections
+    are checked out of the engine's pool once and kept; a failed one is dropped.
+    """
+
+    MAX_IDLE = 16  # connections kept beyond that are closed when given back
 
     def __init__(self, engine: Engine, *, name: str) -> None:
         self._engine = engine
         self._name = name  # says which store failed, never a URL (it may hold a password)
-        self._local = threading.local()
+        self._idle: deque[tuple[Any, Any]] = deque()  # (pooled, driver); append/pop are atomic
         self._cache: dict[object, Prepared] = {}
+        # the kept connections are out of the pool: close them when the engine is disposed,
+        # or when this reader is collected, as the pool would have
+        event.listen(engine, "engine_disposed", partial(_close_on_dispose, self._idle))
+        weakref.finalize(self, _close_all, self._idle)
 
     @property
     def dialect(self) -> str:
@@ -87,30 +102,34 @@ class Reader:
         return self._cache.get(key)
 
     def all(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
-        connection = self._connection()
+        held = self._acquire()
         try:
-            cursor = connection.cursor()
+            cursor = held[1].cursor()
             try:
                 cursor.execute(prepared.sql, prepared.params(values))
-                return list(cursor.fetchall())
+                rows = list(cursor.fetchall())
             finally:
                 cursor.close()
-        except Exception as exc:  # any driver failure: forget the connection, release nothing
-            self._discard()
+        except Exception as exc:  # any driver failure: drop the connection, release nothing
+            _invalidate(held[0])
             raise StoreUnavailable(f"{self._name} unavailable: `{type(exc).__name__}`") from exc
+        self._release(held)
+        return rows
 
     def one(self, prepared: Prepared, values: Mapping[str, Any]) -> Row | None:
         rows = self.all(prepared, values)
         return rows[0] if rows else None
 
     def close(self) -> None:
-        """Close this thread's connection (other threads' connections close with the engine)."""
-        self._discard()
+        """Close every connection this reader keeps."""
+        _close_all(self._idle)
 
-    def _connection(self) -> Any:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection
+
+    def _acquire(self) -> tuple[Any, Any]:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
         try:
             pooled = self._engine.raw_connection()
             driver = pooled.driver_connection
@@ -120,15 +139,30 @@ class Reader:
                 driver.autocommit = True  # type: ignore[union-attr]
         except Exception as exc:
             raise StoreUnavailable(f"{self._name} unavailable: `{type(exc).__name__}`") from exc
-        self._local.pooled = pooled
-        self._local.connection = driver
-        return driver
+        return pooled, driver
 
-    def _discard(self) -> None:
-        pooled = getattr(self._local, "pooled", None)
-        self._local.pooled = self._local.connection = None
-        if pooled is not None:
-            try:
-                pooled.invalidate()
-            except Exception:  # noqa: BLE001 - the connection is being dropped anyway
-                pass
+    def _release(self, held: tuple[Any, Any]) -> None:
+        if len(self._idle) < self.MAX_IDLE:
+            self._idle.append(held)
+        else:
+            _invalidate(held[0])
+
+
+def _close_on_dispose(idle: deque[tuple[Any, Any]], _engine: Engine) -> None:
+    _close_all(idle)
+
+
+def _close_all(idle: deque[tuple[Any, Any]]) -> None:
+    while idle:
+        try:
+            pooled, _driver = idle.pop()
+        except IndexError:
+            return
+        _invalidate(pooled)
+
+
+def _invalidate(pooled: Any) -> None:
+    try:
+        pooled.invalidate()
+    except Exception:  # noqa: BLE001 - the connection is being dropped anyway
+        pass
