@@ -134,12 +134,13 @@ def postgres_databases(url: str) -> Databases:
     def at(name: str) -> str:
         return base.set(database=name).render_as_string(hide_password=False)
 
-    env = {"GATEWAY_DATABASE_URL": at(names["gateway"]),
-           "GATEWAY_TOKEN_DATABASE_URL": at(names["tokens"])}
+    # token ids live in the gateway database, the default: each is claimed in the commit of its
+    # request's access record (a separate token database costs every request a second commit)
+    env = {"GATEWAY_DATABASE_URL": at(names["gateway"])}
     env.update({f"GATEWAY_AFFILIATE_DATABASE_URLS__{a.upper()}": at(names[a]) for a in AFFILIATES})
     where = f"{base.host or 'localhost'}:{base.port or 5432}"
     kind = (f"PostgreSQL {version.split()[0]} at {where} (databases {names['gateway']}, "
-            f"{names['tokens']}, {PG_PREFIX}_<affiliate>)")
+            f"{PG_PREFIX}_<affiliate>)")
     bank = base.set(drivername="postgresql", database=names["bank"])
     return Databases(kind, env, bank.render_as_string(hide_password=False))
 

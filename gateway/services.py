@@ -175,7 +175,8 @@ class Services:
             access_log=access_log,
             authenticator=authenticator,
             token_ids=token_ids,
-            inline_reads=all(url.startswith("sqlite") for url in urls),
+            inline_reads=(all(url.startswith("sqlite") for url in urls)
+                          if settings.inline_reads is None else settings.inline_reads),
             signer=signer,
             reloader=PolicyReloader(holder, access_log, Path(settings.policy_dir),
                                     Path(settings.public_keys_dir)),

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         description="poll the policy files this often and switch to a changed, valid set "
         "(0 turns the watcher off; SIGHUP and POST /v1/admin/policy/reload still work)",
     )
+    inline_reads: bool | None = Field(
+        None,
+        description="run the request path's reads on the event loop (true) or in worker threads "
+        "(false); default: on the loop when every database is SQLite, whose indexed reads take "
+        "microseconds, in threads otherwise",
+    )
     read_threads: int = Field(
         8, ge=1, le=64,
         description="worker threads for the request path's reads when a database is not SQLite "
