@@ -79,8 +79,10 @@ def decide(policy: Policy, request: DecisionRequest,
                     policy, request, purpose, policy.rules_for(caller.affiliate, purpose.id),
                     item, (), [], plan_only=True)
             outcomes.append(plan)
+        weighed: _Weighed = {}
         for plan in outcomes:  # only once every attribute is known (a request error wins)
-            outcome = _with_consent(policy, request, purpose, plan, consents, errors, stop)
+            outcome = _with_consent(policy, request, purpose, plan, consents, errors, stop,
+                                    weighed)
             if type(outcome) is Released:
                 released.append(outcome)
             else:
@@ -152,10 +154,16 @@ def _plans(policy: Policy) -> dict[tuple[str, str, str, str, str | None], _Plan]
         return plans
 
 
+_Weighed = dict[Category, tuple[Reason | None, ConsentRecord | None]]
+
+
 def _with_consent(policy: Policy, request: DecisionRequest, purpose: Purpose, plan: _Plan,
                   consents: Sequence[ConsentRecord], errors: list[str],
-                  stop: ContactStop | None) -> Released | Withheld:
-    """The request's own part of a planned answer: its contact stop, then its consents."""
+                  stop: ContactStop | None, weighed: _Weighed) -> Released | Withheld:
+    """The request's own part of a planned answer: its contact stop, then its consents.
+
+    Which consent covers an attribute depends on the attribute only through its category, so
+    the consents are weighed once per category of the request (`weighed`)."""
     if type(plan) is Withheld:
         return plan
     granted = plan.released if type(plan) is _NeedsConsent else plan
@@ -164,8 +172,12 @@ def _with_consent(policy: Policy, request: DecisionRequest, purpose: Purpose, pl
     if type(plan) is Released:
         return plan
     attribute = policy.attributes[granted.attribute]  # type: ignore[union-attr]
-    reason, consent = _consent(request, purpose, attribute, consents, errors,
-                               reconfirm=timedelta(days=policy.reconfirm_days))
+    found = weighed.get(attribute.category)
+    if found is None:
+        found = weighed[attribute.category] = _consent(
+            request, purpose, attribute, consents, errors,
+            reconfirm=timedelta(days=policy.reconfirm_days))
+    reason, consent = found
     return _covered(policy, purpose, attribute, granted, reason, consent)  # type: ignore[arg-type]
 
 
