@@ -353,3 +353,12 @@ def test_property_never_beyond_the_rules(policy: Policy, data: st.DataObject) ->
     # decision as working every step out, as `policy explain` does, on a first and a later call
     assert decide(chosen, r, records) == d
     assert decide(chosen, r, records, trace=DecisionTrace()) == d
+
+
+def test_a_new_policy_version_never_reuses_the_old_plan(policy: Policy) -> None:
+    wanted = request("card-risk", "credit_risk", "deposit_balance")
+    assert [r.attribute for r in decide(policy, wanted, []).released] == ["deposit_balance"]
+    # a reload builds a new Policy object: its plans start empty, so the withdrawn rule counts
+    closed = dataclasses.replace(policy, rules=())
+    assert [w.reason for w in decide(closed, wanted, []).withheld] == [Reason.NO_RULE]
+    assert [r.attribute for r in decide(policy, wanted, []).released] == ["deposit_balance"]

@@ -1,0 +1,69 @@
+"""The request path's reader: compiled statements, fresh data on every read, fail closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, update
+
+from gateway.db.engine import make_engine
+from gateway.db.reader import Reader, utc_datetime
+from gateway.errors import StoreUnavailable
+
+META = MetaData()
+ITEMS = Table("items", META, Column("id", Integer, primary_key=True), Column("name", String))
+BY_ID = select(ITEMS.c.name).where(ITEMS.c.id == bindparam("id"))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'items.db'}"
+
+
+def test_a_statement_is_compiled_once_with_its_values_bound(db: str) -> None:
+    reader = Reader(make_engine(db), name="items")
+    prepared = reader.prepare("by_id", BY_ID)
+    assert reader.prepare("by_id", select(ITEMS.c.id)) is prepared  # the key decides
+    assert prepared.sql.endswith("WHERE items.id = ?") and prepared.positional == ("id",)
+
+
+def test_every_read_sees_what_another_process_committed(db: str) -> None:
+    writer, other = make_engine(db), make_engine(db)  # two engines: two processes' worth
+    META.create_all(writer)
+    with writer.begin() as conn:
+        conn.execute(insert(ITEMS), {"id": 1, "name": "before"})
+    reader = Reader(other, name="items")
+    prepared = reader.prepare("by_id", BY_ID)
+    assert reader.one(prepared, {"id": 1}) == ("before",)
+    with writer.begin() as conn:  # e.g. a consent withdrawn by another gateway process
+        conn.execute(update(ITEMS).where(ITEMS.c.id == 1).values(name="after"))
+    assert reader.one(prepared, {"id": 1}) == ("after",)  # no snapshot held, nothing cached
+    assert reader.one(prepared, {"id": 2}) is None
+
+
+def test_a_failing_read_fails_closed_and_names_no_url(db: str) -> None:
+    reader = Reader(make_engine(db), name="consent store")
+    prepared = reader.prepare("by_id", BY_ID)  # the table does not exist
+    with pytest.raises(StoreUnavailable, match=r"^consent store unavailable: `OperationalError`$"):
+        reader.one(prepared, {"id": 1})
+    META.create_all(make_engine(db))  # the store is back: the next read opens a new connection
+    assert reader.one(prepared, {"id": 1}) is None
+
+
+def test_kept_connections_close_with_the_engine(db: str) -> None:
+    engine = make_engine(db)
+    META.create_all(engine)
+    reader = Reader(engine, name="items")
+    reader.one(reader.prepare("by_id", BY_ID), {"id": 1})
+    assert len(reader._idle) == 1
+    engine.dispose()
+    assert len(reader._idle) == 0
+
+
+@pytest.mark.parametrize(("stored", "expected"), [
+    ("2026-12-05 03:00:00.000001", "2026-12-05T03:00:00.000001+00:00"),  # SQLite: naive UTC text
+    ("2026-12-05T12:00:00+09:00", "2026-12-05T03:00:00+00:00"),  # aware: converted to UTC
+])
+def test_timestamps_come_back_aware_utc(stored: str, expected: str) -> None:
+    assert utc_datetime(stored).isoformat() == expected
