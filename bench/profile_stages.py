@@ -80,7 +80,7 @@ def install(meter: Meter, services: Any) -> None:
     pipeline.record.query_record = meter.sync("record", pipeline.record.query_record)
     # the caller's share of an append (canonical JSON, queueing); the writer thread is metered
     # by its own CPU clock
-    services.access_log._submit = meter.sync("record", services.access_log._submit)
+    services.access_log._prepare = meter.sync("record", services.access_log._prepare)
     answer = queries._ANSWER  # the route serializes its answer once, through this adapter
     dump_json = meter.sync("respond", answer.dump_json)
 

@@ -83,11 +83,53 @@ class TokenClaim:
     expires_at: datetime
 
 
+Outcome = int | None | BaseException  # the index (None: a claim alone), or the failure
+
+
 @dataclass(slots=True)
 class _Pending:
     record: CanonicalObject | None  # canonicalized at submission; None: a token claim alone
-    future: Future[int | None]
     token: TokenClaim | None = None
+    future: Future[int | None] | None = None  # a thread waits on it (`append`)
+    waiter: asyncio.Future[int | None] | None = None  # a coroutine awaits it (`append_async`)
+
+    def take(self) -> bool:
+        """Whether to write it: False when its caller already gave up waiting."""
+        if self.future is not None:
+            return self.future.set_running_or_notify_cancel()
+        assert self.waiter is not None
+        return not self.waiter.cancelled()  # read from the writer thread: a hint, see _settle
+
+
+def _settle(outcomes: list[tuple[_Pending, Outcome]]) -> None:
+    """Hand each caller its outcome: a waiting thread directly, the coroutines of one event
+    loop in a single call into that loop (one wake-up per batch, not one per record)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int | None], Outcome]]] = {}
+    for p, outcome in outcomes:
+        if p.future is not None:
+            if p.future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                p.future.set_exception(outcome)
+            else:
+                p.future.set_result(outcome)
+        elif p.waiter is not None:
+            by_loop.setdefault(p.waiter.get_loop(), []).append((p.waiter, outcome))
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, group)
+        except RuntimeError:  # that loop is closed: nobody awaits these any more
+            pass
+
+
+def _resolve(group: list[tuple[asyncio.Future[int | None], Outcome]]) -> None:
+    for waiter, outcome in group:
+        if waiter.done():  # cancelled meanwhile: its record may be written, nothing released
+            continue
+        if isinstance(outcome, BaseException):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
 
 
 @dataclass(slots=True)
@@ -177,34 +219,43 @@ class AccessLog:
         With `token`, its id is marked used in the same commit; `TokenReplayed` (and no
         record) when it was used before.
         """
-        future = self._submit(record, token)
-        try:
-            index = future.result(timeout)
-        except FutureTimeout as exc:
-            raise LogWriteFailed("access log write timed out") from exc
+        index = self._wait(self._submit(self._prepare(record, token)), timeout)
         assert index is not None
         return index
 
     async def append_async(self, record: dict[str, Any], *,
                            token: TokenClaim | None = None) -> int:
         """`append` for the event loop: waits for the writer without blocking the loop."""
-        index = await asyncio.wrap_future(self._submit(record, token))
+        index = await self._submit_async(self._prepare(record, token))
         assert index is not None
         return index
 
     async def claim_token_async(self, token: TokenClaim) -> None:
         """Mark a token id used, in the next group commit, for a request that writes no record
         of its own; `TokenReplayed` when it was used before."""
-        await asyncio.wrap_future(self._submit(None, token))
+        await self._submit_async(self._prepare(None, token))
 
     def claim_token(self, token: TokenClaim, *, timeout: float | None = None) -> None:
+        self._wait(self._submit(self._prepare(None, token)), timeout)
+
+    @staticmethod
+    def _wait(future: Future[int | None], timeout: float | None) -> int | None:
         try:
-            self._submit(None, token).result(timeout)
+            return future.result(timeout)
         except FutureTimeout as exc:
             raise LogWriteFailed("access log write timed out") from exc
 
-    def _submit(self, record: dict[str, Any] | None,
-                token: TokenClaim | None = None) -> Future[int | None]:
+    def _submit(self, pending: _Pending) -> Future[int | None]:
+        pending.future = Future()
+        self._enqueue(pending)
+        return pending.future
+
+    def _submit_async(self, pending: _Pending) -> asyncio.Future[int | None]:
+        pending.waiter = asyncio.get_running_loop().create_future()
+        self._enqueue(pending)
+        return pending.waiter
+
+    def _prepare(self, record: dict[str, Any] | None, token: TokenClaim | None) -> _Pending:
         canonical = None
         if record is not None or token is None:
             if not isinstance(record, dict):
@@ -213,13 +264,14 @@ class AccessLog:
                 raise RecordNotCanonical("access record must not set `index`: the log assigns it")
             # canonicalize here, in the caller: floats etc. fail this call, not the whole batch
             canonical = CanonicalObject.of(record)
-        pending = _Pending(canonical, Future(), token)
+        return _Pending(canonical, token)
+
+    def _enqueue(self, pending: _Pending) -> None:
         with self._lock:
             if self._closed:
                 raise LogWriteFailed("access log is closed")
             self._ensure_writer()
             self._queue.put(pending)
-        return pending.future
 
     def _ensure_writer(self) -> None:
         # a writer thread does not survive fork(): start one per process, on first use (and
@@ -281,8 +333,8 @@ class AccessLog:
         return batch, False
 
     def _write(self, batch: list[_Pending]) -> None:
-        # a future cancelled before we took it (its caller gave up) is not written
-        live = [p for p in batch if p.future.set_running_or_notify_cancel()]
+        # a request whose caller gave up before we took it is not written
+        live = [p for p in batch if p.take()]
         if not live:
             return
         try:
@@ -290,20 +342,23 @@ class AccessLog:
         except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
             self.stats.failed_batches += 1
             logger.error("access log batch of %d records failed: %s", len(live), type(exc).__name__)
+            failures: list[tuple[_Pending, Outcome]] = []
             for p in live:
-                if not p.future.done():
-                    error = LogWriteFailed(f"access log write failed: `{type(exc).__name__}`")
-                    error.__cause__ = exc
-                    p.future.set_exception(error)
+                error = LogWriteFailed(f"access log write failed: `{type(exc).__name__}`")
+                error.__cause__ = exc
+                failures.append((p, error))
+            _settle(failures)
             return
         self.stats.batches += 1
         self.stats.records += len(written)
+        outcomes: list[tuple[_Pending, Outcome]] = []
         for p in live:
             if p.token is not None and id(p) not in fresh:
-                p.future.set_exception(TokenReplayed(
-                    f"token `jti` was already used: replay refused for `{p.token.system}`"))
+                outcomes.append((p, TokenReplayed(
+                    f"token `jti` was already used: replay refused for `{p.token.system}`")))
             else:
-                p.future.set_result(written.get(id(p)))
+                outcomes.append((p, written.get(id(p))))
+        _settle(outcomes)
 
     def _write_batch(self, batch: list[_Pending]) -> tuple[dict[int, int], set[int]]:
         """Write the batch in one transaction; return the index of each written record and
@@ -371,8 +426,8 @@ class AccessLog:
                 item = q.get_nowait()
             except queue.Empty:
                 return
-            if item is not None and item.future.set_running_or_notify_cancel():
-                item.future.set_exception(LogWriteFailed("access log writer stopped"))
+            if item is not None and item.take():
+                _settle([(item, LogWriteFailed("access log writer stopped"))])
 
     # --- reading ----------------------------------------------------------------------------
     def size(self) -> int:
