@@ -107,6 +107,7 @@ class Workload:
     by_pseudonym: list[str]
     denied: list[str]
     unknown: list[str]
+    elsewhere: list[str]  # customers the card company does not hold (another affiliate does)
 
 
 # ---------------------------------------------------------------------------- the set-up
@@ -212,6 +213,13 @@ def build_workload(settings: Settings, rng: random.Random) -> Workload:
                 .limit(SAMPLE_CUSTOMERS)
             ).all()
         unknown = unknown_rrns(engine, vault, rng, UNKNOWN_RRNS)
+        with engine.connect() as conn:
+            others = conn.execute(
+                select(Customer.customer_key, Customer.rrn_ciphertext)
+                .where(Customer.customer_key.not_in(card))
+                .order_by(Customer.customer_key)
+                .limit(UNKNOWN_RRNS)
+            ).all()
     finally:
         engine.dispose()
     if not rows:
@@ -227,6 +235,8 @@ def build_workload(settings: Settings, rng: random.Random) -> Workload:
                 for r in rrns],
         unknown=[body(customer={"rrn": r}, purpose=PURPOSE, attributes=ATTRIBUTES)
                  for r in unknown],
+        elsewhere=[body(customer={"rrn": vault.decrypt(row.rrn_ciphertext, row.customer_key)},
+                        purpose=PURPOSE, attributes=ATTRIBUTES) for row in others],
     )
 
 
@@ -283,6 +293,10 @@ def scenarios(workload: Workload, bare_reader: str) -> list[Scenario]:
                  expected_body=deny),
         Scenario("unknown", "`POST /v1/queries`, an RRN nobody holds (200, deny)",
                  "gateway", "/v1/queries", workload.unknown, tokens=True, expected_body=deny),
+        # must cost what `unknown` costs: the answer may not tell the two apart, nor may time
+        Scenario("elsewhere", "`POST /v1/queries`, an RRN only other affiliates hold (200, "
+                 "deny)", "gateway", "/v1/queries", workload.elsewhere, tokens=True,
+                 expected_body=deny),
     ]
 
 
