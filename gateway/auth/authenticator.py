@@ -26,9 +26,15 @@ from typing import Any, Protocol
 
 import jwt
 
-from gateway.auth.algorithms import ALLOWED_ALGORITHMS, PublicKey, public_key_fits
+from gateway.auth.algorithms import (
+    ALLOWED_ALGORITHMS,
+    TOKEN_ALGORITHMS,
+    PublicKey,
+    public_key_fits,
+)
 from gateway.auth.jti_store import JtiStore
 from gateway.domain import AffiliateId, Caller, SystemId
+from pseudonymizer.rrn import contains_national_id
 from gateway.errors import (
     AlgorithmNotAllowed,
     AuthError,
@@ -49,6 +55,8 @@ MAX_SUB_CHARS = 128
 MAX_JTI_CHARS = 255  # width of `used_tokens.jti`
 
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# An employee or batch-job identifier, as `sub` must be (any script's letters and digits).
+_SUBJECT = re.compile(r"[^\W_][\w.@-]*")
 # Unverified values are echoed in messages only when they look like an id (never token text).
 _ECHOABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
@@ -127,14 +135,14 @@ class Authenticator:
         token = _bearer_token(authorization_header)
         alg, unverified = _peek(token)
         system, key = self._system_for(unverified)
-        if alg != system.algorithm:
+        if alg not in TOKEN_ALGORITHMS[system.algorithm]:
             raise AlgorithmNotAllowed(
                 f"token algorithm {_echo(alg)} is not `{system.algorithm}`, "
                 f"the one pinned for `{system.id}`"
             )
-        claims = self._verified_claims(token, system, key)
+        claims = self._verified_claims(token, system, key, alg)
         expires = self._check_times(claims, now.timestamp())
-        subject = _text_claim(claims, "sub", MAX_SUB_CHARS)
+        subject = self._subject(claims, system)
         token_id = _text_claim(claims, "jti", MAX_JTI_CHARS)
         caller = Caller(
             affiliate=AffiliateId(system.affiliate),
@@ -145,6 +153,22 @@ class Authenticator:
         )
         # the id is kept until the token could no longer be accepted, leeway included
         return caller, datetime.fromtimestamp(expires + self._skew_s, tz=timezone.utc)
+
+    def _subject(self, claims: dict[str, Any], system: SystemKey) -> str:
+        """`sub`: the employee or batch job behind the call, as every record will name it.
+
+        It goes into the append-only log, so it must be an identifier (letters, digits and
+        `.`, `_`, `@`, `-`), never a national id number, and never another system's id (a
+        record must not read as if another system had acted). Nothing of it is echoed.
+        """
+        subject = _text_claim(claims, "sub", MAX_SUB_CHARS)
+        if not _SUBJECT.fullmatch(subject):
+            raise MalformedToken("token claim `sub` is not an employee identifier")
+        if contains_national_id(subject):
+            raise MalformedToken("token claim `sub` holds a national id number")
+        if subject != system.id and self._lookup_system(subject) is not None:
+            raise MalformedToken(f"token claim `sub` names another system than `{system.id}`")
+        return subject
 
     def _system_for(self, unverified: dict[str, Any]) -> tuple[SystemKey, PublicKey]:
         issuer = unverified.get("iss")
@@ -169,13 +193,14 @@ class Authenticator:
             )
         return system, key
 
-    def _verified_claims(self, token: str, system: SystemKey, key: PublicKey) -> dict[str, Any]:
+    def _verified_claims(self, token: str, system: SystemKey, key: PublicKey,
+                         alg: str) -> dict[str, Any]:
         """Verify the signature (pinned algorithm, registered key) and the claims' presence."""
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,
-                algorithms=[system.algorithm],
+                algorithms=[alg],  # one of the pinned algorithm's names, nothing else
                 audience=self._audience,
                 issuer=system.id,
                 options={

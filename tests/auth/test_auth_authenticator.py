@@ -405,3 +405,44 @@ def test_naive_now_is_a_programming_error(authenticator: Authenticator, forge: F
         authenticator.authenticate(
             f"Bearer {forge.token()}", now=NOW.replace(tzinfo=None), source=None
         )
+
+
+# --- RFC 9864 names, and what `sub` may hold ---------------------------------------------------
+@pytest.mark.parametrize(("system", "alg"), [
+    ("bank-callcenter", "Ed25519"),  # pinned EdDSA: its fully specified name
+    ("bank-fraud", "ESP256"),  # pinned ES256: likewise
+])
+def test_fully_specified_algorithm_names_are_accepted(
+    authenticator: Authenticator, forge: Forge, system: str, alg: str
+) -> None:
+    token = forge.token(system, algorithm=alg, jti=f"jti-{alg}")
+    assert authenticator.authenticate(f"Bearer {token}", now=NOW, source=None).system == system
+
+
+def test_the_other_familys_name_is_refused(authenticator: Authenticator, forge: Forge) -> None:
+    token = forge.token("bank-fraud", signer="bank-callcenter", algorithm="Ed25519")
+    with pytest.raises(AlgorithmNotAllowed, match="is not `ES256`, the one pinned"):
+        authenticator.authenticate(f"Bearer {token}", now=NOW, source=None)
+
+
+@pytest.mark.parametrize(("sub", "match"), [
+    ("900101-1234568", "holds a national id number"),  # would sit in the log for ever
+    ("kim.risk 9001011234568", "not an employee identifier"),  # spaces: not an identifier
+    ("emp\nforged-line", "not an employee identifier"),
+    ("card-risk", "names another system than `bank-callcenter`"),  # posing as another system
+])
+def test_a_subject_that_is_no_employee_id_is_refused(
+    authenticator: Authenticator, forge: Forge, sub: str, match: str
+) -> None:
+    token = forge.token(sub=sub)
+    with pytest.raises(MalformedToken, match=match) as info:
+        authenticator.authenticate(f"Bearer {token}", now=NOW, source=None)
+    assert sub not in str(info.value)  # nothing of it is echoed
+
+
+@pytest.mark.parametrize("sub", ["김민수", "kim.risk@bank", "bank-callcenter", "batch_7"])
+def test_employee_identifiers_and_the_systems_own_id_are_accepted(
+    authenticator: Authenticator, forge: Forge, sub: str
+) -> None:
+    token = forge.token(sub=sub, jti=f"jti-sub-{len(sub)}-{sub[-1]}")
+    assert authenticator.authenticate(f"Bearer {token}", now=NOW, source=None).employee == sub
