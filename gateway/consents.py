@@ -158,7 +158,7 @@ class ConsentStore:
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
         if row is None:
-            raise ConsentNotFound(f"no consent `{consent_id[:40]}` for this customer")
+            raise ConsentNotFound("no such consent for this customer")
         return _record(row)
 
     def confirm(self, consent_id: str, now: datetime, *, customer: CustomerKey,
@@ -175,7 +175,7 @@ class ConsentStore:
             with self._engine.begin() as conn:
                 row = conn.execute(select(*_COLUMNS).where(*condition)).one_or_none()
                 if row is None:
-                    raise ConsentNotFound(f"no consent `{consent_id[:40]}` for this customer")
+                    raise ConsentNotFound("no such consent for this customer")
                 current = _record(row)
                 if current.withdrawn_at is not None and current.withdrawn_at <= now:
                     raise ConsentInvalid("a withdrawn consent cannot be confirmed: record a new "
@@ -219,5 +219,5 @@ class ConsentStore:
     def _get(conn: Connection, consent_id: str) -> ConsentRecord:
         row = conn.execute(select(*_COLUMNS).where(Consent.id == consent_id)).one_or_none()
         if row is None:
-            raise ConsentNotFound(f"no consent `{consent_id[:40]}` for this customer")
+            raise ConsentNotFound("no such consent for this customer")
         return _record(row)

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import PROBLEM_BASE, GatewayError, MalformedJson, ValidationFailed
@@ -38,13 +39,12 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": type_uri,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-    }
+    body: dict[str, Any] = {"type": type_uri, "title": title, "status": status, "detail": detail}
+    # RFC 9457 §3.1.5: the route's template, never the raw path (it may hold what was sent)
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if isinstance(template, str):
+        body["instance"] = template
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
@@ -74,11 +74,44 @@ def gateway_error_response(request: Request, exc: GatewayError) -> JSONResponse:
     )
 
 
+def _schema_names() -> frozenset[str]:
+    """Every field and model name the API's schemas declare: the only names a location may
+    repeat (a key the client made up, such as an RRN sent as a key, is not one of them)."""
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [BaseModel]
+    while pending:
+        for model in pending.pop().__subclasses__():
+            pending.append(model)
+            if model.__module__.startswith("gateway."):
+                names.add(model.__name__)
+                for name, field in model.model_fields.items():
+                    names.update(n for n in (name, field.alias) if n)
+    return frozenset(names)
+
+
+_SCHEMA_NAMES: frozenset[str] | None = None
+
+
+def _location_part(part: object) -> str:
+    global _SCHEMA_NAMES
+    if isinstance(part, int):
+        return str(part)
+    if _SCHEMA_NAMES is None:
+        _SCHEMA_NAMES = _schema_names()
+    return str(part) if part in _SCHEMA_NAMES or part in _TYPE_NAMES else "(unexpected field)"
+
+
+_TYPE_NAMES = frozenset({"str", "int", "bool", "list", "dict", "function-after", "union"})
+
+
 def _safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """Pydantic errors without `input`/`ctx`: they may hold the very value being rejected."""
+    """Pydantic errors without `input`/`ctx`: they may hold the very value being rejected.
+
+    Locations name only what the schemas declare; a key the client chose is replaced, so an
+    RRN sent as a key does not come back."""
     out = []
     for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+        loc = [_location_part(part) for part in err.get("loc", ()) if part != "body"]
         out.append({"location": ".".join(loc), "message": str(err.get("msg", "")).lower()})
     return out
 

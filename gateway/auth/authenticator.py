@@ -321,5 +321,8 @@ def _text_claim(claims: dict[str, Any], name: str, max_chars: int) -> str:
 
 
 def _echo(value: str) -> str:
-    """`value` in backticks if it looks like an identifier, else a neutral placeholder."""
-    return f"`{value}`" if _ECHOABLE.fullmatch(value) else "(unprintable)"
+    """`value` in backticks if it looks like an identifier, else a neutral placeholder; never
+    one that could be a national id number (an `iss` of 13 digits must not come back)."""
+    if _ECHOABLE.fullmatch(value) and not contains_national_id(value) and not value.isdigit():
+        return f"`{value}`"
+    return "(unprintable)"

@@ -117,7 +117,7 @@ class ContactStopStore:
             raise StoreUnavailable(f"contact stop store unavailable: {type(exc).__name__}") \
                 from exc
         if row is None:
-            raise ContactStopNotFound(f"no contact stop `{stop_id[:40]}` for this customer")
+            raise ContactStopNotFound("no such contact stop for this customer")
         return _stop(row)
 
     def lift(self, stop_id: str, now: datetime, *, customer: CustomerKey, system: str,
@@ -138,7 +138,7 @@ class ContactStopStore:
             raise StoreUnavailable(f"contact stop store unavailable: {type(exc).__name__}") \
                 from exc
         if row is None:
-            raise ContactStopNotFound(f"no contact stop `{stop_id[:40]}` for this customer")
+            raise ContactStopNotFound("no such contact stop for this customer")
         stop = _stop(row)
         if stop.lifted_at is None:
             raise ContactStopInvalid("a stop can be lifted only by a request made after it was "

@@ -59,7 +59,7 @@ def decide(policy: Policy, request: DecisionRequest,
     """
     purpose = policy.purposes.get(request.purpose)
     if purpose is None:
-        raise UnknownPurpose(f"purpose `{request.purpose}` is not in the policy")
+        raise UnknownPurpose("the declared purpose is not in the policy")
 
     released: list[Released] = []
     withheld: list[Withheld] = []
@@ -70,11 +70,11 @@ def decide(policy: Policy, request: DecisionRequest,
         plans = _plans(policy)
         caller = request.caller
         outcomes: list[_Plan] = []
-        for item in request.attributes:
+        for position, item in enumerate(request.attributes, start=1):
             key = (caller.affiliate, caller.system, purpose.id, item.attribute, item.view)
             plan = plans.get(key)
             if plan is None:  # first time for this key: checked, worked out and kept
-                _check_known(policy, item)
+                _check_known(policy, item, position)
                 plan = plans[key] = _decide_one(
                     policy, request, purpose, policy.rules_for(caller.affiliate, purpose.id),
                     item, (), [], plan_only=True)
@@ -89,8 +89,8 @@ def decide(policy: Policy, request: DecisionRequest,
                 withheld.append(outcome)  # type: ignore[arg-type]
         return _decision(policy, purpose, released, withheld, errors, stop)
 
-    for item in request.attributes:
-        _check_known(policy, item)
+    for position, item in enumerate(request.attributes, start=1):
+        _check_known(policy, item, position)
     rules = policy.rules_for(request.caller.affiliate, purpose.id)
     if trace is not None:
         trace.rules = tuple(r.id for r in rules)
@@ -199,12 +199,15 @@ def _stopping(request: DecisionRequest, purpose: Purpose, stops: Sequence[Contac
     return min(found, key=lambda s: (s.registered_at.timestamp(), s.id), default=None)
 
 
-def _check_known(policy: Policy, item: AttributeRequest) -> None:
+def _check_known(policy: Policy, item: AttributeRequest, position: int) -> None:
+    """A request error names the item by its position and, once it is known, the catalogue's
+    attribute; never the value that was sent (an API error must not echo its input)."""
     attribute = policy.attributes.get(item.attribute)
     if attribute is None:
-        raise UnknownAttribute(f"attribute `{item.attribute}` is not in the catalogue")
+        raise UnknownAttribute(f"attribute #{position} asked for is not in the catalogue")
     if item.view is not None and item.view not in attribute.views:
-        raise UnknownView(f"view `{item.view}` is not defined for attribute `{item.attribute}`")
+        raise UnknownView(f"the view asked for attribute #{position} (`{attribute.id}`) is not "
+                          "one of its views")
 
 
 def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,

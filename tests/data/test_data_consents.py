@@ -103,7 +103,7 @@ def test_withdrawing_twice_keeps_the_first_time(store: ConsentStore, grant: Gran
 def test_withdraw_not_found(store: ConsentStore, grant: GrantFn, consent_id: str | None,
                             customer: CustomerKey | None) -> None:
     real = grant()
-    with pytest.raises(ConsentNotFound, match="no consent `cns_.*` for this customer"):
+    with pytest.raises(ConsentNotFound, match="^no such consent for this customer$"):
         store.withdraw(consent_id or real.id, NOW, customer=customer)
     assert store.get(real.id).withdrawn_at is None
 

@@ -158,7 +158,7 @@ def test_consents_file_errors(tmp_path: Path) -> None:
 
 def test_unknown_view_is_refused_like_the_api(shipped_policy: Policy) -> None:
     caller = caller_for(shipped_policy, "card-risk", "e")
-    with pytest.raises(UnknownView, match=r"view `raw` is not defined for attribute `name`"):
+    with pytest.raises(UnknownView, match=r"view asked for attribute #1 \(`name`\) is not one of its views"):
         explain(shipped_policy, caller, PurposeId("credit_risk"),
                 [AttributeRequest(AttributeId("name"), ViewName("raw"))], [], now=NOW,
                 customer=WHAT_IF, policy_source="p")
