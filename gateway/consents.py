@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass, replace
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Executable, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,7 +27,8 @@ from gateway.domain import AffiliateId, Category, ConsentId, ConsentRecord, Cust
 from gateway.errors import NotFound, StoreUnavailable, ValidationFailed
 from gateway.freetext import refuse_national_id
 
-__all__ = ["ConsentInvalid", "ConsentNotFound", "ConsentStore", "new_consent_id"]
+__all__ = ["ConsentInvalid", "ConsentNotFound", "ConsentStore", "PlannedConsent",
+           "new_consent_id"]
 
 
 class ConsentNotFound(NotFound):
@@ -97,6 +99,16 @@ def _record(row: Row | Any) -> ConsentRecord:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedConsent:
+    """A consent change checked and ready: the consent as it will be, and the statement that
+    makes it so (None: nothing to change). The caller records it durably, then `apply`s it:
+    no change is stored before its access record (fail closed)."""
+
+    consent: ConsentRecord
+    statement: Executable | None
+
+
 class ConsentStore:
     """Consents in the gateway database; reads always hit the database."""
 
@@ -105,14 +117,15 @@ class ConsentStore:
         self._reader = Reader(engine, name="consent store")
         self._for_recipient = self._reader.prepare("for_recipient", _FOR_RECIPIENT)
 
-    def grant(
+    def plan_grant(
         self, *, customer: CustomerKey, recipient: AffiliateId, purpose: PurposeId,
         categories: Iterable[Category | str], channel: str | None, expires_at: datetime | None,
         evidence_ref: str, granted_by_system: str, granted_by_employee: str, now: datetime,
         night_contact: bool = False, refusal_right_notified: bool = False,
-    ) -> ConsentRecord:
-        """Store a new consent, confirmed at `now`; policy checks (purpose, channel, the notice
-        of the right to refuse for marketing) are the caller's job."""
+    ) -> PlannedConsent:
+        """A new consent, confirmed at `now`, checked but not stored yet (`apply` stores it);
+        policy checks (purpose, channel, the notice of the right to refuse for marketing) are
+        the caller's job."""
         cats = _categories(categories)
         _aware("now", now)
         _aware("expires_at", expires_at)
@@ -122,7 +135,10 @@ class ConsentStore:
             raise ConsentInvalid("`evidence_ref` must not be empty")
         refuse_national_id("evidence_ref", evidence_ref)
         consent_id = new_consent_id()
-        row = {
+        return PlannedConsent(_record((
+            consent_id, customer, recipient, purpose, json.dumps(sorted(c.value for c in cats)),
+            channel, now, expires_at, None, evidence_ref, night_contact, now,
+            refusal_right_notified)), insert(Consent).values({
             "id": consent_id, "customer_key": customer, "recipient": recipient,
             "purpose": purpose, "categories": json.dumps(sorted(c.value for c in cats)),
             "channel": channel, "granted_at": now, "expires_at": expires_at,
@@ -130,17 +146,12 @@ class ConsentStore:
             "granted_by_system": granted_by_system, "granted_by_employee": granted_by_employee,
             "night_contact": night_contact, "confirmed_at": now,
             "refusal_right_notified": refusal_right_notified,
-        }
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(Consent), row)
-                return self._get(conn, consent_id)
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+        }))
 
-    def withdraw(self, consent_id: str, now: datetime, *,
-                 customer: CustomerKey | None = None) -> ConsentRecord:
-        """Withdraw a consent at `now`; withdrawing it again keeps the first withdrawal time.
+    def plan_withdrawal(self, consent_id: str, now: datetime, *,
+                        customer: CustomerKey | None = None) -> PlannedConsent:
+        """Withdrawing a consent at `now`, checked but not stored yet; withdrawing it again
+        keeps the first withdrawal time.
 
         With `customer`, a consent of another customer is reported as not found, exactly like
         an id that does not exist (no probing of other customers' consent ids).
@@ -149,44 +160,67 @@ class ConsentStore:
         condition = [Consent.id == consent_id]
         if customer is not None:
             condition.append(Consent.customer_key == customer)
+        current = self._current(condition)
+        if current.withdrawn_at is not None:
+            return PlannedConsent(current, None)
+        return PlannedConsent(replace(current, withdrawn_at=now),
+                        update(Consent).where(*condition, Consent.withdrawn_at.is_(None))
+                        .values(withdrawn_at=now))
+
+    def plan_confirmation(self, consent_id: str, now: datetime, *, customer: CustomerKey,
+                          refusal_right_notified: bool) -> PlannedConsent:
+        """The customer confirmed the consent again at `now` (and, when said, was told once
+        more of the right to refuse), checked but not stored yet. A withdrawn or expired
+        consent cannot be confirmed: the customer grants a new one. Another customer's
+        consent is not found."""
+        _aware("now", now)
+        condition = [Consent.id == consent_id, Consent.customer_key == customer]
+        current = self._current(condition)
+        if current.withdrawn_at is not None and current.withdrawn_at <= now:
+            raise ConsentInvalid("a withdrawn consent cannot be confirmed: record a new consent")
+        if current.expires_at is not None and current.expires_at <= now:
+            raise ConsentInvalid("an expired consent cannot be confirmed: record a new consent")
+        values: dict[str, Any] = {"confirmed_at": now}
+        if refusal_right_notified:
+            values["refusal_right_notified"] = True
+        return PlannedConsent(replace(current, confirmed_at=now, refusal_right_notified=(
+            current.refusal_right_notified or refusal_right_notified)),
+            update(Consent).where(*condition).values(**values))
+
+    # The change in one call, with no access record: for seeding and tests. The API plans,
+    # records, then applies (gateway/api/routes/consents.py).
+    def grant(self, **fields: Any) -> ConsentRecord:
+        return self.apply(self.plan_grant(**fields))
+
+    def withdraw(self, consent_id: str, now: datetime, *,
+                 customer: CustomerKey | None = None) -> ConsentRecord:
+        return self.apply(self.plan_withdrawal(consent_id, now, customer=customer))
+
+    def confirm(self, consent_id: str, now: datetime, *, customer: CustomerKey,
+                refusal_right_notified: bool) -> ConsentRecord:
+        return self.apply(self.plan_confirmation(
+            consent_id, now, customer=customer, refusal_right_notified=refusal_right_notified))
+
+    def apply(self, planned: PlannedConsent) -> ConsentRecord:
+        """Store a planned change (after its access record is durable) and return the consent
+        as stored."""
         try:
             with self._engine.begin() as conn:
-                conn.execute(update(Consent)
-                             .where(*condition, Consent.withdrawn_at.is_(None))
-                             .values(withdrawn_at=now))
+                if planned.statement is not None:
+                    conn.execute(planned.statement)
+                return self._get(conn, planned.consent.id)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+
+    def _current(self, condition: list[Any]) -> ConsentRecord:
+        try:
+            with self._engine.connect() as conn:
                 row = conn.execute(select(*_COLUMNS).where(*condition)).one_or_none()
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
         if row is None:
             raise ConsentNotFound("no such consent for this customer")
         return _record(row)
-
-    def confirm(self, consent_id: str, now: datetime, *, customer: CustomerKey,
-                refusal_right_notified: bool) -> ConsentRecord:
-        """Record that the customer confirmed the consent again at `now` (and, when said, was
-        told once more of the right to refuse). A withdrawn or expired consent cannot be
-        confirmed: the customer grants a new one. Another customer's consent is not found."""
-        _aware("now", now)
-        condition = [Consent.id == consent_id, Consent.customer_key == customer]
-        values: dict[str, Any] = {"confirmed_at": now}
-        if refusal_right_notified:
-            values["refusal_right_notified"] = True
-        try:
-            with self._engine.begin() as conn:
-                row = conn.execute(select(*_COLUMNS).where(*condition)).one_or_none()
-                if row is None:
-                    raise ConsentNotFound("no such consent for this customer")
-                current = _record(row)
-                if current.withdrawn_at is not None and current.withdrawn_at <= now:
-                    raise ConsentInvalid("a withdrawn consent cannot be confirmed: record a new "
-                                         "consent")
-                if current.expires_at is not None and current.expires_at <= now:
-                    raise ConsentInvalid("an expired consent cannot be confirmed: record a new "
-                                         "consent")
-                conn.execute(update(Consent).where(*condition).values(**values))
-                return self._get(conn, consent_id)
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
 
     def for_customer(self, customer_key: CustomerKey,
                      recipient: AffiliateId | str | None = None) -> list[ConsentRecord]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gateway.errors import LogWriteFailed, StoreUnavailable
 from gateway.marketing.windows import ALL_DAY, DAYTIME
 from tests.api.conftest import BANK_ROW, CARD_ROW, Harness
 from tests.api.marketing_helpers import (
@@ -181,3 +182,40 @@ def test_openapi_lists_the_marketing_routes(gw: Harness) -> None:
             "/v1/contact-stops/{stop_id}/lift", "/v1/contact-stops/search"} <= set(spec["paths"])
     reason_enum = spec["components"]["schemas"]["Reason"]["enum"]
     assert {"consent_unconfirmed", "contact_stop"} <= set(reason_enum)
+
+
+def test_a_consent_change_is_stored_only_after_its_record(gw: Harness,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    customer = gw.customer({"bank": BANK_ROW})
+
+    async def broken(record: dict[str, Any], **_: Any) -> int:
+        raise LogWriteFailed("access record could not be made durable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(gw.services.access_log, "append_async", broken)
+        assert_problem(grant(gw, customer.ref), 503, "log-unavailable")
+    # no record, no consent: nothing changed that the log does not show
+    assert gw.services.consents.for_customer(customer.key) == []  # type: ignore[arg-type]
+
+    granted = grant(gw, customer.ref)
+    assert granted.status_code == 201, granted.text
+    consent_id = granted.json()["consent"]["id"]
+    with monkeypatch.context() as patched:
+        patched.setattr(gw.services.access_log, "append_async", broken)
+        withdrawn = gw.client.post(f"/v1/consents/{consent_id}/withdraw",
+                                   headers=gw.auth("bank-callcenter"),
+                                   json={"customer": customer.ref})
+        assert_problem(withdrawn, 503, "log-unavailable")
+    still = gw.services.consents.for_customer(customer.key)  # type: ignore[arg-type]
+    assert [c.withdrawn_at for c in still] == [None]  # not withdrawn without a record
+
+    def failing_store(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("consent store unavailable: OperationalError")
+
+    size = gw.services.access_log.size()
+    monkeypatch.setattr(gw.services.consents, "apply", failing_store)
+    assert_problem(grant(gw, customer.ref), 503, "store-unavailable")
+    # the intent was recorded first, then that it was not stored
+    assert record_at(gw, size)["kind"] == "consent.grant"
+    assert record_at(gw, size + 1)["kind"] == "consent.grant.not_stored"
+    assert record_at(gw, size + 1)["record"] == size

@@ -11,6 +11,8 @@ between 21:00 and 08:00 KST is allowed (정보통신망법 제50조 ③).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from anyio import to_thread
@@ -27,7 +29,7 @@ from gateway.api.schemas import (
     ConsentResult,
     CustomerOnlyIn,
 )
-from gateway.consents import ConsentInvalid
+from gateway.consents import ConsentInvalid, PlannedConsent
 from gateway.domain import AffiliateId, Caller, Channel, ConsentRecord, CustomerKey, PurposeId
 from gateway.errors import GatewayError, NotFound, UnknownChannel
 from gateway.pipeline import record_refusal, require_permission
@@ -85,10 +87,10 @@ def _out(consent: ConsentRecord, pseudonym: str | None, now: datetime,
 def _check_grant(svc: Services, body: ConsentIn, now: datetime) -> None:
     policy = svc.policy.current
     if body.recipient not in policy.affiliates:
-        raise ConsentInvalid(f"recipient `{body.recipient}` is not an affiliate in the policy")
+        raise ConsentInvalid("`recipient` is not an affiliate in the policy")
     purpose = policy.purposes.get(PurposeId(body.purpose))
     if purpose is None:
-        raise ConsentInvalid(f"purpose `{body.purpose}` is not in the policy")
+        raise ConsentInvalid("`purpose` is not in the policy")
     if body.channel is not None:
         known_channel(policy, body.channel)
     if purpose.channel is not None and body.channel != purpose.channel:
@@ -136,6 +138,35 @@ async def _recorded(svc: Services, kind: str, *, rid: str, now: datetime, caller
     ))
 
 
+async def _recorded_change(
+    svc: Services, kind: str, plan: Callable[[], tuple[PlannedConsent, CustomerKey, str]], *,
+    rid: str, now: datetime, caller: Caller,
+) -> tuple[int, ConsentRecord, str]:
+    """Check a consent change, make its access record durable, and only then store it.
+
+    INVARIANT: no consent change is stored without a durable record of who made it. If
+    storing then fails, the caller gets 503 and a second record says the change was not
+    stored (best effort: the log may be what failed).
+    """
+    try:
+        planned, key, pseudonym = await to_thread.run_sync(plan)
+    except GatewayError as exc:
+        await _refusing(svc, exc, rid, now, caller)
+        raise
+    index = await _recorded(svc, kind, rid=rid, now=now, caller=caller, customer=key,
+                            consent=planned.consent)
+    try:
+        consent = await to_thread.run_sync(svc.consents.apply, planned)
+    except GatewayError as exc:
+        with contextlib.suppress(GatewayError):
+            await record.append(svc.access_log, record.event_record(
+                f"{kind}.not_stored", request_id=rid, now=now, caller=caller,
+                source=caller.source, policy_version=svc.policy.current.version,
+                status=exc.status, customer=key, record=index, problem=exc.type_slug))
+        raise
+    return index, consent, pseudonym
+
+
 async def _refusing(svc: Services, exc: GatewayError, rid: str, now: datetime,
                     caller: Caller) -> None:
     await record_refusal(svc, exc, request_id=rid, now=now, caller=caller,
@@ -146,12 +177,12 @@ async def _refusing(svc: Services, exc: GatewayError, rid: str, now: datetime,
              summary="Record a customer's consent")
 async def grant(body: ConsentIn, svc: ServicesDep, caller: CallerDep, now: NowDep,
                 rid: RequestIdDep) -> ConsentResult:
-    def work() -> tuple[ConsentRecord, CustomerKey, str]:
+    def work() -> tuple[PlannedConsent, CustomerKey, str]:
         require_permission(svc.policy.current, caller, "consent:grant")
         _check_grant(svc, body, now)
         key, pseudonym = managed_customer(svc, caller, customer_ref(body.customer.rrn,
                                                                     body.customer.pseudonym))
-        consent = svc.consents.grant(
+        planned = svc.consents.plan_grant(
             customer=key, recipient=AffiliateId(body.recipient), purpose=PurposeId(body.purpose),
             categories=frozenset(body.categories), channel=body.channel,
             expires_at=body.expires_at, evidence_ref=body.evidence_ref,
@@ -159,15 +190,10 @@ async def grant(body: ConsentIn, svc: ServicesDep, caller: CallerDep, now: NowDe
             night_contact=body.night_contact,
             refusal_right_notified=body.refusal_right_notified,
         )
-        return consent, key, pseudonym
+        return planned, key, pseudonym
 
-    try:
-        consent, key, pseudonym = await to_thread.run_sync(work)
-    except GatewayError as exc:
-        await _refusing(svc, exc, rid, now, caller)
-        raise
-    index = await _recorded(svc, "consent.grant", rid=rid, now=now, caller=caller,
-                            customer=key, consent=consent)
+    index, consent, pseudonym = await _recorded_change(svc, "consent.grant", work, rid=rid,
+                                                       now=now, caller=caller)
     return ConsentResult(request_id=rid, log_index=index,
                          consent=_out(consent, pseudonym, now, svc.policy.current))
 
@@ -176,20 +202,15 @@ async def grant(body: ConsentIn, svc: ServicesDep, caller: CallerDep, now: NowDe
              summary="Withdraw a consent (effective for the very next query)")
 async def withdraw(consent_id: str, body: CustomerOnlyIn, svc: ServicesDep, caller: CallerDep,
                    now: NowDep, rid: RequestIdDep) -> ConsentResult:
-    def work() -> tuple[ConsentRecord, CustomerKey, str]:
+    def work() -> tuple[PlannedConsent, CustomerKey, str]:
         require_permission(svc.policy.current, caller, "consent:withdraw")
         key, pseudonym = managed_customer(svc, caller, customer_ref(body.customer.rrn,
                                                                     body.customer.pseudonym))
         # Another customer's consent gets the same answer as an unknown id.
-        return svc.consents.withdraw(consent_id, now, customer=key), key, pseudonym
+        return svc.consents.plan_withdrawal(consent_id, now, customer=key), key, pseudonym
 
-    try:
-        consent, key, pseudonym = await to_thread.run_sync(work)
-    except GatewayError as exc:
-        await _refusing(svc, exc, rid, now, caller)
-        raise
-    index = await _recorded(svc, "consent.withdraw", rid=rid, now=now, caller=caller,
-                            customer=key, consent=consent)
+    index, consent, pseudonym = await _recorded_change(svc, "consent.withdraw", work, rid=rid,
+                                                       now=now, caller=caller)
     return ConsentResult(request_id=rid, log_index=index,
                          consent=_out(consent, pseudonym, now, svc.policy.current))
 
@@ -198,7 +219,7 @@ async def withdraw(consent_id: str, body: CustomerOnlyIn, svc: ServicesDep, call
              summary="Record that the customer confirmed a consent again (정보통신망법 제50조 ⑧)")
 async def confirm(consent_id: str, body: ConsentConfirmIn, svc: ServicesDep, caller: CallerDep,
                   now: NowDep, rid: RequestIdDep) -> ConsentResult:
-    def work() -> tuple[ConsentRecord, CustomerKey, str]:
+    def work() -> tuple[PlannedConsent, CustomerKey, str]:
         require_permission(svc.policy.current, caller, "consent:grant")
         key, pseudonym = managed_customer(svc, caller, customer_ref(body.customer.rrn,
                                                                     body.customer.pseudonym))
@@ -209,17 +230,12 @@ async def confirm(consent_id: str, body: ConsentConfirmIn, svc: ServicesDep, cal
             raise ConsentInvalid("confirming a marketing consent needs "
                                  "`refusal_right_notified: true`")
         # Another customer's consent gets the same answer as an unknown id.
-        consent = svc.consents.confirm(consent_id, now, customer=key,
-                                       refusal_right_notified=body.refusal_right_notified)
-        return consent, key, pseudonym
+        planned = svc.consents.plan_confirmation(
+            consent_id, now, customer=key, refusal_right_notified=body.refusal_right_notified)
+        return planned, key, pseudonym
 
-    try:
-        consent, key, pseudonym = await to_thread.run_sync(work)
-    except GatewayError as exc:
-        await _refusing(svc, exc, rid, now, caller)
-        raise
-    index = await _recorded(svc, "consent.confirm", rid=rid, now=now, caller=caller,
-                            customer=key, consent=consent)
+    index, consent, pseudonym = await _recorded_change(svc, "consent.confirm", work, rid=rid,
+                                                       now=now, caller=caller)
     return ConsentResult(request_id=rid, log_index=index,
                          consent=_out(consent, pseudonym, now, svc.policy.current))
 
