@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.api.middleware import BodyGuard
+from gateway.api.openapi import install_openapi
 from gateway.api.problems import install_problem_handlers
 from gateway.api.routes import (
     admin,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         openapi_url="/openapi.json",
     )
     install_problem_handlers(app)
+    install_openapi(app)
     app.include_router(queries.router)
     app.include_router(consents.router)
     app.include_router(contact_stops.router)

@@ -177,6 +177,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             type_uri=PROBLEM_BASE + slug,
             title=title,
             detail=str(exc.detail).lower() if exc.detail else title,
+            headers=dict(exc.headers or {}),  # e.g. `Allow` on a 405 (RFC 9110 §15.5.6)
         )
 
     @app.exception_handler(Exception)

@@ -147,3 +147,10 @@ def test_instance_is_the_template_not_the_path_sent(gw: Harness) -> None:
     problem = assert_problem(response, 404, "consent-not-found")
     assert sent not in json.dumps(problem)
     assert problem["instance"] == "/v1/consents/{consent_id}/withdraw"
+
+
+def test_a_method_not_allowed_says_which_are(gw: Harness) -> None:
+    response = gw.client.request("TRACE", "/v1/queries")
+    problem = assert_problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == "POST"
+    assert "TRACE" not in json.dumps(problem)

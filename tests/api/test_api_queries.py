@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -257,3 +258,20 @@ def test_openapi_is_complete(gw: Harness) -> None:
     reason_enum = schemas["Reason"]["enum"]
     assert "consent_withdrawn" in reason_enum and "customer_unknown" in reason_enum
     assert "/unsafe/baseline" not in spec["paths"]
+
+
+def test_every_operation_documents_its_problems_and_the_token(gw: Harness) -> None:
+    spec = gw.client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["systemToken"]["scheme"] == "bearer"
+    operations = [(path, op) for path, ops in spec["paths"].items() if path.startswith("/v1/")
+                  for op in ops.values()]
+    assert len(operations) >= 10
+    for path, op in operations:
+        assert op["security"] == [{"systemToken": []}], path
+        for status in ("400", "401", "403", "404", "413", "415", "422", "503"):
+            content = op["responses"][status]["content"]
+            assert list(content) == ["application/problem+json"], (path, status)
+    # every reference resolves
+    text = json.dumps(spec)
+    for ref in set(re.findall(r'"#/components/schemas/([^"]+)"', text)):
+        assert ref in spec["components"]["schemas"], ref

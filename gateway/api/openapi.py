@@ -1,0 +1,89 @@
+"""The published contract: every operation lists the problems it can answer with, and how to
+authenticate.
+
+FastAPI documents the happy path; the gateway also answers with RFC 9457 problem documents
+(`application/problem+json`, one stable `type` per error, `gateway/errors.py`) and requires a
+system-signed bearer JWT on every `/v1` route. Both are added to the generated schema here,
+once, so a client generated from `/openapi.json` knows them (no per-request cost).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+SECURITY_SCHEME = "systemToken"
+
+# status → when it is answered (every /v1 operation can meet these)
+PROBLEMS: dict[int, str] = {
+    400: "Malformed request (body not JSON, bad `content-length`)",
+    401: "Token missing, malformed, expired, replayed, or not signed by the system's key",
+    403: "The calling system lacks the permission the route needs",
+    404: "No such resource for this customer (never says whether it exists for another)",
+    413: "Request body over the size limit",
+    415: "Request body is not `application/json`",
+    422: "Request does not fit the schema or the policy (nothing of it is echoed)",
+    503: "A store or the access log is unavailable: nothing was released",
+}
+
+
+class ProblemError(BaseModel):
+    location: str = Field(description="where in the body, by schema field names only")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the gateway's extension members."""
+
+    type: str = Field(description="stable URI per error, e.g. `…/problems/token-replayed`")
+    title: str
+    status: int
+    detail: str = Field(description="one line; never repeats what was sent")
+    instance: str | None = Field(None, description="the route's template")
+    request_id: str | None = None
+    log_index: int | None = Field(None, description="index of the refusal's access record")
+    errors: list[ProblemError] | None = None
+
+
+TOKEN_DESCRIPTION = (
+    "A JWT (RFC 7519) signed by the calling system's private key with the algorithm pinned "
+    "for it in the policy (`EdDSA`/`Ed25519` or `ES256`/`ESP256`); claims: `iss` the system "
+    "id, `sub` the employee or batch job (an identifier, never a national id number), `aud` "
+    "the gateway, `iat` and `exp` at most 300 s apart, a unique `jti` (each token is used "
+    "once, whatever its request came to)."
+)
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Replace `app.openapi` with one that adds the problems and the security scheme."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        for model in (ProblemError, Problem):
+            schemas[model.__name__] = model.model_json_schema(
+                ref_template="#/components/schemas/{model}")
+        components["securitySchemes"] = {SECURITY_SCHEME: {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": TOKEN_DESCRIPTION}}
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith("/v1/"):
+                continue
+            for operation in operations.values():
+                operation["security"] = [{SECURITY_SCHEME: []}]
+                responses = operation.setdefault("responses", {})
+                for status, why in PROBLEMS.items():
+                    responses[str(status)] = {"description": why, "content": {
+                        PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
