@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from gateway.auth.token_ids import VerifiedCaller
 from gateway.domain import Caller
 from gateway.errors import AuthError, GatewayError, TokenReplayed
-from gateway.pipeline import record_refusal
+from gateway.pipeline import record_refusal, require_permission
 from gateway.services import Services
 
 
@@ -132,3 +132,23 @@ async def authenticated_caller(request: Request, call: VerifiedCallDep) -> Calle
 
 
 CallerDep = Annotated[Caller, Depends(authenticated_caller)]
+
+
+class Requires:
+    """A route's permission (`Depends(Requires("log:read"))`): checked against the policy in
+    force, and a refusal recorded, naming the caller, before the route runs. A route that
+    declares its permission this way cannot forget to record the refusal."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    async def __call__(self, request: Request, caller: CallerDep) -> Caller:
+        svc: Services = request.app.state.services
+        try:
+            require_permission(svc.policy.current, caller, self.permission)
+        except GatewayError as exc:
+            await record_refusal(svc, exc, request_id=str(request.state.request_id),
+                                 now=now_of(request), caller=caller,
+                                 policy_version=svc.policy.current.version)
+            raise
+        return caller

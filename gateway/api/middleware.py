@@ -1,4 +1,8 @@
-"""Pure ASGI middleware: request ids, body-size limit and JSON-only bodies, before any parsing."""
+"""Pure ASGI middleware: request ids, body-size limit and JSON-only bodies, before any parsing.
+
+A request refused here is a refusal like any other: it is recorded (no caller is known yet:
+the record names where it came from) before the problem document is sent.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,48 @@ import itertools
 import json
 import os
 import secrets
+from datetime import datetime, timezone
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import PROBLEM_BASE, PayloadTooLarge
+from gateway.errors import (
+    BadRequest,
+    GatewayError,
+    LogWriteFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 _PROBLEM = b"application/problem+json"
 
 
-async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str,
-                        request_id: str, path: str) -> None:
-    body = json.dumps(
-        {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail,
-         "instance": path, "request_id": request_id},
-        ensure_ascii=False,
-    ).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", _PROBLEM), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+async def _refuse(scope: Scope, send: Send, error: GatewayError, request_id: str) -> None:
+    """Record the refusal, then answer with its problem document (503 if it cannot be
+    recorded). No route has matched yet, so there is no `instance` to name."""
+    from gateway.pipeline import record_refusal  # the request path imports this module's app
+
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    if services is not None:
+        client = scope.get("client")
+        try:
+            await record_refusal(services, error, request_id=request_id,
+                                 now=datetime.now(timezone.utc), caller=None,
+                                 policy_version=services.policy.current.version,
+                                 source=client[0] if client else None)
+        except LogWriteFailed as failure:
+            error = failure
+    body: dict[str, Any] = {"type": error.type_uri, "title": error.title,
+                            "status": error.status, "detail": error.detail,
+                            "request_id": request_id}
+    headers = [(b"content-type", _PROBLEM)]
+    if error.log_index is not None:
+        body["log_index"] = error.log_index
+        headers.append((b"x-log-index", str(error.log_index).encode()))
+    encoded = json.dumps(body, ensure_ascii=False).encode()
+    headers.append((b"content-length", str(len(encoded)).encode()))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": encoded})
 
 
 class RequestIds:
@@ -61,7 +88,6 @@ class BodyGuard:
         request_id = self._ids.next()
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
-        path = scope.get("path", "")
         headers = dict(scope.get("headers") or [])
         if scope.get("method") in ("POST", "PUT", "PATCH"):
             declared = headers.get(b"content-length")
@@ -69,19 +95,17 @@ class BodyGuard:
                 try:
                     length = int(declared)
                 except ValueError:
-                    await _send_problem(send, 400, "bad-request", "bad request",
-                                        "content-length is not a number", request_id, path)
+                    await _refuse(scope, send, BadRequest("content-length is not a number"),
+                                  request_id)
                     return
                 if length > self.max_body_bytes:
-                    await _send_problem(send, 413, "payload-too-large", "request body too large",
-                                        f"request body exceeds {self.max_body_bytes} bytes",
-                                        request_id, path)
+                    await _refuse(scope, send, PayloadTooLarge(
+                        f"request body exceeds {self.max_body_bytes} bytes"), request_id)
                     return
             ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             if ctype and ctype != b"application/json" and not ctype.endswith(b"+json"):
-                await _send_problem(send, 415, "unsupported-media-type",
-                                    "request body must be application/json",
-                                    "send the body as `application/json`", request_id, path)
+                await _refuse(scope, send, UnsupportedMediaType(
+                    "send the body as `application/json`"), request_id)
                 return
 
         received = 0

@@ -154,3 +154,17 @@ def test_a_method_not_allowed_says_which_are(gw: Harness) -> None:
     problem = assert_problem(response, 405, "method-not-allowed")
     assert response.headers["allow"] == "POST"
     assert "TRACE" not in json.dumps(problem)
+
+
+@pytest.mark.parametrize(("headers", "content", "status", "slug"), [
+    ({"Content-Type": "text/plain"}, b"hello", 415, "unsupported-media-type"),
+    ({"Content-Type": "application/json", "Content-Length": "abc"}, b"{}", 400, "bad-request"),
+])
+def test_refusals_before_any_parsing_are_recorded(gw: Harness, headers: dict[str, str],
+                                                  content: bytes, status: int, slug: str) -> None:
+    response = gw.client.post("/v1/queries?rrn=9001011234568", content=content,
+                              headers={**gw.auth("card-risk"), **headers})
+    problem = assert_problem(response, status, slug)
+    record = json.loads(gw.services.access_log.record(problem["log_index"]))
+    assert (record["kind"], record["problem"], record["status"]) == ("refused", slug, status)
+    assert "9001011234568" not in json.dumps(problem)  # the raw path is not repeated

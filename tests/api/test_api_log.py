@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
+import sqlite3
+
+import pytest
+from sqlalchemy.exc import OperationalError
 
 from gateway.accesslog import (
     leaf_hash,
@@ -59,8 +64,11 @@ def test_proof_parameters_outside_the_log(gw: Harness) -> None:
 
 
 def test_records_need_log_read(gw: Harness) -> None:
-    assert_problem(gw.client.get("/v1/log/records?start=0&end=1", headers=gw.auth("card-risk")),
-                   403, "forbidden")
+    refused = assert_problem(gw.client.get("/v1/log/records?start=0&end=1",
+                                           headers=gw.auth("card-risk")), 403, "forbidden")
+    # the refusal is on record, naming who asked (`Requires` records it before the route)
+    record = json.loads(gw.services.access_log.record(refused["log_index"]))
+    assert (record["kind"], record["actor"]["system"]) == ("refused", "card-risk")
     response = gw.client.get("/v1/log/records?start=0&end=2", headers=gw.auth("holding-audit"))
     assert response.status_code == 200, response.text
     lines = response.content.splitlines()
@@ -79,3 +87,14 @@ def test_published_verifier_keys_check_the_checkpoint(gw: Harness) -> None:
     note = gw.client.get("/v1/log/checkpoint", headers=gw.auth("holding-audit")).text
     verify_note(note, keys)  # raises unless a listed key signed it
     assert gw.client.get("/v1/log/keys").status_code == 401
+
+
+def test_a_checkpoint_that_cannot_be_stored_is_a_503(gw: Harness,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(force: bool = False) -> str:
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(gw.services.access_log, "checkpoint", disk_full)
+    response = gw.client.get("/v1/log/checkpoint", headers=gw.auth("holding-audit"))
+    problem = assert_problem(response, 503, "store-unavailable")
+    assert "disk" not in problem["detail"]  # the type of the failure, not its text

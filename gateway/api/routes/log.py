@@ -7,16 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import record
 from gateway.accesslog import leaf_hash
 from gateway.accesslog.keyring import published_verifier_keys
-from gateway.api.deps import CallerDep, NowDep, RequestIdDep, ServicesDep
+from gateway.api.deps import CallerDep, NowDep, RequestIdDep, Requires, ServicesDep
 from gateway.api.schemas import ConsistencyProofOut, InclusionProofOut
-from gateway.errors import NotFound, ValidationFailed
-from gateway.pipeline import require_permission
+from gateway.domain import Caller
+from gateway.errors import NotFound, StoreUnavailable, ValidationFailed
 
 router = APIRouter(prefix="/v1/log", tags=["access log"])
 
@@ -35,7 +36,10 @@ class ProofOutOfRange(ValidationFailed):
 @router.get("/checkpoint", response_class=PlainTextResponse,
             summary="Latest signed checkpoint (C2SP signed note)")
 async def checkpoint(svc: ServicesDep, caller: CallerDep) -> PlainTextResponse:
-    note = await to_thread.run_sync(svc.access_log.checkpoint)
+    try:
+        note = await to_thread.run_sync(svc.access_log.checkpoint)
+    except (SQLAlchemyError, OSError) as exc:  # e.g. a full disk: 503, never a 500
+        raise StoreUnavailable(f"access log unavailable: `{type(exc).__name__}`") from exc
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
 
 
@@ -89,10 +93,9 @@ async def consistency(svc: ServicesDep, caller: CallerDep,
 @router.get("/records", summary="Records [start, end) as JSON lines, exactly as hashed",
             response_class=Response,
             responses={200: {"content": {"application/jsonl": {}}}})
-async def records(svc: ServicesDep, caller: CallerDep, now: NowDep, rid: RequestIdDep,
-                  start: Annotated[int, Query(ge=0)],
+async def records(svc: ServicesDep, caller: Annotated[Caller, Depends(Requires("log:read"))],
+                  now: NowDep, rid: RequestIdDep, start: Annotated[int, Query(ge=0)],
                   end: Annotated[int, Query(ge=1)]) -> Response:
-    require_permission(svc.policy.current, caller, "log:read")
     if end <= start or end - start > MAX_RECORDS:
         raise ProofOutOfRange(f"need `start` < `end` and at most {MAX_RECORDS} records")
     size = await to_thread.run_sync(svc.access_log.size)
