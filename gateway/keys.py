@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 
 from gateway.auth.algorithms import (
     ALLOWED_ALGORITHMS,
+    FULLY_SPECIFIED,
     PrivateKey,
     generate_private_key,
     private_key_fits,
@@ -107,7 +108,9 @@ def mint_token(
         "exp": iat + lifetime_s,
         "jti": secrets.token_urlsafe(18),  # 144 random bits: collision-free in practice
     }
-    return jwt.encode(claims, private_key, algorithm=algorithm)
+    # the header names the algorithm as RFC 9864 does (`Ed25519`, `ESP256`); P-256 signatures
+    # come out low-S (`gateway.auth.algorithms.LowSEcdsaP256`)
+    return jwt.encode(claims, private_key, algorithm=FULLY_SPECIFIED[algorithm])
 
 
 def load_private_key(path: Path) -> PrivateKey:

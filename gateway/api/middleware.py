@@ -28,7 +28,7 @@ _PROBLEM = b"application/problem+json"
 
 async def _refuse(scope: Scope, send: Send, error: GatewayError, request_id: str) -> None:
     """Record the refusal, then answer with its problem document (503 if it cannot be
-    recorded). No route has matched yet, so there is no `instance` to name."""
+    recorded)."""
     from gateway.pipeline import record_refusal  # the request path imports this module's app
 
     services = getattr(getattr(scope.get("app"), "state", None), "services", None)
@@ -43,7 +43,7 @@ async def _refuse(scope: Scope, send: Send, error: GatewayError, request_id: str
             error = failure
     body: dict[str, Any] = {"type": error.type_uri, "title": error.title,
                             "status": error.status, "detail": error.detail,
-                            "request_id": request_id}
+                            "instance": f"urn:request:{request_id}", "request_id": request_id}
     headers = [(b"content-type", _PROBLEM)]
     if error.log_index is not None:
         body["log_index"] = error.log_index

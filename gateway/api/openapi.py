@@ -43,7 +43,7 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str = Field(description="one line; never repeats what was sent")
-    instance: str | None = Field(None, description="the route's template")
+    instance: str | None = Field(None, description="`urn:request:<request_id>`: this occurrence")
     request_id: str | None = None
     log_index: int | None = Field(None, description="index of the refusal's access record")
     errors: list[ProblemError] | None = None

@@ -40,13 +40,11 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": type_uri, "title": title, "status": status, "detail": detail}
-    # RFC 9457 §3.1.5: the route's template, never the raw path (it may hold what was sent)
-    route = request.scope.get("route")
-    template = getattr(route, "path", None)
-    if isinstance(template, str):
-        body["instance"] = template
     request_id = getattr(request.state, "request_id", None)
     if request_id:
+        # RFC 9457 §3.1.5: this occurrence, by its request id; never the raw path (it may hold
+        # what was sent)
+        body["instance"] = f"urn:request:{request_id}"
         body["request_id"] = request_id
     log_index = extra.pop("log_index", None) if extra else None
     if log_index is None:

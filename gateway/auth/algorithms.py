@@ -11,7 +11,7 @@ polymorphic `EdDSA`; a token may carry either name of the algorithm its system i
 
 from __future__ import annotations
 
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 import jwt
 import jwt.algorithms
@@ -26,19 +26,47 @@ TOKEN_ALGORITHMS: dict[str, frozenset[str]] = {
 }
 
 
-def _register_fully_specified_names() -> None:
-    """Teach PyJWT the RFC 9864 names (it knows `EdDSA` and `ES256` only, so far)."""
-    known = jwt.api_jws.get_algorithm_by_name
+# the RFC 9864 name of each algorithm a system may be pinned to: what minted tokens carry
+FULLY_SPECIFIED: dict[str, str] = {"EdDSA": "Ed25519", "ES256": "ESP256"}
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+class LowSEcdsaP256(jwt.algorithms.ECAlgorithm):
+    """ECDSA over P-256 with SHA-256 whose signatures are low-S.
+
+    (r, s) and (r, n − s) verify alike, so a token's signature could be rewritten into a
+    second valid token string. Signing therefore normalizes s to at most n/2, and verifying
+    refuses the high-S twin (as Bitcoin's BIP 146 and the JOSE hardening advice do).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(jwt.algorithms.ECAlgorithm.SHA256, ec.SECP256R1)
+
+    def sign(self, msg: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
+        signature = super().sign(msg, key)
+        r, s = signature[:32], int.from_bytes(signature[32:], "big")
+        return r + (P256_ORDER - s if s > P256_ORDER // 2 else s).to_bytes(32, "big")
+
+    def verify(self, msg: bytes, key: Any, sig: bytes) -> bool:
+        if len(sig) != 64 or int.from_bytes(sig[32:], "big") > P256_ORDER // 2:
+            return False
+        return bool(super().verify(msg, key, sig))
+
+
+def _register_algorithms() -> None:
+    """Teach PyJWT the RFC 9864 names (it knows `EdDSA` and `ES256` only, so far), and make
+    its P-256 signatures low-S both ways, for this process."""
     for name, algorithm in (("Ed25519", jwt.algorithms.OKPAlgorithm()),
-                            ("ESP256", jwt.algorithms.ECAlgorithm(
-                                jwt.algorithms.ECAlgorithm.SHA256, ec.SECP256R1))):
+                            ("ES256", LowSEcdsaP256()), ("ESP256", LowSEcdsaP256())):
         try:
-            known(name)
-        except NotImplementedError:
-            jwt.register_algorithm(name, algorithm)
+            jwt.unregister_algorithm(name)
+        except KeyError:
+            pass
+        jwt.register_algorithm(name, algorithm)
 
 
-_register_fully_specified_names()
+_register_algorithms()
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey

@@ -141,7 +141,8 @@ def test_ed25519_system_works(gw: Harness) -> None:
 def test_jwt_library_agrees_token_is_valid(gw: Harness) -> None:
     token = gw.token("card-risk")
     public = gw.services.policy.current.systems["card-risk"].public_key
-    claims = jwt.decode(token, public, algorithms=["ES256"], audience=gw.settings.audience)
+    assert jwt.get_unverified_header(token)["alg"] == "ESP256"  # RFC 9864 name of ES256
+    claims = jwt.decode(token, public, algorithms=["ESP256"], audience=gw.settings.audience)
     assert claims["iss"] == "card-risk" and claims["sub"] == "tester"
 
 

@@ -136,17 +136,17 @@ def test_a_key_the_client_made_up_is_not_repeated(gw: Harness) -> None:
     text = json.dumps(problem, ensure_ascii=False)
     assert customer.rrn not in text and customer.rrn.replace("-", "") not in text
     assert problem["errors"][0]["location"] == "(unexpected field)"
-    assert problem["instance"] == "/v1/queries"  # the route's template, not the raw path
+    assert problem["instance"] == f"urn:request:{problem['request_id']}"  # not the raw path
 
 
-def test_instance_is_the_template_not_the_path_sent(gw: Harness) -> None:
+def test_instance_names_the_request_not_the_path_sent(gw: Harness) -> None:
     customer = gw.customer({"bank": BANK_ROW})
     sent = "cns_9001011234568"  # whatever was put into the path is not repeated
     response = gw.client.post(f"/v1/consents/{sent}/withdraw", json={"customer": customer.ref},
                               headers=gw.auth("bank-callcenter"))
     problem = assert_problem(response, 404, "consent-not-found")
     assert sent not in json.dumps(problem)
-    assert problem["instance"] == "/v1/consents/{consent_id}/withdraw"
+    assert problem["instance"] == f"urn:request:{problem['request_id']}"
 
 
 def test_a_method_not_allowed_says_which_are(gw: Harness) -> None:

@@ -446,3 +446,20 @@ def test_employee_identifiers_and_the_systems_own_id_are_accepted(
 ) -> None:
     token = forge.token(sub=sub, jti=f"jti-sub-{len(sub)}-{sub[-1]}")
     assert authenticator.authenticate(f"Bearer {token}", now=NOW, source=None).employee == sub
+
+
+def test_the_high_s_twin_of_a_valid_signature_is_refused(authenticator: Authenticator,
+                                                         forge: Forge) -> None:
+    from gateway.auth.algorithms import P256_ORDER
+
+    header, payload, signature = forge.token("bank-fraud", jti="jti-low-s").split(".")
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    s = int.from_bytes(raw[32:], "big")
+    assert s <= P256_ORDER // 2  # tokens signed here come out low-S
+    twin = raw[:32] + (P256_ORDER - s).to_bytes(32, "big")  # verifies as ECDSA, rewritten
+    forged = f"{header}.{payload}.{b64(twin)}"
+    with pytest.raises(BadSignature, match="does not verify"):
+        authenticator.authenticate(f"Bearer {forged}", now=NOW, source=None)
+    caller = authenticator.authenticate(f"Bearer {header}.{payload}.{signature}", now=NOW,
+                                        source=None)
+    assert caller.token_id == "jti-low-s"  # the low-S original is accepted (and used once)
