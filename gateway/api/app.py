@@ -20,6 +20,7 @@ from gateway.api.problems import install_problem_handlers
 from gateway.api.routes import (
     admin,
     baseline,
+    catalog,
     consents,
     contact_stops,
     health,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(contact_stops.router)
     app.include_router(pseudonyms.router)
     app.include_router(log.router)
+    app.include_router(catalog.router)
     app.include_router(health.router)
     app.include_router(admin.router)
     if settings.unsafe_bench_baseline:
