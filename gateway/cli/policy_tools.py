@@ -98,10 +98,14 @@ def _stored_customer(policy: Policy, caller: Caller, rrn: str | None, pseudonym:
         if resolved.known and resolved.customer_key is not None \
                 and policy.is_marketing(PurposeId(purpose)):
             stops = svc.contact_stops.for_customer(resolved.customer_key)  # `--at` decides
+        # the actor is the officer who ran the command, from the command line; the system
+        # whose request was replayed is named apart (it asked for nothing)
         svc.access_log.append(event_record(
             "policy.explain", request_id=uuid.uuid4().hex, now=datetime.now(UTC),
-            caller=caller, source="cli", policy_version=policy.version, status=200,
+            caller=None, source="cli", policy_version=policy.version, status=200,
             customer=resolved.customer_key if resolved.known else None, purpose=purpose,
+            operator=login_name("policy-explain"),
+            simulated={"affiliate": caller.affiliate, "system": caller.system},
             consents_read=len(consents), **({"stops_read": len(stops)} if stops else {}),
         ))
     finally:

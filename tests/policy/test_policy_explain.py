@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import random
 import secrets as pysecrets
@@ -11,8 +12,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
+from gateway.accesslog.store import LogLeaf
 from gateway.cli import app
 from gateway.db.migrate import upgrade
 from gateway.domain import (
@@ -312,3 +315,20 @@ def test_explain_system_without_query_is_flagged(env: Seeded) -> None:
                                  "credit_risk", "-a", "card_products"])
     assert result.exit_code == 0, result.stderr
     assert "WARNING   system `bank-app` lacks the `query` permission" in result.stdout
+
+
+def test_reading_a_customer_is_recorded_as_the_officer_from_the_cli(env: Seeded) -> None:
+    code, _, err = _explain("--rrn", env.rrn, "-a", "name", "--employee", "lee.privacy")
+    assert code == 0, err
+    engine = create_engine(env.settings.gateway_url)
+    try:
+        with engine.connect() as conn:
+            last = conn.execute(select(LogLeaf.record).order_by(LogLeaf.idx.desc())).first()
+    finally:
+        engine.dispose()
+    assert last is not None
+    record = json.loads(last[0])
+    assert record["kind"] == "policy.explain" and record["source"] == "cli"
+    # the actor is who ran it; the system whose request was replayed asked for nothing
+    assert record["actor"] is None and record["operator"] == getpass.getuser()
+    assert record["simulated"] == {"affiliate": "card", "system": "card-marketing"}
