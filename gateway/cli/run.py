@@ -89,12 +89,33 @@ def token_cmd(
     typer.echo(token)
 
 
+def _announce_when_listening(host: str, port: int, timeout_s: float = 120.0) -> None:
+    """Print one `ready` line once the server accepts connections (from a helper thread: the
+    server prints nothing itself at the `warning` log level)."""
+    import socket
+    import threading
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    typer.echo(f"ready: listening on http://{host}:{port} (Ctrl-C stops it)")
+                    return
+            except OSError:
+                time.sleep(0.1)
+
+    threading.Thread(target=wait, name="ready-line", daemon=True).start()
+
+
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     from gateway.api.app import create_app
 
     bind_host, bind_port = host or settings.host, port or settings.port
+    _announce_when_listening("127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host,
+                             bind_port)
     if workers > 1:
         # Each worker builds its own services from the same GATEWAY_* settings; the access
         # log and the token-id store are safe for several processes sharing one database.
