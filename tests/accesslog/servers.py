@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, select, text
 
@@ -228,6 +229,34 @@ class ClientResults:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+_IDLE_CLOSED = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+
+
+def _post(conns: dict[int, http.client.HTTPConnection], port: int, data: GatewayData,
+          q: Query) -> tuple[http.client.HTTPResponse, Any]:
+    """One query on the port's keep-alive connection. A reused connection the server already
+    closed as idle (its keep-alive timeout passed while this client used the other ports)
+    fails before the server read anything: that one is sent again, once, on a new connection
+    with a new token. A fresh connection's failure is the server's, and is not retried."""
+    for attempt in (1, 2):
+        conn = conns.get(port)
+        reused = conn is not None
+        if conn is None:
+            conn = conns[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Content-Type": "application/json",
+                   "Authorization": f"Bearer {token(data, q.system, q.algorithm)}"}
+        try:
+            conn.request("POST", "/v1/queries", body=q.body, headers=headers)
+            resp = conn.getresponse()
+            return resp, json.loads(resp.read())
+        except _IDLE_CLOSED:
+            conns.pop(port, None)
+            conn.close()
+            if not reused or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def run_client(data: GatewayData, ports: Sequence[int], queries: Sequence[Query],
                results: ClientResults, stop: threading.Event | None = None) -> None:
     """Send `queries` over keep-alive connections, rotating over `ports`; note every answer.
@@ -241,15 +270,8 @@ def run_client(data: GatewayData, ports: Sequence[int], queries: Sequence[Query]
             if stop is not None and stop.is_set():
                 return
             port = ports[n % len(ports)]
-            headers = {"Content-Type": "application/json",
-                       "Authorization": f"Bearer {token(data, q.system, q.algorithm)}"}
             try:
-                conn = conns.get(port)
-                if conn is None:
-                    conn = conns[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                conn.request("POST", "/v1/queries", body=q.body, headers=headers)
-                resp = conn.getresponse()
-                payload = json.loads(resp.read())
+                resp, payload = _post(conns, port, data, q)
             except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: no json
                 conns.pop(port, None)
                 with results.lock:
