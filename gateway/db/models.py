@@ -151,6 +151,26 @@ class ContactStop(Base):
     lifted_by_employee: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
+class ContactEvent(Base):
+    """One marketing contact released to a recipient: a customer's contact attribute released
+    under a marketing purpose on `channel`, in the access record at `log_index` (issue #10).
+
+    Written by the access-log writer in the same transaction as that record, under the log's
+    append lock, after counting the customer's events in the cap's window: the count and the
+    increment are one step (`gateway.accesslog.contacts`). Several customers may share one
+    record (a campaign batch); a customer is counted once per record and channel.
+    """
+
+    __tablename__ = "contact_events"
+    __table_args__ = (Index("ix_contact_events_customer_channel_at",
+                            "customer_key", "channel", "at"),)
+
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    customer_key: Mapped[str] = mapped_column(CHAR(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class UsedToken(Base):
     """JWT ids already seen, kept until the token expires (RFC 7519 §4.1.7: replay refusal)."""
 

@@ -264,6 +264,17 @@ def diff_conditions(old: Policy, new: Policy) -> tuple[ConditionChange, ...]:
     if a_channels != b_channels:
         found.append(ConditionChange("marketing", "channels", a_channels, b_channels,
                                      bool(set(b_channels) - set(a_channels))))
+    for channel in sorted(old.channels.keys() & new.channels.keys(), key=lambda c: c.value):
+        a_cap, b_cap = old.channels[channel].cap, new.channels[channel].cap
+        if a_cap != b_cap:
+            # widening: the cap removed, more contacts allowed, or a shorter window to count in
+            wider = b_cap is None or (a_cap is not None and (
+                b_cap.max > a_cap.max or b_cap.window_days < a_cap.window_days))
+            found.append(ConditionChange(
+                f"channel `{channel.value}`", "cap",
+                None if a_cap is None else {"max": a_cap.max, "window_days": a_cap.window_days},
+                None if b_cap is None else {"max": b_cap.max, "window_days": b_cap.window_days},
+                wider))
     for sid in sorted(old.systems.keys() | new.systems.keys()):
         a_perms = sorted(old.systems[sid].permissions) if sid in old.systems else []
         b_perms = sorted(new.systems[sid].permissions) if sid in new.systems else []

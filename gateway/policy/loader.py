@@ -45,6 +45,7 @@ from gateway.policy.model import (
     RECONFIRM_DAYS,
     Affiliate,
     Attribute,
+    ContactCap,
     ContactChannel,
     Policy,
     PublicKey,
@@ -381,8 +382,22 @@ def _marketing(check: _Checker, data: Any) -> tuple[dict[Channel, ContactChannel
             continue
         spec = check.validate(schema.ChannelSpec, entry, name, path)
         if spec is not None and known.get(spec.id.value) == path:
-            channels[spec.id] = ContactChannel(spec.id, spec.name_ko, spec.name_en)
+            cap = _cap(check, spec, path)
+            channels[spec.id] = ContactChannel(spec.id, spec.name_ko, spec.name_en, cap)
     return channels, reconfirm_days
+
+
+def _cap(check: _Checker, spec: schema.ChannelSpec, path: YamlPath) -> ContactCap | None:
+    """A channel's frequency cap, checked strictly: one problem (P036) whatever is wrong, and
+    the written value is never echoed."""
+    if spec.cap is None:
+        return None
+    try:
+        cap = schema.CapSpec.model_validate(spec.cap)
+    except ValidationError:
+        check.at("purposes.yaml", path + ("cap",), C.INVALID_CAP, channel=spec.id.value)
+        return None
+    return ContactCap(cap.max, cap.window_days)
 
 
 def _channel(value: str) -> Channel | None:

@@ -36,12 +36,22 @@ RECONFIRM_DAYS = 730  # 정보통신망법 제50조 ⑧: marketing consent is re
 
 
 @dataclass(frozen=True, slots=True)
+class ContactCap:
+    """At most `max` contacts per customer on one channel in any `window_days` (rolling window),
+    counted across every affiliate of the group (issue #10)."""
+
+    max: int
+    window_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class ContactChannel:
-    """A marketing contact channel as the policy names it (per-channel limits go here later)."""
+    """A marketing contact channel as the policy names it, with its frequency cap if any."""
 
     id: Channel
     name_ko: str
     name_en: str
+    cap: ContactCap | None = None
 
 
 # The names used when `purposes.yaml` has no `channels:` section (every channel in force).
@@ -166,6 +176,15 @@ class Policy:
     def is_marketing(self, purpose: PurposeId) -> bool:
         found = self.purposes.get(purpose)
         return found is not None and found.marketing
+
+    def cap_for(self, channel: str | None) -> ContactCap | None:
+        """The frequency cap of a contact channel (None: the channel has none)."""
+        if channel is None:
+            return None
+        for known, entry in self.channels.items():
+            if known.value == channel:
+                return entry.cap
+        return None
 
     def rules_for(self, recipient: AffiliateId, purpose: PurposeId) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.recipient == recipient and r.purpose == purpose)

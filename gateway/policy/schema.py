@@ -108,13 +108,22 @@ class PurposeSpec(_Strict):
     scrub: Annotated[dict[StrictStr, Any] | None, AfterValidator(_scrub_operators)] = None
 
 
+class CapSpec(_Strict):
+    """At most `max` contacts per customer on the channel in any `window_days` (rolling),
+    counted across every affiliate of the group."""
+
+    max: StrictInt = Field(ge=1, le=1000)
+    window_days: StrictInt = Field(ge=1, le=365)
+
+
 class ChannelSpec(_Strict):
-    """One contact channel of the controlled vocabulary (`domain.Channel`), named for people;
-    per-channel frequency caps will sit here."""
+    """One contact channel of the controlled vocabulary (`domain.Channel`), named for people,
+    with its frequency cap if it has one."""
 
     id: Channel
     name_ko: Text
     name_en: Text
+    cap: Any = None  # a `CapSpec`, checked on its own (its own problem code, P036)
 
 
 class MarketingSpec(_Strict):

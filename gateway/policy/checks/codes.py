@@ -95,6 +95,11 @@ UNKNOWN_CHANNEL = _error(
     "P035", "unknown contact channel `{channel}` (known: {known})",
     "연락 채널 `{channel}`은(는) 없는 채널입니다 (가능한 채널: {known}) — 예전 `phone`은 "
     "`agent_call`(상담원 전화)입니다")
+INVALID_CAP = _error(
+    "P036", "channel `{channel}`: `cap` needs `max` (1 to 1000 contacts) and `window_days` "
+            "(1 to 365 days), and nothing else",
+    "채널 `{channel}`의 연락 횟수 제한(`cap`)에는 `max`(1~1000회)와 `window_days`(1~365일)만 "
+    "적을 수 있습니다 — 예: `cap: {{max: 2, window_days: 7}}`")
 NO_RETENTION = _error(
     "P034", "missing field `retention_days`: a purpose needs a retention period",
     "목적에 보관 기간(`retention_days`: 받은 계열사가 보관할 수 있는 일수)이 없습니다")
