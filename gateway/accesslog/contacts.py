@@ -91,3 +91,16 @@ def insert_events(conn: Connection, cursor: Any,
     cursor.executemany(statement.sql, [statement.params({
         "log_index": index, "customer_key": c.customer_key, "channel": c.channel, "at": c.at})
         for index, c in rows])
+
+
+def counts_for(conn: Connection, customers: Sequence[str], channel: str,
+               since: datetime) -> dict[str, int]:
+    """Contacts per customer on `channel` after `since` (a campaign batch's first count; the
+    writer's count under the lock is the one that holds)."""
+    if not customers:
+        return {}
+    rows = conn.execute(
+        select(EVENTS.c.customer_key, func.count()).where(
+            EVENTS.c.customer_key.in_(list(customers)), EVENTS.c.channel == channel,
+            EVENTS.c.at > since).group_by(EVENTS.c.customer_key))
+    return {str(key): int(n) for key, n in rows}

@@ -1,0 +1,181 @@
+"""Campaigns over HTTP: only eligible customers, streamed after a durable record; a closing
+record commits to exactly what was sent; bad input is a 422 that echoes nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from gateway.accesslog.merkle import leaf_hash, verify_inclusion
+from gateway.marketing.campaigns import CampaignStore
+from tests.api.conftest import BANK_ROW, CARD_ROW, Harness
+from tests.api.marketing_helpers import grant, record_at, register_stop
+from tests.api.test_api_errors import assert_problem
+
+SEOUL = {"attribute": "address", "view": "sido", "in": ["서울특별시"]}
+
+
+def run(gw: Harness, system: str = "card-marketing", **body: Any) -> Any:
+    payload = {"purpose": "marketing_sms", "channel": "sms", "reason": "가을 여행카드 안내",
+               "ticket": "MKT-2026-118", "segment": [SEOUL], "attributes": ["mobile_phone"],
+               **body}
+    return gw.client.post("/v1/campaigns", headers=gw.auth(system), json=payload)
+
+
+def lines(response: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    rows = [json.loads(line) for line in response.text.splitlines()]
+    return rows[:-1], rows[-1]["summary"]
+
+
+def pseudonym(gw: Harness, key: str, recipient: str = "card") -> str:
+    return str(gw.services.pseudonymizer.pseudonym(key, recipient))  # type: ignore[arg-type]
+
+
+def test_only_eligible_customers_and_a_commitment_to_them(gw: Harness) -> None:
+    eligible = gw.customer({"bank": BANK_ROW, "card": CARD_ROW})
+    assert grant(gw, eligible.ref, night_contact=True).status_code == 201
+    no_consent = gw.customer({"bank": BANK_ROW})
+    stopped = gw.customer({"bank": BANK_ROW})
+    assert grant(gw, stopped.ref).status_code == 201
+    assert register_stop(gw, stopped.ref, scope="group").status_code == 201
+    busan = gw.customer({"bank": {**BANK_ROW, "address": "부산광역시 해운대구 우동 1"}})
+    assert grant(gw, busan.ref).status_code == 201
+
+    response = run(gw)
+    rows, summary = lines(response)
+    mine = {pseudonym(gw, c.key): c for c in (eligible, no_consent, stopped, busan)}
+    sent = [r for r in rows if r["pseudonym"] in mine]
+    assert [r["pseudonym"] for r in sent] == [pseudonym(gw, eligible.key)]
+    (line,) = sent
+    assert line["released"] == {"mobile_phone": {"value": "010-2345-6789", "view": "exact"}}
+    assert line["contact_window"] == "00:00–24:00 KST" and line["use_by"].endswith("Z")
+    assert summary["withheld"].get("no_consent", 0) >= 1
+    assert summary["withheld"].get("contact_stop", 0) >= 1
+    assert summary["released"] == len(rows)
+    # busan is outside the segment: not even a candidate
+    assert summary["candidates"] == summary["released"] + sum(summary["withheld"].values())
+
+    campaign = response.headers["x-campaign-id"]
+    opened = record_at(gw, int(response.headers["x-log-index"]))
+    assert opened["kind"] == "campaign.open" and opened["campaign"] == campaign
+    assert opened["reason"] == "가을 여행카드 안내" and opened["segment"] == [SEOUL]
+    status = gw.client.get(f"/v1/campaigns/{campaign}", headers=gw.auth("card-marketing"))
+    assert status.status_code == 200, status.text
+    done = status.json()
+    assert done["status"] == "complete" and done["sent"] == done["released"] == len(rows)
+    closing = record_at(gw, done["close_index"])
+    assert closing["kind"] == "campaign.close" and closing["outcome"] == "complete"
+    assert closing["sent"] == len(rows) and closing["leaves_root"] == done["leaves_root"]
+
+    # an inclusion proof for the eligible customer checks against the closing record's root
+    proof = CampaignStore(gw.services.gateway_engine).inclusion(campaign, eligible.key)
+    assert proof is not None
+    leaf = json.loads(proof["leaf"])
+    assert leaf == {"customer_key": eligible.key, "pseudonym": line["pseudonym"],
+                    "fields": ["mobile_phone"], "views": {"mobile_phone": "exact"}}
+    assert verify_inclusion(leaf_hash(proof["leaf"].encode()), proof["index"],
+                            closing["tree_size"], [bytes.fromhex(p) for p in proof["proof"]],
+                            bytes.fromhex(closing["leaves_root"]))
+    # and a customer who was not released has none
+    assert CampaignStore(gw.services.gateway_engine).inclusion(campaign, no_consent.key) is None
+    # another recipient cannot see the campaign
+    other = gw.client.get(f"/v1/campaigns/{campaign}", headers=gw.auth("insurance-marketing"))
+    assert_problem(other, 404, "campaign-not-found")
+
+
+def test_default_attributes_are_every_contact_attribute_a_rule_grants(gw: Harness) -> None:
+    customer = gw.customer({"bank": BANK_ROW})
+    assert grant(gw, customer.ref).status_code == 201
+    rows, _ = lines(run(gw, attributes=None))
+    (line,) = [r for r in rows if r["pseudonym"] == pseudonym(gw, customer.key)]
+    # card's sms rule: the number exact, the address as 시/도 only (name is identity, not contact)
+    assert line["released"] == {"mobile_phone": {"value": "010-2345-6789", "view": "exact"},
+                                "address": {"value": "서울특별시", "view": "sido"}}
+
+
+def test_csv_on_request(gw: Harness) -> None:
+    customer = gw.customer({"bank": BANK_ROW})
+    assert grant(gw, customer.ref).status_code == 201
+    response = run(gw, format="csv")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    text = response.text.splitlines()
+    assert text[0] == "pseudonym,mobile_phone,contact_window,use_by"
+    assert any(row.startswith(pseudonym(gw, customer.key) + ",010-2345-6789,08:00–21:00 KST,")
+               for row in text[1:-1])
+    assert text[-1].startswith("#summary,")
+
+
+def test_the_cap_counts_campaign_contacts(gw: Harness) -> None:
+    customer = gw.customer({"bank": BANK_ROW, "card": CARD_ROW})
+    assert grant(gw, customer.ref).status_code == 201
+    mine = pseudonym(gw, customer.key)
+    for _ in range(4):  # sms: 4 contacts in 30 days
+        rows, _ = lines(run(gw))
+        assert mine in {r["pseudonym"] for r in rows}
+    rows, summary = lines(run(gw))
+    assert mine not in {r["pseudonym"] for r in rows}
+    assert summary["withheld"]["contact_cap"] >= 1
+    query = gw.query("card-marketing", customer.ref, "marketing_sms", ["mobile_phone"])
+    assert query.json()["withheld"][0]["reason"] == "contact_cap"
+
+
+@pytest.mark.parametrize(("body", "slug"), [
+    ({"channel": "fax"}, "unknown-channel"),
+    # the card company may not filter on credit grades
+    ({"segment": [{"attribute": "credit_grade", "view": "band", "in": [{"gte": 1, "lt": 4}]}]},
+     "segment-not-permitted"),
+    ({"segment": [{"attribute": "annual_income", "view": "band",
+                   "in": [{"gte": 40000000, "lt": 55555555}]}]}, "segment-value-malformed"),
+    ({"segment": [{"attribute": "birth_date", "view": "age_band", "in": ["35-44"]}]},
+     "segment-value-malformed"),
+    ({"segment": [{"attribute": "address", "view": "sido", "in": ["Gotham"]}]},
+     "segment-value-malformed"),
+    ({"reason": "고객 900101-1234567 요청"}, "national-id-in-text"),
+    ({"ticket": "9001011234567"}, "national-id-in-text"),
+    ({"purpose": "customer_service", "channel": "sms"}, "campaign-invalid"),
+    ({"channel": "email"}, "campaign-invalid"),  # not the purpose's channel
+    ({"attributes": ["annual_income"]}, "campaign-invalid"),  # only contact attributes
+])
+def test_bad_input_is_422_without_echo(gw: Harness, body: dict[str, Any], slug: str) -> None:
+    response = run(gw, **body)
+    problem = assert_problem(response, 422, slug)
+    text = response.text
+    for value in ("fax", "55555555", "35-44", "Gotham", "900101", "9001011234567"):
+        assert value not in text
+    assert problem["log_index"] is not None  # the refusal is recorded
+
+
+def test_permission(gw: Harness) -> None:
+    assert_problem(run(gw, system="card-risk"), 403, "forbidden")
+
+
+def test_destruction_and_overdue(gw: Harness) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    customer = gw.customer({"bank": BANK_ROW})
+    assert grant(gw, customer.ref).status_code == 201
+    response = run(gw)
+    lines(response)
+    campaign = response.headers["x-campaign-id"]
+    store = CampaignStore(gw.services.gateway_engine)
+    later = datetime.now(timezone.utc) + timedelta(days=366)  # past marketing's 365 days
+    assert campaign in {c.id for c in store.overdue(later)}
+    confirmed = gw.client.post(f"/v1/campaigns/{campaign}/destruction",
+                               json={"reference": "DEL-2026-77"},
+                               headers=gw.auth("card-marketing"))
+    assert confirmed.status_code == 200, confirmed.text
+    body = confirmed.json()
+    assert body["destroyed_at"] is not None
+    entry = record_at(gw, body["destruction_index"])
+    assert entry["kind"] == "campaign.destruction" and entry["campaign"] == campaign
+    assert campaign not in {c.id for c in store.overdue(later)}
+    refused = gw.client.post(f"/v1/campaigns/{campaign}/destruction",
+                             json={"reference": "900101-1234567"},
+                             headers=gw.auth("card-marketing"))
+    assert_problem(refused, 422, "national-id-in-text")
+    assert "900101" not in refused.text
