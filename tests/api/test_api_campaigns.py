@@ -179,3 +179,69 @@ def test_destruction_and_overdue(gw: Harness) -> None:
                              headers=gw.auth("card-marketing"))
     assert_problem(refused, 422, "national-id-in-text")
     assert "900101" not in refused.text
+
+
+# --- a client that goes away mid-stream -------------------------------------------------------
+def _stream(gw: Harness, *, batch_size: int = 1) -> Any:
+    from datetime import datetime, timezone
+
+    from gateway.api.routes.campaigns import CampaignStream, new_run
+    from gateway.domain import AffiliateId, Caller, SystemId
+    from gateway.marketing.campaigns import checked_spec
+
+    policy = gw.services.policy.current
+    caller = Caller(AffiliateId("card"), SystemId("card-marketing"), "tester", "t-1")
+    spec = checked_spec(policy, caller, purpose="marketing_sms", channel="sms", reason="r",
+                        ticket="t", segment=[SEOUL], attributes=["mobile_phone"])
+    run = new_run(gw.services, policy, caller, spec, datetime.now(timezone.utc), "rid-1")
+    run._batch_size = batch_size  # one customer per batch: several batch records
+    return run, CampaignStream
+
+
+@pytest.mark.parametrize("how", ["send_fails", "http_disconnect"])
+def test_a_disconnect_leaves_a_record_of_exactly_what_was_sent(gw: Harness, how: str) -> None:
+    import anyio
+
+    from gateway.accesslog.merkle import root_from_leaves
+
+    for _ in range(3):
+        customer = gw.customer({"bank": BANK_ROW})
+        assert grant(gw, customer.ref).status_code == 201
+    run, stream_class = _stream(gw)
+    bodies: list[bytes] = []
+    went_away = anyio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] != "http.response.body":
+            return
+        if how == "send_fails" and len(bodies) == 2:
+            raise OSError("connection reset")
+        bodies.append(message["body"])
+        if how == "http_disconnect" and len(bodies) == 1:
+            went_away.set()  # the watcher cancels the stream at its next await
+
+    async def receive() -> dict[str, Any]:
+        await went_away.wait()
+        return {"type": "http.disconnect"}
+
+    async def main() -> None:
+        index = await run.open()
+        await stream_class(run, index)({"type": "http"}, receive, send)
+
+    anyio.run(main)
+    expected = 2 if how == "send_fails" else 1
+    assert len(bodies) == expected and run.sent == expected
+    status = CampaignStore(gw.services.gateway_engine).get(run.id, recipient="card")
+    assert status.status == "disconnected" and status.sent == expected
+    closing = record_at(gw, status.close_index)  # type: ignore[arg-type]
+    assert closing["outcome"] == "disconnected" and closing["sent"] == expected
+    # the root commits to exactly the leaves of the lines sent, in order
+    sent_keys = [json.loads(b)["pseudonym"] for b in bodies]
+    with gw.services.gateway_engine.connect() as conn:
+        from sqlalchemy import text
+        leaves = [bytes(r[0]) for r in conn.execute(text(
+            "SELECT leaf FROM campaign_leaves WHERE campaign_id = :c ORDER BY position"),
+            {"c": run.id})]
+    assert [json.loads(leaf)["pseudonym"] for leaf in leaves[:expected]] == sent_keys
+    assert closing["leaves_root"] == root_from_leaves(leaves[:expected]).hex()
+    assert closing["released"] >= expected  # decided and recorded, not all sent

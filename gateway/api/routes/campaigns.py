@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import anyio
+import anyio.abc
 from anyio import to_thread
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -47,35 +48,42 @@ class CampaignStream(Response):
         self.run = run
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status = "disconnected"  # unless it completes or fails
-        try:
-            async with anyio.create_task_group() as group:
-                async def watch() -> None:
-                    while True:  # a client that goes away ends the stream at once
-                        message = await receive()
-                        if message["type"] == "http.disconnect":
-                            group.cancel_scope.cancel()
-                            return
+        outcome = ["disconnected"]  # unless it completes or fails
 
-                group.start_soon(watch)
+        async def stream(group: anyio.abc.TaskGroup) -> None:
+            try:
                 await send({"type": "http.response.start", "status": 200,
                             "headers": self.raw_headers})
                 async for line in self.run.lines():
                     await send({"type": "http.response.body", "body": line.data,
                                 "more_body": True})
-                    self.run.sent_line(line)
+                    self.run.sent_line(line)  # only what `send` took counts as sent
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-                status = "complete"
+                outcome[0] = "complete"
+            except OSError:  # the connection broke under `send`
+                outcome[0] = "disconnected"
+            finally:
                 group.cancel_scope.cancel()
-        except OSError:  # the connection broke under `send`
-            status = "disconnected"
-        except Exception:
-            status = "failed"
+
+        async def watch(group: anyio.abc.TaskGroup) -> None:
+            while True:  # a client that goes away ends the stream at once
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    group.cancel_scope.cancel()
+                    return
+
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(watch, group)
+                await stream(group)
+        except BaseException:
+            if outcome[0] != "complete":
+                outcome[0] = "failed"
             raise
         finally:
             with anyio.CancelScope(shield=True):
                 try:
-                    await self.run.close(status)
+                    await self.run.close(outcome[0])
                 except Exception as exc:  # noqa: BLE001 - the log failing is logged, not hidden
                     log.error("campaign close record failed: %s", type(exc).__name__)
 
