@@ -245,3 +245,40 @@ def test_a_disconnect_leaves_a_record_of_exactly_what_was_sent(gw: Harness, how:
     assert [json.loads(leaf)["pseudonym"] for leaf in leaves[:expected]] == sent_keys
     assert closing["leaves_root"] == root_from_leaves(leaves[:expected]).hex()
     assert closing["released"] >= expected  # decided and recorded, not all sent
+
+
+# --- the command line -------------------------------------------------------------------------
+def test_cli_campaign_run_and_review_overdue(gw: Harness, tmp_path: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.settings import get_settings
+
+    customer = gw.customer({"bank": BANK_ROW})
+    assert grant(gw, customer.ref).status_code == 201
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(gw.settings.data_dir))
+    monkeypatch.setenv("GATEWAY_POLICY_DIR", str(gw.settings.policy_dir))
+    monkeypatch.setenv("GATEWAY_PUBLIC_KEYS_DIR", str(gw.settings.public_keys_dir))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        out = tmp_path / "list.ndjson"
+        result = runner.invoke(app, [
+            "campaign", "run", "--system", "card-marketing", "--purpose", "marketing_sms",
+            "--channel", "sms", "--reason", "가을 안내", "--ticket", "MKT-1",
+            "--segment", json.dumps([SEOUL]), "--attributes", "mobile_phone",
+            "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+        assert pseudonym(gw, customer.key) in {r.get("pseudonym") for r in rows[:-1]}
+        assert rows[-1]["summary"]["released"] == len(rows) - 1
+        refused = runner.invoke(app, [
+            "campaign", "run", "--system", "card-marketing", "--purpose", "marketing_sms",
+            "--channel", "sms", "--reason", "900101-1234567", "--ticket", "MKT-1"])
+        assert refused.exit_code != 0 and "900101" not in refused.output
+        review = runner.invoke(app, ["review", "overdue", "--format", "json"])
+        assert review.exit_code == 0, review.output
+        assert json.loads(review.stdout) == []  # nothing past its use-by yet
+    finally:
+        get_settings.cache_clear()
