@@ -282,3 +282,30 @@ def test_cli_campaign_run_and_review_overdue(gw: Harness, tmp_path: Any,
         assert json.loads(review.stdout) == []  # nothing past its use-by yet
     finally:
         get_settings.cache_clear()
+
+
+def test_the_standalone_verifier_checks_a_campaign_inclusion_proof(gw: Harness) -> None:
+    from gateway_verify.campaign import MalformedCampaignProof, verify_campaign_inclusion
+
+    customers = [gw.customer({"bank": BANK_ROW}) for _ in range(3)]
+    for c in customers:
+        assert grant(gw, c.ref).status_code == 201
+    response = run(gw)
+    lines(response)
+    campaign = response.headers["x-campaign-id"]
+    status = CampaignStore(gw.services.gateway_engine).get(campaign, recipient="card")
+    closing = gw.services.access_log.record(status.close_index)  # type: ignore[arg-type]
+    proof = CampaignStore(gw.services.gateway_engine).inclusion(campaign, customers[1].key)
+    assert proof is not None
+    leaf = proof["leaf"].encode()
+    good = verify_campaign_inclusion(closing, leaf, proof["index"], proof["proof"])
+    assert good.ok and good.customer_key == customers[1].key and good.fields == ("mobile_phone",)
+    # a leaf claiming another field, another index, or another campaign's record: refused
+    forged = leaf.replace(b'"exact"', b'"masked"')
+    assert not verify_campaign_inclusion(closing, forged, proof["index"], proof["proof"]).ok
+    if proof["tree_size"] > 1:
+        other = (proof["index"] + 1) % proof["tree_size"]
+        assert not verify_campaign_inclusion(closing, leaf, other, proof["proof"]).ok
+    with pytest.raises(MalformedCampaignProof, match="not a `campaign.close` record"):
+        verify_campaign_inclusion(gw.services.access_log.record(status.open_index), leaf,
+                                  proof["index"], proof["proof"])
