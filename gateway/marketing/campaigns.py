@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
 
 from gateway import record
 from gateway.accesslog.canonical import canonical_json
@@ -46,6 +46,7 @@ from gateway.accesslog.merkle import (
     leaf_hash,
     root_from_leaf_hashes,
 )
+from gateway.accesslog.store import compiled
 from gateway.db.models import Campaign as CampaignRow
 from gateway.db.models import CampaignLeaf, Customer
 from gateway.domain import (
@@ -75,6 +76,10 @@ PERMISSION = "campaign:run"
 _CAMPAIGNS: Table = CampaignRow.__table__  # type: ignore[assignment]
 _LEAVES: Table = CampaignLeaf.__table__  # type: ignore[assignment]
 _CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
+_INSERT_LEAF = insert(_LEAVES).values(campaign_id=bindparam("campaign_id"),
+                                      position=bindparam("position"),
+                                      customer_key=bindparam("customer_key"),
+                                      leaf=bindparam("leaf"))
 
 
 class CampaignInvalid(ValidationFailed):
@@ -202,6 +207,7 @@ class CampaignRun:
         self.policy, self.caller, self.spec, self.now = policy, caller, spec, now
         self.request_id = request_id
         self.use_by = use_by(policy, spec.purpose, now)
+        self._use_by_text = record.timestamp(self.use_by)
         self._log = access_log
         self._engine = gateway_engine
         self._affiliates = affiliates
@@ -385,24 +391,29 @@ class CampaignRun:
             fields = {r.attribute: r.view for r, _ in o.shaped.released}
             leaf = canonical_json({"customer_key": o.key, "pseudonym": pseudonym,
                                    "fields": sorted(fields), "views": fields})
-            rows.append({"campaign_id": self.id, "position": self._positions,
-                         "customer_key": o.key, "leaf": leaf})
+            rows.append((self.id, self._positions, o.key, leaf))
             self._positions += 1
             windows = [r.contact_window for r, _ in o.shaped.released if r.contact_window]
             window = windows[0] if windows else None
             released = {r.attribute: {"value": v, "view": r.view} for r, v in o.shaped.released}
             if self.spec.format == "csv":
                 line = self._csv([pseudonym, *(_cell(released.get(f)) for f in self._fields),
-                                  window or "", record.timestamp(self.use_by)])
+                                  window or "", self._use_by_text])
             else:
                 line = json.dumps({"pseudonym": pseudonym, "released": released,
-                                   "contact_window": window,
-                                   "use_by": record.timestamp(self.use_by)},
+                                   "contact_window": window, "use_by": self._use_by_text},
                                   ensure_ascii=False).encode() + b"\n"
             out.append((line, leaf))
-        if rows:
+        if rows:  # one executemany on the driver, the statement compiled once
             with self._engine.begin() as conn:
-                conn.execute(insert(_LEAVES), rows)
+                statement = compiled(conn, _INSERT_LEAF)
+                cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.executemany(statement.sql, [statement.params(
+                        {"campaign_id": c, "position": n, "customer_key": k, "leaf": leaf})
+                        for c, n, k, leaf in rows])
+                finally:
+                    cursor.close()
         batch.values.clear()
         return out
 
