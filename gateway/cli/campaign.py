@@ -1,5 +1,6 @@
 """`gateway campaign run` and `gateway review overdue`: campaigns from the command line.
 
+`review unclosed` lists campaigns that never wrote a closing record (their process died).
 `campaign run` runs the very campaign `POST /v1/campaigns` runs (same checks, same records,
 same commitment), as the named marketing system, for an operator logged in on the gateway host:
 the access records name that login as the employee. `review overdue` lists campaigns past their
@@ -119,3 +120,25 @@ def review_overdue(
         typer.echo(f"{c.id}  {c.recipient}/{c.system}  {c.purpose} ({c.channel})  "
                    f"use-by {c.use_by:%Y-%m-%d}  released {c.released}  sent {c.sent}")
     raise typer.Exit(1)  # something to act on
+
+
+@review_app.command("unclosed")
+def review_unclosed(
+    hours: Annotated[int, typer.Option(min=0, help="started at least this long ago")] = 1,
+) -> None:
+    """Campaigns that never closed (the process died mid-stream): no closing record exists;
+    what was sent is at most the leaves of their recorded batches."""
+    from datetime import timedelta
+
+    from gateway.marketing.campaigns import CampaignStore
+
+    with built_services(settings_from_env()) as services:
+        found = CampaignStore(services.gateway_engine).unclosed(
+            datetime.now(UTC) - timedelta(hours=hours))
+    for c in found:
+        typer.echo(f"{c.id}  {c.recipient}/{c.system}  {c.purpose} ({c.channel})  "
+                   f"started {c.created_at:%Y-%m-%d %H:%M}Z  released so far {c.released}  "
+                   f"open record {c.open_index}")
+    if found:
+        raise typer.Exit(1)
+    typer.echo("every campaign has its closing record")

@@ -545,6 +545,16 @@ class CampaignStore:
                 .order_by(_CAMPAIGNS.c.use_by, _CAMPAIGNS.c.id)).all()
         return [_status(r) for r in rows]
 
+    def unclosed(self, started_before: datetime) -> list[CampaignStatus]:
+        """Campaigns started before `started_before` that never closed: their process died
+        mid-stream (a crash). What was sent is then at most the leaves of their recorded
+        batches; the log holds their opening and batch records, but no closing one."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(_CAMPAIGNS).where(
+                _CAMPAIGNS.c.status == "running", _CAMPAIGNS.c.created_at < started_before)
+                .order_by(_CAMPAIGNS.c.created_at, _CAMPAIGNS.c.id)).all()
+        return [_status(r) for r in rows]
+
     def inclusion(self, campaign_id: str, customer_key: str) -> dict[str, Any] | None:
         """The RFC 9162 inclusion proof of a customer's leaf in the closing record's tree, or
         None when the customer was not sent in the campaign."""

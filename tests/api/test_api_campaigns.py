@@ -309,3 +309,35 @@ def test_the_standalone_verifier_checks_a_campaign_inclusion_proof(gw: Harness) 
     with pytest.raises(MalformedCampaignProof, match="not a `campaign.close` record"):
         verify_campaign_inclusion(gw.services.access_log.record(status.open_index), leaf,
                                   proof["index"], proof["proof"])
+
+
+
+def test_a_crash_mid_campaign_leaves_it_unclosed_and_listed(gw: Harness) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    import anyio
+
+    for _ in range(2):
+        customer = gw.customer({"bank": BANK_ROW})
+        assert grant(gw, customer.ref).status_code == 201
+    run, _stream_class = _stream(gw)
+
+    async def crash() -> None:  # the process dies after the first line: no close()
+        await run.open()
+        async for line in run.lines():
+            run.sent_line(line)
+            break
+
+    anyio.run(crash)
+    store = CampaignStore(gw.services.gateway_engine)
+    later = datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert run.id in {c.id for c in store.unclosed(later)}
+    status = store.get(run.id, recipient="card")
+    assert status.status == "running" and status.close_index is None
+    # the opening and the first batch's record are in the log; the batch's lines were recorded
+    # before they could be sent, so the log over-states what was sent, never under-states it
+    opened = record_at(gw, status.open_index)
+    assert opened["kind"] == "campaign.open" and opened["campaign"] == run.id
+    batches = [json.loads(r) for r in gw.services.access_log.records(
+        status.open_index + 1, gw.services.access_log.size())]
+    assert any(r["kind"] == "campaign.batch" and r["campaign"] == run.id for r in batches)
