@@ -119,3 +119,19 @@ def test_malformed_values(shipped_policy: Policy, value: dict[str, Any]) -> None
 def test_not_permitted(shipped_policy: Policy, value: dict[str, Any]) -> None:
     with pytest.raises(SegmentNotPermitted, match="not a filter the policy allows `card`"):
         check(shipped_policy, value)
+
+
+def test_diff_reports_segment_changes(policy_set: PolicySet, shipped_policy: Policy) -> None:
+    from gateway.policy.diff import diff_policies
+
+    policy_set.edit("rules.yaml", "    systems: [securities-marketing]\n    attributes:\n"
+                    "      birth_date: age_band\n      deposit_balance: band\n\n",
+                    "    systems: [securities-marketing]\n    attributes:\n"
+                    "      birth_date: age_band\n      deposit_balance: band\n"
+                    "      annual_income: band\n\n")
+    (change,) = [c for c in diff_policies(shipped_policy, policy_set.load()).conditions
+                 if c.field == "filters"]
+    assert change.subject == "segment `securities-marketing-segments`" and change.widening
+    assert set(change.new) - set(change.old) == {
+        f"securities/securities-marketing/{p}: annual_income.band"
+        for p in ("marketing_phone", "marketing_email", "marketing_auto_call")}
