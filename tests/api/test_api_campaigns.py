@@ -341,3 +341,46 @@ def test_a_crash_mid_campaign_leaves_it_unclosed_and_listed(gw: Harness) -> None
     batches = [json.loads(r) for r in gw.services.access_log.records(
         status.open_index + 1, gw.services.access_log.size())]
     assert any(r["kind"] == "campaign.batch" and r["campaign"] == run.id for r in batches)
+
+
+def test_two_campaigns_at_once_never_exceed_the_cap(gw: Harness) -> None:
+    from datetime import timedelta
+
+    import anyio
+    from sqlalchemy import insert
+
+    from gateway.db.base import Base
+
+    customers = [gw.customer({"bank": BANK_ROW}) for _ in range(4)]
+    events = Base.metadata.tables["contact_events"]
+    for n, c in enumerate(customers):
+        assert grant(gw, c.ref).status_code == 201
+    runs = [_stream(gw)[0] for _ in range(2)]
+    with gw.services.gateway_engine.begin() as conn:  # three of the four sms contacts used
+        for n, c in enumerate(customers):
+            for i in range(3):
+                conn.execute(insert(events).values(
+                    log_index=20_000_000 + 10 * n + i, customer_key=c.key, channel="sms",
+                    at=runs[0].now - timedelta(days=1 + i)))
+    outputs: list[list[str]] = [[], []]
+
+    async def one(i: int) -> None:
+        run = runs[i]
+        await run.open()
+        async for line in run.lines():
+            run.sent_line(line)
+            if line.leaf is not None:
+                outputs[i].append(json.loads(line.data)["pseudonym"])
+        await run.close("complete")
+
+    async def both() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(one, 0)
+            group.start_soon(one, 1)
+
+    anyio.run(both)
+    for c in customers:  # one contact left: exactly one of the two campaigns has each customer
+        mine = pseudonym(gw, c.key)
+        assert outputs[0].count(mine) + outputs[1].count(mine) == 1
+    # and the other campaign withheld it at the cap (found under the log's lock, or before)
+    assert sum(r.withheld.get("contact_cap", 0) for r in runs) >= len(customers)
