@@ -320,8 +320,17 @@ class CampaignRun:
         if self._cap is not None:
             with self._engine.connect() as conn:
                 contacts = counts_for(conn, candidates, self.spec.channel, self._window_start)
-        batch.outcomes = [self._decide(k, consents[k], stops[k], contacts.get(k, 0))
-                          for k in candidates]
+        # The decision is pure and does not depend on who the customer is, only on the request
+        # and the customer's consents, stops and count: the many customers with no consent and
+        # no stop all get the same decision, worked out once per batch.
+        alike: _Outcome | None = None
+        for k in candidates:
+            if consents[k] or stops[k]:
+                batch.outcomes.append(self._decide(k, consents[k], stops[k], contacts.get(k, 0)))
+                continue
+            if alike is None:
+                alike = self._decide(k, (), (), 0)  # nothing released: the count is moot
+            batch.outcomes.append(_Outcome(k, alike.decision, (), ()))
         self._shape(batch, batch.outcomes)
         return batch
 
