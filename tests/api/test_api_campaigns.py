@@ -284,7 +284,8 @@ def test_cli_campaign_run_and_review_overdue(gw: Harness, tmp_path: Any,
         get_settings.cache_clear()
 
 
-def test_the_standalone_verifier_checks_a_campaign_inclusion_proof(gw: Harness) -> None:
+def test_the_standalone_verifier_checks_a_campaign_inclusion_proof(
+        gw: Harness, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from gateway_verify.campaign import MalformedCampaignProof, verify_campaign_inclusion
 
     customers = [gw.customer({"bank": BANK_ROW}) for _ in range(3)]
@@ -309,6 +310,20 @@ def test_the_standalone_verifier_checks_a_campaign_inclusion_proof(gw: Harness) 
     with pytest.raises(MalformedCampaignProof, match="not a `campaign.close` record"):
         verify_campaign_inclusion(gw.services.access_log.record(status.open_index), leaf,
                                   proof["index"], proof["proof"])
+
+    # the verifier's command line, from one proof file
+    from gateway_verify.cli import main as verify_main
+
+    path = tmp_path / "proof.json"
+    path.write_text(json.dumps({"closing_record": closing.decode(), "leaf": proof["leaf"],
+                                "index": proof["index"], "proof": proof["proof"]}), "utf-8")
+    assert verify_main(["campaign", str(path)]) == 0
+    assert f"was in campaign `{campaign}`" in capsys.readouterr().out
+    path.write_text(json.dumps({"closing_record": closing.decode(),
+                                "leaf": forged.decode(), "index": proof["index"],
+                                "proof": proof["proof"]}), "utf-8")
+    assert verify_main(["campaign", str(path)]) != 0
+    assert "another root" in capsys.readouterr().err
 
 
 
