@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -241,6 +241,29 @@ class ConsentStore:
                 return [_record(row) for row in conn.execute(query)]
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+
+    def for_customers(self, keys: Sequence[CustomerKey], *, recipient: str,
+                      purpose: str) -> dict[CustomerKey, list[ConsentRecord]]:
+        """The consents of several customers towards `recipient` for `purpose` (a campaign
+        batch: one read per batch, never one per customer)."""
+        found: dict[CustomerKey, list[ConsentRecord]] = {k: [] for k in keys}
+        if not keys:
+            return found
+        query = (select(*_COLUMNS)
+                 .where(Consent.customer_key.in_(list(keys)), Consent.recipient == recipient,
+                        Consent.purpose == purpose)
+                 .order_by(Consent.granted_at, Consent.id))
+        try:
+            with self._engine.connect() as conn:
+                for row in conn.execute(query):
+                    consent = _record(row)
+                    found[consent.customer].append(consent)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+        except (ValueError, TypeError) as exc:  # a row that does not decode grants nothing
+            raise StoreUnavailable(f"consent store returned an undecodable row: "
+                                   f"`{type(exc).__name__}`") from None
+        return found
 
     def get(self, consent_id: str) -> ConsentRecord:
         try:

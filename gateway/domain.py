@@ -56,6 +56,9 @@ class Reason(str, enum.Enum):
     # was recorded without telling the customer of the right to refuse
     CONSENT_UNCONFIRMED = "consent_unconfirmed"
     CONTACT_STOP = "contact_stop"  # marketing: a stop (수신거부) covers recipient and channel
+    # marketing: the customer was contacted on this channel as often as the policy's cap allows
+    # within its window (across all affiliates)
+    CONTACT_CAP = "contact_cap"
     CUSTOMER_UNKNOWN = "customer_unknown"  # the recipient does not hold this customer (or nobody does)
     NO_DATA = "no_data"  # allowed, but the owning affiliate holds no value
 

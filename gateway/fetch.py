@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, column, select, table
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.affiliates import AffiliateDatabases
 from gateway.domain import AttributeId, CustomerKey
@@ -148,3 +149,40 @@ def _decode(owner: str, attribute: AttributeSource, raw: Any) -> Any:
             f"affiliate `{owner}` returned a value for `{attribute.id}` that is not "
             f"`{attribute.type}`: {type(exc).__name__}"
         ) from None
+
+
+def fetch_many(databases: AffiliateDatabases, attributes: Sequence[AttributeSource],
+               keys: Sequence[CustomerKey]) -> dict[CustomerKey, dict[AttributeId, Any]]:
+    """`fetch` for a batch of customers (campaigns): one SELECT per owning table and batch,
+    naming only the attributes' columns, `customer_key IN (…)` on the primary key. Customers
+    the owner does not hold get None."""
+    groups: dict[tuple[str, str], list[AttributeSource]] = {}
+    for attribute in attributes:
+        if attribute.type not in DECODERS:
+            raise BadSource(f"attribute `{attribute.id}`: unknown type `{attribute.type}`")
+        name = _checked(attribute.source.table, "table", attribute.id)
+        _checked(attribute.source.column, "column", attribute.id)
+        groups.setdefault((str(attribute.owner), name), []).append(attribute)
+    values: dict[CustomerKey, dict[AttributeId, Any]] = {
+        k: {AttributeId(a.id): None for a in attributes} for k in keys}
+    if not keys:
+        return values
+    for (owner, table_name), group in groups.items():
+        columns = sorted({a.source.column for a in group})
+        source = table(table_name, column(_KEY_COLUMN), *(column(c) for c in columns))
+        query = (select(source.c[_KEY_COLUMN], *(source.c[c] for c in columns))
+                 .where(source.c[_KEY_COLUMN].in_(list(keys))))
+        try:
+            with databases.engine(owner).connect() as conn:
+                rows = conn.execute(query).all()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"affiliate `{owner}` unavailable: "
+                                   f"`{type(exc).__name__}`") from None
+        for row in rows:
+            found = dict(zip(columns, row[1:]))
+            mine = values[CustomerKey(row[0])]
+            for attribute in group:
+                raw = found[attribute.source.column]
+                mine[AttributeId(attribute.id)] = (None if raw is None
+                                                   else _decode(owner, attribute, raw))
+    return values

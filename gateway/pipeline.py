@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 from gateway import record
+from gateway.accesslog.errors import ContactCapReached
 from gateway.accesslog.log import TokenClaim
 from gateway.auth.token_ids import VerifiedCaller
 from gateway.domain import (
@@ -27,6 +28,7 @@ from gateway.domain import (
 )
 from gateway.errors import Forbidden, GatewayError, TokenReplayed
 from gateway.fetch import fetch
+from gateway.marketing.caps import contact_claims
 from gateway.policy import Policy, decide
 from gateway.reidentify import from_vault, national_ids
 from gateway.resolve import CustomerRef, Resolved, resolve
@@ -55,12 +57,14 @@ def require_permission(policy: Policy, caller: Caller, permission: str) -> None:
 
 def _decide_and_fetch(
     svc: Services, policy: Policy, caller: Caller, ref: CustomerRef, purpose: PurposeId,
-    wanted: Sequence[AttributeRequest], now: datetime,
+    wanted: Sequence[AttributeRequest], now: datetime, contacts: int = 0,
 ) -> tuple[Resolved, Decision, Shaped]:
     """The synchronous middle of the path: indexed reads and pure steps (`Services.run_reads`).
 
     A replayed token is refused when its id is claimed, in the record's commit: it may cost
-    this work, but nothing is released for it."""
+    this work, but nothing is released for it. `contacts`: the customer's contacts on the
+    purpose's channel in its cap's window, as the log writer counted them (0 at first: the
+    writer's count under its lock is the one that holds)."""
     require_permission(policy, caller, "query")
     # resolve: RRN or pseudonym → customer key (and whether this caller may see the customer)
     resolved = resolve(
@@ -68,7 +72,8 @@ def _decide_and_fetch(
         sees_group_customers=policy.affiliates[caller.affiliate].sees_group_customers, now=now,
     )
     # decide: policy × purpose × the customer's consents towards this recipient (pure)
-    # × for marketing, the customer's contact stops (수신거부), which beat any consent
+    # × for marketing, the customer's contact stops (수신거부), which beat any consent,
+    # × the channel's frequency cap (`contacts` so far)
     consents: list[ConsentRecord] = []
     stops: list[ContactStop] = []
     if resolved.known and resolved.customer_key is not None:
@@ -79,7 +84,7 @@ def _decide_and_fetch(
         policy,
         DecisionRequest(caller=caller, purpose=purpose, attributes=tuple(wanted),
                         customer_known=resolved.known, now=now),
-        consents, stops=stops,
+        consents, stops=stops, contacts=contacts,
     )
     # fetch: only the released attributes, one indexed look-up per owning affiliate (plus the
     # customer's names when free text is released: read to scrub them out, never released)
@@ -113,13 +118,23 @@ async def handle_query(
             await svc.token_ids.claim(verified)
         resolved, decision, shaped = await svc.run_reads(
             _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now)
-        # record: durable BEFORE release.
+        # record: durable BEFORE release; a marketing contact is counted against the channel's
+        # cap in the same commit, and beyond it the record is refused: decide again at the cap.
         # INVARIANT: a record is durable before any byte of the response is sent.
-        index = await record.append(svc.access_log, record.query_record(
-            request_id=request_id, now=now, caller=caller, source=caller.source,
-            customer=resolved.customer_key if resolved.known else None,
-            requested=wanted, decision=decision, shaped=shaped,
-        ), token=token)
+        customer = resolved.customer_key if resolved.known else None
+        try:
+            index = await record.append(svc.access_log, record.query_record(
+                request_id=request_id, now=now, caller=caller, source=caller.source,
+                customer=customer, requested=wanted, decision=decision, shaped=shaped,
+            ), token=token, contacts=contact_claims(policy, decision, customer, now))
+        except ContactCapReached as full:
+            resolved, decision, shaped = await svc.run_reads(
+                _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now,
+                max(full.counts.values()))
+            index = await record.append(svc.access_log, record.query_record(
+                request_id=request_id, now=now, caller=caller, source=caller.source,
+                customer=customer, requested=wanted, decision=decision, shaped=shaped,
+            ), token=token)
     except GatewayError as exc:
         # a refused request uses up its token too: the refusal claims the id in its commit
         claim = None if isinstance(exc, TokenReplayed) else token

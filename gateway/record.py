@@ -14,6 +14,7 @@ import socket
 from datetime import datetime, timezone
 from typing import Any, Protocol, Sequence
 
+from gateway.accesslog.contacts import ContactClaim
 from gateway.accesslog.log import TokenClaim
 from gateway.domain import AttributeRequest, Caller, CustomerKey, Decision
 from gateway.errors import GatewayError, LogWriteFailed
@@ -26,7 +27,8 @@ RECORD_VERSION = 1
 
 class AppendOnlyLog(Protocol):
     async def append_async(self, record: dict[str, Any], *,
-                           token: TokenClaim | None = None) -> int: ...
+                           token: TokenClaim | None = None,
+                           contacts: Sequence[ContactClaim] = ()) -> int: ...
 
 
 def timestamp(now: datetime) -> str:
@@ -97,13 +99,18 @@ def event_record(kind: str, *, request_id: str, now: datetime, caller: Caller | 
 
 
 async def append(access_log: AppendOnlyLog, record: dict[str, Any], *,
-                 token: TokenClaim | None = None) -> int:
+                 token: TokenClaim | None = None,
+                 contacts: Sequence[ContactClaim] = ()) -> int:
     """Append and wait for durability. INVARIANT: no response is built before this returns.
 
     With `token`, the request's token id is claimed in the same commit (`TokenReplayed`, and
-    no record, when it was used before).
+    no record, when it was used before). With `contacts`, the marketing contacts the record
+    releases are counted against their caps in the same commit (`ContactCapReached`, and no
+    record, when one is at its cap).
     """
     try:
+        if contacts:
+            return await access_log.append_async(record, token=token, contacts=contacts)
         return await access_log.append_async(record, token=token)
     except GatewayError:  # LogWriteFailed included: already the right answer
         raise

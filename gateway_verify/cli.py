@@ -172,8 +172,44 @@ def consistency_command(argv: list[str]) -> int:
     return OK
 
 
+def campaign_command(argv: list[str]) -> int:
+    """`gateway-verify campaign PROOF.json`: one customer's inclusion in a campaign, checked
+    against the `campaign.close` record the proof file carries (docs/CAMPAIGN-COMMITMENT.md).
+    The closing record's own inclusion in the signed log is checked with an export."""
+    import json
+
+    from gateway_verify.campaign import MalformedCampaignProof, verify_campaign_inclusion
+
+    parser = argparse.ArgumentParser(
+        prog="gateway-verify campaign",
+        description="check a campaign inclusion proof: a json file with `closing_record` (the "
+                    "campaign.close record exactly as hashed), `leaf`, `index` and `proof` "
+                    "(hex hashes)")
+    parser.add_argument("proof", type=Path)
+    args = parser.parse_args(argv)
+    text = _read_text(args.proof)
+    if text is None:
+        return USAGE
+    try:
+        given = json.loads(text)
+        result = verify_campaign_inclusion(given["closing_record"].encode(),
+                                           given["leaf"].encode(), int(given["index"]),
+                                           list(given["proof"]))
+    except (ValueError, KeyError, TypeError, AttributeError, MalformedCampaignProof) as exc:
+        print(f"FAILED: the proof file is malformed: {type(exc).__name__}", file=sys.stderr)
+        return FAILED
+    if not result.ok:
+        print(f"FAILED: {result.problem}", file=sys.stderr)
+        return FAILED
+    print(f"OK: `{result.pseudonym}` was in campaign `{result.campaign}` with "
+          f"{', '.join(result.fields)}")
+    return OK
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "consistency":
         return consistency_command(argv[1:])
+    if argv and argv[0] == "campaign":
+        return campaign_command(argv[1:])
     return verify_command(argv)

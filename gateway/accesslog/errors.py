@@ -60,3 +60,18 @@ class InvalidNoteSignature(NoteError):
 class MalformedCheckpoint(NoteError):
     type_slug = "log-checkpoint-malformed"
     title = "checkpoint body is malformed"
+
+
+class ContactCapReached(GatewayError):
+    """A record claimed marketing contacts beyond a channel's cap: it was not written.
+
+    Never a client's answer: the appender decides again with `counts` (the contacts found under
+    the append lock, per customer and channel) and appends the withheld record instead.
+    """
+
+    type_slug = "contact-cap-reached"
+    title = "contact cap reached while recording"
+
+    def __init__(self, detail: str, counts: dict[tuple[str, str], int]) -> None:
+        super().__init__(detail)
+        self.counts = counts

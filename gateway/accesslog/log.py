@@ -13,6 +13,11 @@ inserted into `used_tokens` in the same transaction as the record (RFC 7519 §4.
 request costs one commit, not two, and its record and its token id are durable together. An
 id used before (by another process, or earlier in the same batch) gets no record: its caller
 gets `TokenReplayed` and records the refusal instead.
+
+A record may also carry marketing contact claims (`contacts.ContactClaim`): under the same
+lock the writer counts the customer's contacts in the cap's window and writes the record with
+one `contact_events` row per claim, or — at the cap — does not write it and fails its caller
+with `ContactCapReached` (the caller decides again and appends the withheld record).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -41,10 +46,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from gateway.accesslog import contacts as contact_events
 from gateway.accesslog import store
 from gateway.accesslog.canonical import CanonicalObject
 from gateway.accesslog.checkpoint import format_checkpoint
-from gateway.accesslog.errors import LogCorrupted, LogRangeError, RecordNotCanonical
+from gateway.accesslog.contacts import ContactClaim
+from gateway.accesslog.errors import (
+    ContactCapReached,
+    LogCorrupted,
+    LogRangeError,
+    RecordNotCanonical,
+)
 from gateway.accesslog.merkle import EMPTY_ROOT
 from gateway.accesslog.note import NoteSigner
 from gateway.db.base import Base
@@ -90,6 +102,7 @@ Outcome = int | None | BaseException  # the index (None: a claim alone), or the 
 class _Pending:
     record: CanonicalObject | None  # canonicalized at submission; None: a token claim alone
     token: TokenClaim | None = None
+    contacts: tuple[ContactClaim, ...] = ()
     future: Future[int | None] | None = None  # a thread waits on it (`append`)
     waiter: asyncio.Future[int | None] | None = None  # a coroutine awaits it (`append_async`)
 
@@ -201,7 +214,8 @@ class AccessLog:
                     with self._engine.connect() as conn:  # persistent: recorded in the file
                         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
                 if create_tables:
-                    Base.metadata.create_all(self._engine, tables=store.TABLES)
+                    Base.metadata.create_all(self._engine,
+                                             tables=[*store.TABLES, contact_events.EVENTS])
                 with self._engine.begin() as conn:
                     if conn.execute(select(store.head.c.id)).first() is None:
                         store.insert_head_row(conn)
@@ -213,20 +227,23 @@ class AccessLog:
 
     # --- appending --------------------------------------------------------------------------
     def append(self, record: dict[str, Any], *, timeout: float | None = None,
-               token: TokenClaim | None = None) -> int:
+               token: TokenClaim | None = None,
+               contacts: Sequence[ContactClaim] = ()) -> int:
         """Append `record` (it gets its own `index`); return the index once it is durable.
 
         With `token`, its id is marked used in the same commit; `TokenReplayed` (and no
-        record) when it was used before.
+        record) when it was used before. With `contacts`, each is counted against its cap and
+        recorded in the same commit; `ContactCapReached` (and no record) when one is at its cap.
         """
-        index = self._wait(self._submit(self._prepare(record, token)), timeout)
+        index = self._wait(self._submit(self._prepare(record, token, tuple(contacts))), timeout)
         assert index is not None
         return index
 
     async def append_async(self, record: dict[str, Any], *,
-                           token: TokenClaim | None = None) -> int:
+                           token: TokenClaim | None = None,
+                           contacts: Sequence[ContactClaim] = ()) -> int:
         """`append` for the event loop: waits for the writer without blocking the loop."""
-        index = await self._submit_async(self._prepare(record, token))
+        index = await self._submit_async(self._prepare(record, token, tuple(contacts)))
         assert index is not None
         return index
 
@@ -255,7 +272,8 @@ class AccessLog:
         self._enqueue(pending)
         return pending.waiter
 
-    def _prepare(self, record: dict[str, Any] | None, token: TokenClaim | None) -> _Pending:
+    def _prepare(self, record: dict[str, Any] | None, token: TokenClaim | None,
+                 contacts: tuple[ContactClaim, ...] = ()) -> _Pending:
         canonical = None
         if record is not None or token is None:
             if not isinstance(record, dict):
@@ -264,7 +282,9 @@ class AccessLog:
                 raise RecordNotCanonical("access record must not set `index`: the log assigns it")
             # canonicalize here, in the caller: floats etc. fail this call, not the whole batch
             canonical = CanonicalObject.of(record)
-        return _Pending(canonical, token)
+        if contacts and canonical is None:
+            raise RecordNotCanonical("contact claims need the record that releases them")
+        return _Pending(canonical, token, contacts)
 
     def _enqueue(self, pending: _Pending) -> None:
         with self._lock:
@@ -338,7 +358,7 @@ class AccessLog:
         if not live:
             return
         try:
-            written, fresh = self._write_batch(live)
+            written, fresh, capped = self._write_batch(live)
         except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
             self.stats.failed_batches += 1
             logger.error("access log batch of %d records failed: %s", len(live), type(exc).__name__)
@@ -353,18 +373,26 @@ class AccessLog:
         self.stats.records += len(written)
         outcomes: list[tuple[_Pending, Outcome]] = []
         for p in live:
-            if p.token is not None and id(p) not in fresh:
+            if id(p) in capped:
+                outcomes.append((p, ContactCapReached(
+                    "contact cap reached: the record was not written", capped[id(p)])))
+            elif p.token is not None and id(p) not in fresh:
                 outcomes.append((p, TokenReplayed(
                     f"token `jti` was already used: replay refused for `{p.token.system}`")))
             else:
                 outcomes.append((p, written.get(id(p))))
         _settle(outcomes)
 
-    def _write_batch(self, batch: list[_Pending]) -> tuple[dict[int, int], set[int]]:
-        """Write the batch in one transaction; return the index of each written record and
-        the pendings whose token id was new (both keyed by `id()` of the pending).
+    def _write_batch(self, batch: list[_Pending]
+                     ) -> tuple[dict[int, int], set[int], dict[int, dict[tuple[str, str], int]]]:
+        """Write the batch in one transaction; return the index of each written record, the
+        pendings whose token id was new, and those at a contact cap with the counts found
+        (all keyed by `id()` of the pending).
 
-        A record whose token id was used before is not written. The statements run on the
+        A record at a contact cap is not written and its token id is not claimed (its caller
+        appends the withheld record with it). A record whose token id was used before is not
+        written. A replayed record's contacts still count for the rest of its batch: an
+        over-count within one batch only ever withholds (fail closed). The statements run on the
         transaction's driver cursor, compiled once (`store.compiled`): the writer repeats
         the same few statements for every batch.
         """
@@ -380,22 +408,45 @@ class AccessLog:
                     cursor.execute("PRAGMA synchronous = FULL")  # WAL + NORMAL may lose commits
                     cursor.execute("BEGIN IMMEDIATE")
                 current = store.lock_head(conn, cursor)
-                fresh = self._claim_tokens(conn, cursor, batch)
+                # INVARIANT: contacts are counted under the append lock, in batch order, and
+                # written in the same commit as the record that releases them
+                capped = self._check_contacts(conn, cursor, batch)
+                fresh = self._claim_tokens(conn, cursor,
+                                           [p for p in batch if id(p) not in capped])
                 start = current.size
                 keep = [p for p in batch
-                        if p.record is not None and (p.token is None or id(p) in fresh)]
+                        if p.record is not None and id(p) not in capped
+                        and (p.token is None or id(p) in fresh)]
                 # INVARIANT: each record holds its own index, assigned under the append lock
                 data = [p.record.with_member("index", start + n)  # type: ignore[union-attr]
                         for n, p in enumerate(keep)]
                 if data:
                     store.append_leaves(conn, current, data, cursor)
+                events = [(start + n, c) for n, p in enumerate(keep) for c in p.contacts]
+                if events:
+                    contact_events.insert_events(conn, cursor, events)
             except conn.dialect.loaded_dbapi.Error as exc:  # named as SQLAlchemy names them
                 raise DBAPIError.instance(None, None, exc,
                                           conn.dialect.loaded_dbapi.Error) from exc
             finally:
                 cursor.close()
             conn.commit()
-        return {id(p): start + n for n, p in enumerate(keep)}, fresh
+        return {id(p): start + n for n, p in enumerate(keep)}, fresh, capped
+
+    def _check_contacts(self, conn: Connection, cursor: Any, batch: list[_Pending]
+                        ) -> dict[int, dict[tuple[str, str], int]]:
+        """The pendings with a contact claim at its cap (their counts); the others' claims
+        count for the pendings after them in the batch."""
+        if not any(p.contacts for p in batch):
+            return {}
+        counter = contact_events.ContactCounter(conn, cursor)
+        capped: dict[int, dict[tuple[str, str], int]] = {}
+        for p in batch:
+            if p.contacts:
+                over = counter.over_cap(p.contacts)
+                if over:
+                    capped[id(p)] = over
+        return capped
 
     def _claim_tokens(self, conn: Connection, cursor: Any, batch: list[_Pending]) -> set[int]:
         """Insert the batch's token ids; the `id()`s of pendings whose id was new. A second

@@ -20,6 +20,7 @@ from gateway.api.problems import install_problem_handlers
 from gateway.api.routes import (
     admin,
     baseline,
+    campaigns,
     catalog,
     consents,
     contact_stops,
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(queries.router)
     app.include_router(consents.router)
     app.include_router(contact_stops.router)
+    app.include_router(campaigns.router)
     app.include_router(pseudonyms.router)
     app.include_router(log.router)
     app.include_router(catalog.router)

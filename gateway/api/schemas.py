@@ -240,3 +240,35 @@ class ConsistencyProofOut(BaseModel):
     first: int
     second: int
     hashes: list[str]
+
+
+class SegmentFilterIn(Strict):
+    """One filter: the attribute, one of its views the policy lets you filter on, the values."""
+
+    attribute: str = Field(pattern=IDENT)
+    view: str = Field(pattern=IDENT)
+    in_: list[Any] = Field(alias="in", min_length=1, max_length=64,
+                           description="values as the view produces them: true/false, "
+                                       "{\"gte\", \"lt\"} bands, \"30-39\", \"서울특별시\"")
+
+
+class CampaignIn(Strict):
+    """A campaign extraction (issue #10): purpose and channel, why, and the segment."""
+
+    purpose: str = Field(pattern=IDENT)
+    channel: str = Field(max_length=32)
+    reason: str = Field(min_length=1, max_length=500,
+                        description="why: refused (never stored) if it holds a national id")
+    ticket: str = Field(min_length=1, max_length=128, description="ticket or approval reference")
+    segment: list[SegmentFilterIn] = Field(default_factory=list, max_length=16)
+    attributes: list[str] | None = Field(None, min_length=1, max_length=8,
+                                         description="contact attributes; default: every one a "
+                                                     "rule grants you for the purpose")
+    format: Literal["ndjson", "csv"] = "ndjson"
+
+
+class DestructionIn(Strict):
+    """The recipient confirms it destroyed the campaign's data (use-by)."""
+
+    reference: str = Field(min_length=1, max_length=128,
+                           description="the recipient's own destruction record reference")

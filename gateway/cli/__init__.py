@@ -9,6 +9,7 @@ import sys
 
 from gateway.cli import policy_tools as _policy_tools  # noqa: F401  (explain, diff)
 from gateway.cli import run as _run  # noqa: F401  (registers the top-level commands)
+from gateway.cli.campaign import campaign_app, review_app
 from gateway.cli.common import app
 from gateway.cli.db import db_app
 from gateway.cli.keys import keys_app
@@ -19,6 +20,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(policy_app, name="policy")
 app.add_typer(log_app, name="log")
 app.add_typer(db_app, name="db")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:

@@ -151,6 +151,76 @@ class ContactStop(Base):
     lifted_by_employee: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
+class ContactEvent(Base):
+    """One marketing contact released to a recipient: a customer's contact attribute released
+    under a marketing purpose on `channel`, in the access record at `log_index` (issue #10).
+
+    Written by the access-log writer in the same transaction as that record, under the log's
+    append lock, after counting the customer's events in the cap's window: the count and the
+    increment are one step (`gateway.accesslog.contacts`). Several customers may share one
+    record (a campaign batch); a customer is counted once per record and channel.
+    """
+
+    __tablename__ = "contact_events"
+    __table_args__ = (Index("ix_contact_events_customer_channel_at",
+                            "customer_key", "channel", "at"),)
+
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    customer_key: Mapped[str] = mapped_column(CHAR(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Campaign(Base):
+    """A campaign extraction (issue #10): who asked, for what, its progress and its end.
+
+    The access log holds the authoritative records (`campaign.open`, `campaign.batch`,
+    `campaign.close`); this row is the index that `GET /v1/campaigns/{id}`, the destruction
+    confirmation and `gateway review overdue` read. `reason` and `ticket` were refused when they
+    held a national id number.
+    """
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_use_by", "use_by"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(32))
+    system: Mapped[str] = mapped_column(String(64))
+    employee: Mapped[str] = mapped_column(String(128))
+    purpose: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    ticket: Mapped[str] = mapped_column(String(128))
+    segment: Mapped[str] = mapped_column(Text)  # canonical JSON of the filters
+    policy_version: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16))  # running, complete, disconnected, failed
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    use_by: Mapped[datetime] = mapped_column(UtcDateTime)
+    candidates: Mapped[int] = mapped_column(BigInteger, default=0)
+    released: Mapped[int] = mapped_column(BigInteger, default=0)
+    sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    withheld: Mapped[str] = mapped_column(Text, default="{}")  # reason → customers, JSON
+    open_index: Mapped[int] = mapped_column(BigInteger)
+    close_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    root: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    destruction_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class CampaignLeaf(Base):
+    """One released customer of a campaign, in stream order: the leaf the closing record's
+    Merkle root commits to (docs/CAMPAIGN-COMMITMENT.md). `leaf` is the canonical JSON of
+    {customer_key, pseudonym, fields, views}: no contact value, no national id."""
+
+    __tablename__ = "campaign_leaves"
+    __table_args__ = (Index("ix_campaign_leaves_customer", "campaign_id", "customer_key"),)
+
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    customer_key: Mapped[str] = mapped_column(CHAR(32))
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class UsedToken(Base):
     """JWT ids already seen, kept until the token expires (RFC 7519 §4.1.7: replay refusal)."""
 

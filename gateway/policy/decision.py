@@ -15,6 +15,11 @@ with the notice of the right to refuse (개인정보 보호법 제22조 ⑤); a 
 연락중지청구: 신용정보법 제37조 ②) covering the recipient and channel beats any consent; and
 every release carries the contact window the consent allows (제50조 ③: 21:00–08:00 KST only
 with the night flag). The customer's stops come in as data, like the consents.
+
+Frequency caps (issue #10): a contact attribute (category `contact`) released under a marketing
+purpose whose channel has a `cap` is withheld as `contact_cap` once the customer has been
+contacted `cap.max` times on that channel within the cap's window. The count comes in as data
+(`contacts`); the log writer re-checks it under the append lock (`marketing/caps.py`).
 """
 
 from __future__ import annotations
@@ -49,11 +54,13 @@ T = TypeVar("T")
 
 def decide(policy: Policy, request: DecisionRequest,
            consents: Sequence[ConsentRecord], *,
-           stops: Sequence[ContactStop] = (),
+           stops: Sequence[ContactStop] = (), contacts: int = 0,
            trace: tr.DecisionTrace | None = None) -> Decision:
     """Decide every requested attribute, in request order; raises on a malformed request only.
 
-    `stops` are the customer's contact stops; only marketing purposes read them. With `trace`,
+    `stops` are the customer's contact stops; only marketing purposes read them. `contacts` is
+    how often the customer was contacted on the purpose's channel within its cap's window
+    (across all affiliates); at the cap, contact attributes are withheld. With `trace`,
     the steps taken are also written into it (for `policy explain`); the decision itself is the
     same either way.
     """
@@ -65,6 +72,7 @@ def decide(policy: Policy, request: DecisionRequest,
     withheld: list[Withheld] = []
     errors: list[str] = []
     stop = _stopping(request, purpose, stops, errors)
+    capped = _capped(policy, purpose, contacts)
     if trace is None and request.customer_known:
         # the request path: the rules' part of each answer is looked up, not worked out
         plans = _plans(policy)
@@ -82,7 +90,7 @@ def decide(policy: Policy, request: DecisionRequest,
         weighed: _Weighed = {}
         for plan in outcomes:  # only once every attribute is known (a request error wins)
             outcome = _with_consent(policy, request, purpose, plan, consents, errors, stop,
-                                    weighed)
+                                    weighed, capped)
             if type(outcome) is Released:
                 released.append(outcome)
             else:
@@ -101,7 +109,7 @@ def decide(policy: Policy, request: DecisionRequest,
             step = tr.AttributeTrace(item.attribute, item.view)
             trace.attributes.append(step)
         decided = _decide_one(policy, request, purpose, rules, item, consents, errors, step,
-                              stop)
+                              stop, capped=capped)
         assert not isinstance(decided, _NeedsConsent)  # only `plan_only` returns one
         if isinstance(decided, Released):
             released.append(decided)
@@ -159,8 +167,10 @@ _Weighed = dict[Category, tuple[Reason | None, ConsentRecord | None]]
 
 def _with_consent(policy: Policy, request: DecisionRequest, purpose: Purpose, plan: _Plan,
                   consents: Sequence[ConsentRecord], errors: list[str],
-                  stop: ContactStop | None, weighed: _Weighed) -> Released | Withheld:
-    """The request's own part of a planned answer: its contact stop, then its consents.
+                  stop: ContactStop | None, weighed: _Weighed,
+                  capped: bool = False) -> Released | Withheld:
+    """The request's own part of a planned answer: its contact stop, its consents, then the
+    channel's frequency cap.
 
     Which consent covers an attribute depends on the attribute only through its category, so
     the consents are weighed once per category of the request (`weighed`)."""
@@ -178,7 +188,16 @@ def _with_consent(policy: Policy, request: DecisionRequest, purpose: Purpose, pl
             request, purpose, attribute, consents, errors,
             reconfirm=timedelta(days=policy.reconfirm_days))
     reason, consent = found
-    return _covered(policy, purpose, attribute, granted, reason, consent)  # type: ignore[arg-type]
+    return _covered(policy, purpose, attribute, granted, reason, consent,  # type: ignore[arg-type]
+                    capped)
+
+
+def _capped(policy: Policy, purpose: Purpose, contacts: int) -> bool:
+    """Whether the purpose's channel cap is reached: `contacts` made in the window ≥ `max`."""
+    if not purpose.marketing:
+        return False
+    cap = policy.cap_for(purpose.channel)
+    return cap is not None and contacts >= cap.max
 
 
 def _stopping(request: DecisionRequest, purpose: Purpose, stops: Sequence[ContactStop],
@@ -214,7 +233,8 @@ def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
                 rules: tuple[Rule, ...], item: AttributeRequest,
                 consents: Sequence[ConsentRecord], errors: list[str],
                 step: tr.AttributeTrace | None = None,
-                stop: ContactStop | None = None, *, plan_only: bool = False) -> _Plan:
+                stop: ContactStop | None = None, *, plan_only: bool = False,
+                capped: bool = False) -> _Plan:
     """One attribute; with `plan_only`, the rules' part alone (`_NeedsConsent` where a
     consent must still cover it), which holds for every request with the same key: the
     stop and the consents are the request's own, weighed by `_with_consent`."""
@@ -263,7 +283,7 @@ def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
     if step is not None:
         step.relied_on = consent.id if consent is not None else None
     return _covered(policy, purpose, attribute, Released(item.attribute, view, rule.id, None),
-                    reason, consent)
+                    reason, consent, capped)
 
 
 def _stopped(attribute: str, request: DecisionRequest, purpose: Purpose) -> Withheld:
@@ -274,8 +294,16 @@ def _stopped(attribute: str, request: DecisionRequest, purpose: Purpose) -> With
 
 
 def _covered(policy: Policy, purpose: Purpose, attribute: Attribute, granted: Released,
-             reason: Reason | None, consent: ConsentRecord | None) -> Released | Withheld:
-    """The release the rules granted, relying on `consent`, or withheld for `reason`."""
+             reason: Reason | None, consent: ConsentRecord | None,
+             capped: bool = False) -> Released | Withheld:
+    """The release the rules granted, relying on `consent`, or withheld for `reason`; a
+    consented contact attribute beyond the channel's cap is withheld as `contact_cap`."""
+    if consent is not None and capped and attribute.category is Category.CONTACT:
+        cap = policy.cap_for(purpose.channel)
+        assert cap is not None  # `capped` only where the channel has a cap
+        return Withheld(granted.attribute, Reason.CONTACT_CAP,
+                        f"contacted {cap.max} times on `{purpose.channel}` within "
+                        f"{cap.window_days} days: the cap is reached")
     if consent is not None:
         window = contact_window(consent.night_contact) if purpose.marketing else None
         return Released(granted.attribute, granted.view, granted.rule, consent.id, window)

@@ -264,6 +264,27 @@ def diff_conditions(old: Policy, new: Policy) -> tuple[ConditionChange, ...]:
     if a_channels != b_channels:
         found.append(ConditionChange("marketing", "channels", a_channels, b_channels,
                                      bool(set(b_channels) - set(a_channels))))
+    for channel in sorted(old.channels.keys() & new.channels.keys(), key=lambda c: c.value):
+        a_cap, b_cap = old.channels[channel].cap, new.channels[channel].cap
+        if a_cap != b_cap:
+            # widening: the cap removed, more contacts allowed, or a shorter window to count in
+            wider = b_cap is None or (a_cap is not None and (
+                b_cap.max > a_cap.max or b_cap.window_days < a_cap.window_days))
+            found.append(ConditionChange(
+                f"channel `{channel.value}`", "cap",
+                None if a_cap is None else {"max": a_cap.max, "window_days": a_cap.window_days},
+                None if b_cap is None else {"max": b_cap.max, "window_days": b_cap.window_days},
+                wider))
+    a_segments = {g.id: g for g in old.segments}
+    b_segments = {g.id: g for g in new.segments}
+    for gid in sorted(a_segments.keys() | b_segments.keys()):
+        a_seg, b_seg = a_segments.get(gid), b_segments.get(gid)
+        a_filters = _segment_filters(a_seg)
+        b_filters = _segment_filters(b_seg)
+        if a_filters != b_filters:
+            # widening: a recipient may now filter on more (a filter is a use of data)
+            found.append(ConditionChange(f"segment `{gid}`", "filters", a_filters, b_filters,
+                                         bool(set(b_filters) - set(a_filters))))
     for sid in sorted(old.systems.keys() | new.systems.keys()):
         a_perms = sorted(old.systems[sid].permissions) if sid in old.systems else []
         b_perms = sorted(new.systems[sid].permissions) if sid in new.systems else []
@@ -332,3 +353,13 @@ def to_markdown(diff: PolicyDiff) -> str:
                 "⚠" if c.widening else "", c.subject, f"`{c.field}`", f"`{c.old}`",
                 f"`{c.new}`")) + " |")
     return "\n".join(out) + "\n"
+
+
+def _segment_filters(segment: Any) -> list[str]:
+    """`recipient/system/purpose: attribute.view` for each filter a segment allows."""
+    if segment is None:
+        return []
+    systems = sorted(segment.systems) if segment.systems is not None else ["*"]
+    return sorted(f"{segment.recipient}/{system}/{purpose}: {attribute}.{view}"
+                  for system in systems for purpose in segment.purposes
+                  for attribute, views in segment.attributes.items() for view in views)

@@ -45,11 +45,13 @@ from gateway.policy.model import (
     RECONFIRM_DAYS,
     Affiliate,
     Attribute,
+    ContactCap,
     ContactChannel,
     Policy,
     PublicKey,
     Purpose,
     Rule,
+    Segment,
     Source,
     System,
 )
@@ -65,7 +67,7 @@ RRN_ATTRIBUTE = "rrn"  # raw national id numbers never leave the gateway (개인
 M = TypeVar("M", bound=BaseModel)
 
 _KIND_KO = {"affiliate": "계열사", "system": "시스템", "purpose": "목적", "attribute": "항목",
-            "rule": "규칙", "channel": "채널"}
+            "rule": "규칙", "channel": "채널", "segment": "대상 조건"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,7 @@ def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
     purposes = _purposes(check, raw.get("purposes.yaml"), channels)
     attributes = _attributes(check, raw.get("attributes.yaml"), affiliates)
     rules = _rules(check, raw.get("rules.yaml"), affiliates, attributes, purposes)
+    segments = _segments(check, raw.get("rules.yaml"), affiliates, attributes, purposes)
 
     systems = {sid: s for a in affiliates.values() if a for sid, s in a.systems.items()}
     policy = Policy(
@@ -201,6 +204,7 @@ def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
         rules=tuple(rules),
         channels=_frozen(channels),
         reconfirm_days=reconfirm_days,
+        segments=tuple(segments),
     )
     # The meaning checks see only what could be built; the dead-entry warnings need the whole
     # set (a system left out for a bad key would look like a missing one), so they wait.
@@ -381,8 +385,22 @@ def _marketing(check: _Checker, data: Any) -> tuple[dict[Channel, ContactChannel
             continue
         spec = check.validate(schema.ChannelSpec, entry, name, path)
         if spec is not None and known.get(spec.id.value) == path:
-            channels[spec.id] = ContactChannel(spec.id, spec.name_ko, spec.name_en)
+            cap = _cap(check, spec, path)
+            channels[spec.id] = ContactChannel(spec.id, spec.name_ko, spec.name_en, cap)
     return channels, reconfirm_days
+
+
+def _cap(check: _Checker, spec: schema.ChannelSpec, path: YamlPath) -> ContactCap | None:
+    """A channel's frequency cap, checked strictly: one problem (P036) whatever is wrong, and
+    the written value is never echoed."""
+    if spec.cap is None:
+        return None
+    try:
+        cap = schema.CapSpec.model_validate(spec.cap)
+    except ValidationError:
+        check.at("purposes.yaml", path + ("cap",), C.INVALID_CAP, channel=spec.id.value)
+        return None
+    return ContactCap(cap.max, cap.window_days)
 
 
 def _channel(value: str) -> Channel | None:
@@ -546,6 +564,76 @@ def _rules(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | None
                                     for a, vs in spec.attributes.items()}),
             ))
     return rules
+
+
+FILTERABLE_KINDS = frozenset({"boolean", "bucketed", "generalized"})
+LEGAL_BASIS_48_2 = "금융지주회사법 제48조의2"
+CAMPAIGN_RETENTION_48_2_DAYS = 30
+
+
+def _segments(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | None],
+              attributes: Mapping[str, Attribute | None],
+              purposes: Mapping[str, Purpose | None]) -> list[Segment]:
+    """What campaigns may filter on: known recipient, marketing purposes, attributes and views
+    of a filterable kind. A purpose that may run campaigns under 금융지주회사법 제48조의2 keeps
+    data at most 30 days."""
+    name = "rules.yaml"
+    if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
+        return []
+    listed = list(enumerate(data["segments"]))
+    known = _unique(check, name, "segment", ((("segments", i), e) for i, e in listed))
+    segments: list[Segment] = []
+    for i, entry in listed:
+        path: YamlPath = ("segments", i)
+        spec = check.validate(schema.SegmentSpec, entry, name, path)
+        if spec is None or known.get(spec.id) != path:
+            continue
+        before = len(check.problems)
+        if affiliates and spec.recipient not in affiliates:
+            check.at(name, path + ("recipient",), C.UNKNOWN_AFFILIATE, ident=spec.recipient)
+        for j, pid in enumerate(spec.purposes):
+            purpose = purposes.get(pid)
+            if pid not in purposes:
+                check.at(name, path + ("purposes", j), C.UNKNOWN_PURPOSE, ident=pid)
+            elif purpose is not None and not purpose.marketing:
+                check.at(name, path + ("purposes", j), C.SEGMENT_PURPOSE_NOT_MARKETING,
+                         segment=spec.id, purpose=pid)
+            elif purpose is not None and purpose.retention_days > CAMPAIGN_RETENTION_48_2_DAYS \
+                    and any(LEGAL_BASIS_48_2 in basis for basis in purpose.legal_bases):
+                check.at(name, path + ("purposes", j), C.CAMPAIGN_RETENTION_48_2, purpose=pid,
+                         days=purpose.retention_days)
+        for j, system in enumerate(spec.systems or ()):
+            owner = check.system_owner.get(system)
+            if owner is None and affiliates:
+                check.at(name, path + ("systems", j), C.UNKNOWN_SYSTEM, ident=system)
+            elif owner is not None and owner != spec.recipient:
+                check.at(name, path + ("systems", j), C.FOREIGN_SYSTEM, system=system,
+                         owner=owner, recipient=spec.recipient)
+        for attr_id, view_names in spec.attributes.items():
+            where = path + ("attributes", attr_id)
+            if attr_id not in attributes:
+                check.at(name, where, C.UNKNOWN_ATTRIBUTE, ident=attr_id)
+                continue
+            attribute = attributes[attr_id]
+            if attribute is None:
+                continue
+            for view_name in view_names:
+                view = attribute.views.get(ViewName(view_name))
+                if view is None:
+                    check.at(name, where, C.VIEW_NOT_DEFINED, attribute=attr_id, view=view_name,
+                             choices=", ".join(f"`{v}`" for v in attribute.views))
+                elif view.kind not in FILTERABLE_KINDS:
+                    check.at(name, where, C.SEGMENT_VIEW_NOT_FILTERABLE, segment=spec.id,
+                             attribute=attr_id, view=view_name)
+        if len(check.problems) == before:
+            segments.append(Segment(
+                id=spec.id, recipient=AffiliateId(spec.recipient),
+                purposes=frozenset(PurposeId(p) for p in spec.purposes),
+                systems=frozenset(SystemId(s) for s in spec.systems) if spec.systems else None,
+                attributes=_frozen({AttributeId(a): tuple(ViewName(v) for v in vs)
+                                    for a, vs in spec.attributes.items()}),
+            ))
+    return segments
 
 
 def _raw_views(doc: Document | None) -> dict[str, dict[str, Any]] | None:

@@ -28,7 +28,7 @@ Algorithm = Literal["EdDSA", "ES256"]
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
 PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
                          "policy:reload", "pseudonym:map", "consent:any_customer",
-                         "contact_stop:write", "contact_stop:read"})
+                         "contact_stop:write", "contact_stop:read", "campaign:run"})
 # The group customer channel: manages consents and contact stops of any group customer, not only
 # those its own affiliate holds (the other consent and stop permissions still apply)
 GROUP_CUSTOMER_CHANNEL = "consent:any_customer"
@@ -36,12 +36,22 @@ RECONFIRM_DAYS = 730  # 정보통신망법 제50조 ⑧: marketing consent is re
 
 
 @dataclass(frozen=True, slots=True)
+class ContactCap:
+    """At most `max` contacts per customer on one channel in any `window_days` (rolling window),
+    counted across every affiliate of the group (issue #10)."""
+
+    max: int
+    window_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class ContactChannel:
-    """A marketing contact channel as the policy names it (per-channel limits go here later)."""
+    """A marketing contact channel as the policy names it, with its frequency cap if any."""
 
     id: Channel
     name_ko: str
     name_en: str
+    cap: ContactCap | None = None
 
 
 # The names used when `purposes.yaml` has no `channels:` section (every channel in force).
@@ -152,6 +162,21 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Segment:
+    """Lets `recipient` filter campaign candidates on these attributes, in these views only,
+    for `purposes`; the filter values are never released unless a rule releases them."""
+
+    id: str
+    recipient: AffiliateId
+    purposes: frozenset[PurposeId]
+    systems: frozenset[SystemId] | None  # None: any system of the recipient
+    attributes: Mapping[AttributeId, tuple[ViewName, ...]]
+
+    def permits_system(self, system: SystemId) -> bool:
+        return self.systems is None or system in self.systems
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     version: PolicyVersion  # "sha256:" + hex over the policy files' bytes (see loader)
     affiliates: Mapping[AffiliateId, Affiliate]
@@ -162,10 +187,31 @@ class Policy:
     channels: Mapping[Channel, ContactChannel] = field(default_factory=lambda: DEFAULT_CHANNELS)
     # a marketing consent not (re)confirmed for this many days stops granting
     reconfirm_days: int = RECONFIRM_DAYS
+    segments: tuple[Segment, ...] = ()  # what campaigns may filter on (rules.yaml `segments:`)
 
     def is_marketing(self, purpose: PurposeId) -> bool:
         found = self.purposes.get(purpose)
         return found is not None and found.marketing
+
+    def cap_for(self, channel: str | None) -> ContactCap | None:
+        """The frequency cap of a contact channel (None: the channel has none)."""
+        if channel is None:
+            return None
+        for known, entry in self.channels.items():
+            if known.value == channel:
+                return entry.cap
+        return None
+
+    def filterable(self, recipient: AffiliateId, system: SystemId, purpose: PurposeId
+                   ) -> dict[AttributeId, tuple[ViewName, ...]]:
+        """Attribute → views the caller may filter campaign candidates on for `purpose`."""
+        found: dict[AttributeId, tuple[ViewName, ...]] = {}
+        for segment in self.segments:
+            if segment.recipient == recipient and purpose in segment.purposes \
+                    and segment.permits_system(system):
+                for attribute, views in segment.attributes.items():
+                    found[attribute] = tuple(dict.fromkeys(found.get(attribute, ()) + views))
+        return found
 
     def rules_for(self, recipient: AffiliateId, purpose: PurposeId) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.recipient == recipient and r.purpose == purpose)

@@ -26,7 +26,7 @@ Id = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 Text = Annotated[StrictStr, Field(min_length=1)]
 Permission = Literal["query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
                      "policy:reload", "pseudonym:map", "consent:any_customer",
-                     "contact_stop:write", "contact_stop:read"]
+                     "contact_stop:write", "contact_stop:read", "campaign:run"]
 # a name from `pseudonymizer.schemes.SCHEMES`; the loader checks it against the registry
 SchemeName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 
@@ -108,13 +108,22 @@ class PurposeSpec(_Strict):
     scrub: Annotated[dict[StrictStr, Any] | None, AfterValidator(_scrub_operators)] = None
 
 
+class CapSpec(_Strict):
+    """At most `max` contacts per customer on the channel in any `window_days` (rolling),
+    counted across every affiliate of the group."""
+
+    max: StrictInt = Field(ge=1, le=1000)
+    window_days: StrictInt = Field(ge=1, le=365)
+
+
 class ChannelSpec(_Strict):
-    """One contact channel of the controlled vocabulary (`domain.Channel`), named for people;
-    per-channel frequency caps will sit here."""
+    """One contact channel of the controlled vocabulary (`domain.Channel`), named for people,
+    with its frequency cap if it has one."""
 
     id: Channel
     name_ko: Text
     name_en: Text
+    cap: Any = None  # a `CapSpec`, checked on its own (its own problem code, P036)
 
 
 class MarketingSpec(_Strict):
@@ -141,5 +150,18 @@ class RuleSpec(_Strict):
     attributes: dict[Id, ViewList] = Field(min_length=1)
 
 
+class SegmentSpec(_Strict):
+    """Which attributes, in which views, a recipient may filter campaign candidates on for
+    these purposes (a filter is itself a use of data: issue #10)."""
+
+    id: Id
+    description: Text
+    recipient: Id
+    purposes: Annotated[tuple[Id, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
+    systems: tuple[Id, ...] | None = Field(None, min_length=1)
+    attributes: dict[Id, ViewList] = Field(min_length=1)
+
+
 class RulesFile(_Strict):
     rules: list[Any] = Field(min_length=1)
+    segments: list[Any] = []  # each a `SegmentSpec`, checked on its own

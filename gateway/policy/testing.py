@@ -28,6 +28,8 @@ A case file holds `cases:`, each case:
           channels: [sms]                                  # default: every channel
           registered_at: 2025-06-01T00:00:00+09:00         # default: 1 day before `now`
           lifted_at: 2025-06-10T00:00:00+09:00             # optional
+      contacts: 2                                          # optional: contacts already made on
+                                                           #   the channel in its cap's window
       expect:
         released: {annual_income: band}                    # attribute: view
         withheld: {credit_grade: view_not_allowed}         # attribute: reason (`domain.Reason`)
@@ -52,6 +54,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StrictStr,
     ValidationError,
     model_validator,
@@ -163,6 +166,7 @@ class CaseSpec(_Strict):
     request: RequestSpec
     consents: tuple[ConsentSpec, ...] = ()
     stops: tuple[StopSpec, ...] = ()
+    contacts: StrictInt = Field(0, ge=0)  # contacts made in the channel cap's window so far
     expect: ExpectSpec
 
 
@@ -330,7 +334,7 @@ def run_case(policy: Policy, case: Case) -> CaseResult:
         request = DecisionRequest(caller=caller, purpose=PurposeId(spec.request.purpose),
                                   attributes=spec.request.wanted(), customer_known=known, now=now)
         decision = decide(policy, request, _consents(spec, caller, now),
-                          stops=_stops(spec, now))
+                          stops=_stops(spec, now), contacts=spec.contacts)
     except GatewayError as exc:
         return CaseResult(case, expected, Outcome(error=exc.type_slug), None)
     window = None

@@ -46,3 +46,45 @@ def test_query_consent_and_log_on_postgres(pg_gw: Harness) -> None:
     assert size >= 4
     note = pg_gw.client.get("/v1/log/checkpoint", headers=pg_gw.auth("card-risk"))
     assert note.status_code == 200 and note.text.splitlines()[1] == str(size)
+
+
+def test_campaign_on_postgres(pg_gw: Harness) -> None:
+    import json
+
+    from gateway.accesslog.merkle import leaf_hash, verify_inclusion
+    from gateway.marketing.campaigns import CampaignStore
+
+    customers = [pg_gw.customer({"bank": BANK_ROW}) for _ in range(3)]
+    for c in customers:
+        granted = pg_gw.client.post("/v1/consents", headers=pg_gw.auth("bank-callcenter"), json={
+            "customer": c.ref, "recipient": "card", "purpose": "marketing_sms",
+            "categories": ["contact"], "channel": "sms", "evidence_ref": "branch-form/78",
+            "refusal_right_notified": True})
+        assert granted.status_code == 201, granted.text
+    body = {"purpose": "marketing_sms", "channel": "sms", "reason": "pg", "ticket": "T-1",
+            "segment": [{"attribute": "address", "view": "sido", "in": ["서울특별시"]}],
+            "attributes": ["mobile_phone"]}
+    responses = []
+    for _ in range(5):  # sms cap: 4 in 30 days, counted under the log's row lock
+        response = pg_gw.client.post("/v1/campaigns", headers=pg_gw.auth("card-marketing"),
+                                     json=body)
+        assert response.status_code == 200, response.text
+        responses.append(response)
+    mine = {str(pg_gw.services.pseudonymizer.pseudonym(c.key, "card"))  # type: ignore[arg-type]
+            for c in customers}
+    sent = [{json.loads(line).get("pseudonym") for line in r.text.splitlines()} & mine
+            for r in responses]
+    assert sent == [mine] * 4 + [set()]  # the fifth is beyond the cap for all three
+    last = json.loads(responses[-1].text.splitlines()[-1])["summary"]
+    assert last["withheld"]["contact_cap"] >= 3
+
+    store = CampaignStore(pg_gw.services.gateway_engine)
+    status = store.get(responses[0].headers["x-campaign-id"], recipient="card")
+    assert status.status == "complete"
+    closing = json.loads(pg_gw.services.access_log.record(status.close_index))  # type: ignore[arg-type]
+    assert closing["kind"] == "campaign.close" and closing["sent"] == status.sent
+    proof = store.inclusion(status.id, customers[0].key)
+    assert proof is not None
+    assert verify_inclusion(leaf_hash(proof["leaf"].encode()), proof["index"],
+                            proof["tree_size"], [bytes.fromhex(p) for p in proof["proof"]],
+                            bytes.fromhex(closing["leaves_root"]))

@@ -76,6 +76,18 @@ def test_no_raw_rrn_in_databases_log_or_responses(
                                           headers=gw.auth("bank-app"))
                 assert response.status_code in (200, 201), response.text
                 bodies.append(response.content)
+        # campaigns: the list (NDJSON and CSV), its status, and a reason holding an RRN (refused)
+        for fmt, reason in (("ndjson", "가을 안내"), ("csv", "가을 안내"),
+                            ("ndjson", f"고객 {customers[0].rrn} 요청")):
+            response = gw.client.post("/v1/campaigns", headers=gw.auth("card-marketing"), json={
+                "purpose": "marketing_sms", "channel": "sms", "reason": reason,
+                "ticket": "MKT-1", "segment": [], "format": fmt})
+            assert response.status_code in (200, 422), response.text
+            bodies.append(response.content)
+            if response.status_code == 200:
+                status = gw.client.get(f"/v1/campaigns/{response.headers['x-campaign-id']}",
+                                       headers=gw.auth("card-marketing"))
+                bodies.append(status.content)
         malformed = gw.query("card-risk", {"rrn": customers[0].rrn[:-1] + "-9"}, "credit_risk",
                              ["credit_grade"])
         bodies.append(malformed.content)

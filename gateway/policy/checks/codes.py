@@ -95,6 +95,24 @@ UNKNOWN_CHANNEL = _error(
     "P035", "unknown contact channel `{channel}` (known: {known})",
     "연락 채널 `{channel}`은(는) 없는 채널입니다 (가능한 채널: {known}) — 예전 `phone`은 "
     "`agent_call`(상담원 전화)입니다")
+INVALID_CAP = _error(
+    "P036", "channel `{channel}`: `cap` needs `max` (1 to 1000 contacts) and `window_days` "
+            "(1 to 365 days), and nothing else",
+    "채널 `{channel}`의 연락 횟수 제한(`cap`)에는 `max`(1~1000회)와 `window_days`(1~365일)만 "
+    "적을 수 있습니다 — 예: `cap: {{max: 2, window_days: 7}}`")
+SEGMENT_VIEW_NOT_FILTERABLE = _error(
+    "P037", "segment `{segment}`: view `{view}` of `{attribute}` cannot be filtered on: only "
+            "boolean, bucketed and generalized views",
+    "대상 조건 `{segment}`: `{attribute}`의 `{view}` 형태로는 거를 수 없습니다 — 예/아니오, 구간, "
+    "일반화(연령대·시/도) 형태만 됩니다")
+SEGMENT_PURPOSE_NOT_MARKETING = _error(
+    "P038", "segment `{segment}`: purpose `{purpose}` is not a marketing purpose",
+    "대상 조건 `{segment}`: 목적 `{purpose}`은(는) 마케팅 목적이 아니라 캠페인을 만들 수 없습니다")
+CAMPAIGN_RETENTION_48_2 = _error(
+    "P039", "purpose `{purpose}` cites 금융지주회사법 제48조의2 and may run campaigns: "
+            "`retention_days` must be at most 30, not {days}",
+    "목적 `{purpose}`은(는) 금융지주회사법 제48조의2(내부 경영관리)를 근거로 캠페인에 쓰이므로 보관 "
+    "기간(`retention_days`)은 30일 이하여야 합니다 (현재 {days}일)")
 NO_RETENTION = _error(
     "P034", "missing field `retention_days`: a purpose needs a retention period",
     "목적에 보관 기간(`retention_days`: 받은 계열사가 보관할 수 있는 일수)이 없습니다")
