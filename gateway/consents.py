@@ -249,17 +249,20 @@ class ConsentStore:
         found: dict[CustomerKey, list[ConsentRecord]] = {k: [] for k in keys}
         if not keys:
             return found
-        query = (select(*_COLUMNS)
-                 .where(Consent.customer_key.in_(list(keys)), Consent.recipient == recipient,
-                        Consent.purpose == purpose)
-                 .order_by(Consent.granted_at, Consent.id))
+        # compiled once per batch size (a campaign's batches are all one size but the last)
+        prepared = self._reader.prepared(("for_customers", len(keys)))
+        if prepared is None:
+            prepared = self._reader.prepare(("for_customers", len(keys)), select(*_COLUMNS).where(
+                Consent.customer_key.in_([bindparam(f"k{n}") for n in range(len(keys))]),
+                Consent.recipient == bindparam("recipient"),
+                Consent.purpose == bindparam("purpose"),
+            ).order_by(Consent.granted_at, Consent.id))
+        values: dict[str, Any] = {f"k{n}": key for n, key in enumerate(keys)}
+        values.update(recipient=recipient, purpose=purpose)
         try:
-            with self._engine.connect() as conn:
-                for row in conn.execute(query):
-                    consent = _record(row)
-                    found[consent.customer].append(consent)
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"consent store unavailable: {type(exc).__name__}") from exc
+            for row in self._reader.all(prepared, values):
+                consent = _record(row)
+                found[consent.customer].append(consent)
         except (ValueError, TypeError) as exc:  # a row that does not decode grants nothing
             raise StoreUnavailable(f"consent store returned an undecodable row: "
                                    f"`{type(exc).__name__}`") from None

@@ -85,6 +85,13 @@ class RecipientPseudonyms:
             raise CustomerNumberUnusable("customer number is outside the `ff1-13` range")
         return pseudonymizer.pseudonym(str(number), recipient)
 
+    def pseudonyms(self, customer_keys: Sequence[CustomerKey], recipient: str) -> list[Pseudonym]:
+        """`pseudonym` of many customers (a campaign batch): one call, in order."""
+        name, pseudonymizer = self._for(recipient)
+        if name != _NUMBERED:
+            return list(pseudonymizer.pseudonyms(list(customer_keys), recipient))
+        return [self.pseudonym(key, recipient) for key in customer_keys]
+
     def resolve(self, pseudonym: str, recipient: str, *, now: datetime | None = None
                 ) -> CustomerKey:
         """The customer key behind one of the recipient's pseudonyms; `InvalidPseudonym` for

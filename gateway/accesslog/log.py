@@ -440,6 +440,7 @@ class AccessLog:
         if not any(p.contacts for p in batch):
             return {}
         counter = contact_events.ContactCounter(conn, cursor)
+        counter.prime([c for p in batch for c in p.contacts])
         capped: dict[int, dict[tuple[str, str], int]] = {}
         for p in batch:
             if p.contacts:

@@ -24,11 +24,13 @@ Use-by: now + the purpose's `retention_days`, at most 30 days where a legal basi
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -260,17 +262,24 @@ class CampaignRun:
         """The header (CSV), one line per eligible customer, then the summary line."""
         if self.spec.format == "csv":
             yield Line(self._csv(["pseudonym", *self._fields, "contact_window", "use_by"]))
-        after: CustomerKey | None = None
-        while True:
-            batch = await to_thread.run_sync(self._prepare, after)
-            if batch is None:
-                break
-            after = batch.last
-            eligible = await self._recorded(batch)
-            leaves = await to_thread.run_sync(self._store_leaves, eligible, batch)
-            await to_thread.run_sync(self._progress)
-            for (line, leaf) in leaves:
-                yield Line(line, leaf)
+        # The next batch is read and decided while this one is recorded, stored and sent: the
+        # batches are disjoint sets of customers, and a contact cap reached meanwhile by
+        # anyone is caught anyway when the batch's record is written (under the log's lock).
+        with ThreadPoolExecutor(1, thread_name_prefix="campaign-prefetch") as prefetch:
+            upcoming = prefetch.submit(self._prepare, None)
+            try:
+                while True:
+                    batch = await asyncio.wrap_future(upcoming)
+                    if batch is None:
+                        break
+                    upcoming = prefetch.submit(self._prepare, batch.last)
+                    eligible = await self._recorded(batch)
+                    leaves = await to_thread.run_sync(self._store_leaves, eligible, batch)
+                    await to_thread.run_sync(self._progress)
+                    for (line, leaf) in leaves:
+                        yield Line(line, leaf)
+            finally:
+                upcoming.cancel()  # a client gone: the prepared batch is dropped, unsent
         summary = {"summary": self.summary()}
         yield Line(self._csv(["#summary", json.dumps(summary["summary"], ensure_ascii=False)])
                    if self.spec.format == "csv"
@@ -394,9 +403,11 @@ class CampaignRun:
         """Each eligible customer's leaf, kept (for proofs), and its line."""
         out: list[tuple[bytes, bytes]] = []
         rows = []
-        for o in eligible:
+        # the recipient's pseudonyms of the whole batch in one call (one cipher set-up)
+        pseudonyms = self._pseudonyms.pseudonyms([o.key for o in eligible],
+                                                 self.caller.affiliate) if eligible else []
+        for o, pseudonym in zip(eligible, pseudonyms):
             assert o.shaped is not None
-            pseudonym = self._pseudonyms.pseudonym(o.key, self.caller.affiliate)
             fields = {r.attribute: r.view for r, _ in o.shaped.released}
             leaf = canonical_json({"customer_key": o.key, "pseudonym": pseudonym,
                                    "fields": sorted(fields), "views": fields})
