@@ -147,7 +147,8 @@ class _Run:
             checkpoint = parse_checkpoint(check.text)
         except (UnicodeDecodeError, MalformedNote) as exc:
             raise MalformedArchive(f"`checkpoint` is not a signed checkpoint: {exc}") from exc
-        problem = check.problem("checkpoint")
+        problem = check.problem("checkpoint") or check.origin_problem(checkpoint.origin,
+                                                                       "checkpoint")
         if problem:
             self.report.fail(problem)
         self.report.signed_by = check.verified_by
@@ -370,7 +371,8 @@ class _Run:
         except MalformedNote as exc:
             report.fail(f"previous checkpoint in `consistency.json` is malformed: {exc}")
             return None
-        problem = check.problem("previous checkpoint in `consistency.json`")
+        what = "previous checkpoint in `consistency.json`"
+        problem = check.problem(what) or check.origin_problem(old.origin, what)
         if problem:
             report.fail(problem)
         try:
@@ -393,7 +395,8 @@ class _Run:
         except MalformedNote as exc:
             report.fail(f"the given previous checkpoint is malformed: {exc}")
             return
-        problem = check.problem("the given previous checkpoint")
+        what = "the given previous checkpoint"
+        problem = check.problem(what) or check.origin_problem(given.origin, what)
         if problem:
             report.fail(problem)
         if given.size == new.size or (given.size > new.size):

@@ -148,11 +148,12 @@ def consistency_command(argv: list[str]) -> int:
     for label, text in zip(("old checkpoint", "new checkpoint"), texts):
         try:
             check = check_note(text or "", trusted)
-            checkpoints.append(parse_checkpoint(check.text))
+            checkpoint = parse_checkpoint(check.text)
         except MalformedNote as exc:
             print(f"FAILED: {label} is malformed: {exc}", file=sys.stderr)
             return FAILED
-        problem = check.problem(label)
+        checkpoints.append(checkpoint)
+        problem = check.problem(label) or check.origin_problem(checkpoint.origin, label)
         if problem:
             problems.append(problem)
     try:
