@@ -26,6 +26,7 @@ from gateway_verify.archive import Member, read_members
 from gateway_verify.errors import MalformedArchive, MalformedKey, MalformedNote, VerifyError
 from gateway_verify.export_record import ExportRecord, selection_digest
 from gateway_verify.filters import Filters
+from gateway_verify.handover import Handover, follow, label
 from gateway_verify.inclusion import InclusionChecker
 from gateway_verify.merkle import HASH_SIZE, leaf_hash, verify_consistency
 from gateway_verify.note import Checkpoint, VerifierKey, check_note, parse_checkpoint, parse_key
@@ -59,6 +60,7 @@ class Report:
     signed_by: list[str] = field(default_factory=list)
     archive_keys: list[str] = field(default_factory=list)
     previous: Checkpoint | None = None
+    handovers: list[str] = field(default_factory=list)  # key hand-overs followed
     export_record: ExportRecord | None = None  # set once it is proved in the checkpoint
     tally: Tally = field(default_factory=Tally)
 
@@ -114,7 +116,8 @@ class _Run:
 
     def __init__(self, report: Report, trusted: list[VerifierKey]) -> None:
         self.report = report
-        self.trusted = trusted
+        self.trusted = list(trusted)  # grows by the new key of each hand-over followed
+        self.handovers: list[Handover] = []
         self.consistency: dict[str, Any] | None = None
         # per record line: its index (-1 when unreadable) and leaf hash, for the proof pass
         self.indices = array("q")
@@ -140,6 +143,19 @@ class _Run:
         self.report.manifest = manifest
         self.report.filters = Filters.from_manifest(manifest.get("filters"))
 
+    def _handovers_jsonl(self, member: Member) -> None:
+        for line_no, line in enumerate(member.lines(), start=1):
+            try:
+                doc = parse_line(line)
+            except ValueError:
+                doc = None
+            found = follow(doc, self.trusted, line_no)
+            if isinstance(found, str):
+                self.report.fail(found)
+            elif found is not None:
+                self.handovers.append(found)
+                self.trusted.append(found.new)
+
     def _checkpoint(self, member: Member) -> None:
         try:
             note = member.read_small().decode("utf-8")
@@ -153,6 +169,16 @@ class _Run:
             self.report.fail(problem)
         self.report.signed_by = check.verified_by
         self.report.checkpoint = checkpoint
+        for handover in self.handovers:
+            fork = fork_between(handover.checkpoint, checkpoint, handover.consistency)
+            size = handover.checkpoint.size
+            if fork:
+                self.report.fail(f"hand-over at tree size {size:,} does not lead to the "
+                                 f"checkpoint: {fork}")
+            else:
+                self.report.handovers.append(
+                    f"key handed over from `{label(handover.old)}` to `{label(handover.new)}` "
+                    f"at tree size {size:,}, co-signed")
         manifest = self.report.manifest
         if manifest.get("origin") != checkpoint.origin:
             self.report.fail("manifest `origin` differs from the checkpoint's origin")

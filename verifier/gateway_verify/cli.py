@@ -85,6 +85,7 @@ def print_report(report: Report, quiet: bool) -> None:
         if manifest:
             lines.append(f"exported by {manifest.get('exported_by')} at "
                          f"{manifest.get('exported_at')}")
+        lines += report.handovers
         lines += [f"keys in the archive: {k}" for k in report.archive_keys]
         if report.export_record is not None:
             er = report.export_record
