@@ -21,6 +21,7 @@ from gateway.accesslog.keyring import LogKeyring
 from gateway.accesslog.note import SIG_PREFIX
 from gateway.keyrotation import Rotation, rotate_log_key
 from gateway_verify.cli import main as verify_main
+from tests.verify.test_verify_korean import assert_korean_too
 from tests.verify.conftest import ORIGIN, make_record, read_archive, tampered
 
 Members = dict[str, bytes]
@@ -58,6 +59,7 @@ def rotated(tmp_path: Path) -> Iterator[Rotated]:
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
     code = verify_main([str(a) for a in args])
     out, err = capsys.readouterr()
+    assert_korean_too(capsys, code, args)
     return code, out, err
 
 

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.accesslog import LogSigner
 from gateway_verify.cli import main as verify_main
+from tests.verify.test_verify_korean import assert_korean_too
 from tests.verify.conftest import ORIGIN, Gateway, tampered
 
 Members = dict[str, bytes]
@@ -19,7 +20,9 @@ Members = dict[str, bytes]
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
     code = verify_main([str(a) for a in args])
-    return code, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert_korean_too(capsys, code, args)
+    return code, err
 
 
 def lines(members: Members, name: str) -> list[bytes]:

@@ -60,7 +60,8 @@ class Report:
     signed_by: list[str] = field(default_factory=list)
     archive_keys: list[str] = field(default_factory=list)
     previous: Checkpoint | None = None
-    handovers: list[str] = field(default_factory=list)  # key hand-overs followed
+    handovers: list[str] = field(default_factory=list)  # key hand-overs followed, as lines
+    handover_steps: list[tuple[str, str, int]] = field(default_factory=list)  # old, new, size
     export_record: ExportRecord | None = None  # set once it is proved in the checkpoint
     tally: Tally = field(default_factory=Tally)
 
@@ -176,6 +177,8 @@ class _Run:
                 self.report.fail(f"hand-over at tree size {size:,} does not lead to the "
                                  f"checkpoint: {fork}")
             else:
+                self.report.handover_steps.append(
+                    (label(handover.old), label(handover.new), size))
                 self.report.handovers.append(
                     f"key handed over from `{label(handover.old)}` to `{label(handover.new)}` "
                     f"at tree size {size:,}, co-signed")
