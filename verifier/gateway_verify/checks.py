@@ -17,6 +17,7 @@ import binascii
 import json
 import json.scanner
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,10 +77,18 @@ class Report:
             self.unlisted += 1
 
 
+RecordSink = Callable[[int, dict[str, Any]], None]
+"""Given (index, record) for each record proved included in a checkpoint a trusted key signed."""
+
+
 def verify_archive(path: Path, trusted: list[VerifierKey],
-                   previous_note: str | None = None) -> Report:
-    """Check everything in the archive at `path`; the report says what holds and what not."""
-    run = _Run(Report(path), trusted)
+                   previous_note: str | None = None, verified: RecordSink | None = None) -> Report:
+    """Check everything in the archive at `path`; the report says what holds and what not.
+
+    `verified`, when given, receives each record whose inclusion proof holds against a
+    checkpoint signed by a trusted key named as its origin — only those (for reports).
+    """
+    run = _Run(Report(path), trusted, verified)
     try:
         for member in read_members(path):
             run.member(member)
@@ -115,8 +124,12 @@ def _hashes(value: Any, what: str) -> list[bytes]:
 class _Run:
     """State of one pass over the archive's members."""
 
-    def __init__(self, report: Report, trusted: list[VerifierKey]) -> None:
+    def __init__(self, report: Report, trusted: list[VerifierKey],
+                 verified: RecordSink | None = None) -> None:
         self.report = report
+        self.sink = verified
+        self.trusted_checkpoint = False
+        self.parsed: dict[int, dict[str, Any]] = {}  # by index, kept only for `sink`
         self.trusted = list(trusted)  # grows by the new key of each hand-over followed
         self.handovers: list[Handover] = []
         self.consistency: dict[str, Any] | None = None
@@ -168,6 +181,7 @@ class _Run:
                                                                        "checkpoint")
         if problem:
             self.report.fail(problem)
+        self.trusted_checkpoint = problem is None
         self.report.signed_by = check.verified_by
         self.report.checkpoint = checkpoint
         for handover in self.handovers:
@@ -176,6 +190,7 @@ class _Run:
             if fork:
                 self.report.fail(f"hand-over at tree size {size:,} does not lead to the "
                                  f"checkpoint: {fork}")
+                self.trusted_checkpoint = False
             else:
                 self.report.handover_steps.append(
                     (label(handover.old), label(handover.new), size))
@@ -282,6 +297,8 @@ class _Run:
                 report.fail(f"record at index {index} is outside the declared filters: "
                             f"{outside}")
             tally.add(index, record)
+            if self.sink is not None:
+                self.parsed[index] = record
 
     def _proofs_jsonl(self, member: Member) -> None:
         report, checkpoint = self.report, self.report.checkpoint
@@ -319,6 +336,9 @@ class _Run:
             at += 1
             if checker.check(index, leaf, hashes):
                 self.proved += 1
+                record = self.parsed.pop(index, None)
+                if record is not None and self.sink is not None and self.trusted_checkpoint:
+                    self.sink(index, record)
             elif index >= checkpoint.size:
                 pass  # already reported as added after the checkpoint
             else:

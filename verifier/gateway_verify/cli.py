@@ -2,6 +2,7 @@
 
     gateway-verify ARCHIVE --key VKEY [--key VKEY ...] [--key-file F] [--previous-checkpoint F]
     gateway-verify consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF --key VKEY [...]
+    gateway-verify report ARCHIVE --by customer|employee|system --key VKEY [...]
 
 Exit status: 0 when everything holds, 1 when a check fails (each failure is named on
 stderr), 2 when the command itself is wrong (no trusted key, unreadable key file).
@@ -15,11 +16,12 @@ import binascii
 import sys
 from pathlib import Path
 
+from gateway_verify.access_report import BY, AccessReport
 from gateway_verify.checks import fork_between, load_trusted, verify_archive
 from gateway_verify.errors import MalformedNote, VerifyError
 from gateway_verify.korean import translate
 from gateway_verify.note import VerifierKey, check_note, parse_checkpoint
-from gateway_verify.render import LANGS, finding, print_report
+from gateway_verify.render import LANGS, finding, print_findings, print_report
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -38,13 +40,44 @@ def archive_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gateway-verify",
         description="Verify an access-log export archive offline (docs/EXPORT-FORMAT.md). "
-        "Use `gateway-verify consistency OLD NEW PROOF` to check two checkpoints for a fork.")
+        "Use `gateway-verify consistency OLD NEW PROOF` to check two checkpoints for a fork, "
+        "`gateway-verify report ARCHIVE --by customer|employee|system` for who looked at whom.")
     parser.add_argument("archive", type=Path, help="the export archive (.tar or .tar.gz)")
     _key_options(parser)
     parser.add_argument("--previous-checkpoint", type=Path, metavar="FILE",
                         help="the checkpoint of the previous export, to prove no fork since")
     parser.add_argument("--quiet", action="store_true", help="print no summary")
     return parser
+
+
+def report_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway-verify report",
+        description="Who looked at whom, when and why: the archive's records that verify, "
+        "grouped by customer, employee or system (records that do not verify are left out).")
+    parser.add_argument("archive", type=Path, help="the export archive (.tar or .tar.gz)")
+    parser.add_argument("--by", choices=BY, required=True, help="how to group the accesses")
+    _key_options(parser)
+    parser.add_argument("--previous-checkpoint", type=Path, metavar="FILE",
+                        help="the checkpoint of the previous export, to prove no fork since")
+    return parser
+
+
+def report_command(argv: list[str]) -> int:
+    args = report_parser().parse_args(argv)
+    trusted = _trusted(args)
+    if trusted is None:
+        return USAGE
+    previous = None
+    if args.previous_checkpoint is not None:
+        previous = _read_text(args.previous_checkpoint, args.lang)
+        if previous is None:
+            return USAGE
+    accesses = AccessReport(args.by)
+    report = verify_archive(args.archive, trusted, previous, verified=accesses.add)
+    print_findings(report, args.lang)
+    print("\n".join(accesses.lines(args.lang, report.tally.count)))
+    return OK if report.ok else FAILED
 
 
 def consistency_parser() -> argparse.ArgumentParser:
@@ -161,4 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "consistency":
         return consistency_command(argv[1:])
+    if argv and argv[0] == "report":
+        return report_command(argv[1:])
     return verify_command(argv)

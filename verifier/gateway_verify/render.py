@@ -100,14 +100,19 @@ def summary_ko(report: Report) -> list[str]:
     return lines
 
 
-def print_report(report: Report, quiet: bool, lang: str = "en") -> None:
-    """Findings (stderr) before the summary (stdout), then the verdict."""
+def print_findings(report: Report, lang: str) -> None:
+    """Each failed check on its own line on stderr."""
     for problem in report.problems:
         print(finding(problem, lang), file=sys.stderr)
     if report.unlisted:
-        print("FAILED: ... and {} more problems".format(report.unlisted) if lang == "en" else
+        print(f"FAILED: ... and {report.unlisted} more problems" if lang == "en" else
               f"실패: ... 그 밖에 문제 {report.unlisted}건", file=sys.stderr)
     sys.stderr.flush()
+
+
+def print_report(report: Report, quiet: bool, lang: str = "en") -> None:
+    """Findings (stderr) before the summary (stdout), then the verdict."""
+    print_findings(report, lang)
     if not quiet:
         print("\n".join(summary_en(report) if lang == "en" else summary_ko(report)))
     total = len(report.problems) + report.unlisted
