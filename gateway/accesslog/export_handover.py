@@ -17,7 +17,7 @@ import base64
 import json
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from gateway.accesslog import store
 from gateway.accesslog.checkpoint import parse_checkpoint
@@ -37,18 +37,59 @@ def _is_log_key_rotation(record: Any) -> bool:
             and isinstance(new.get("verifier_key"), str))
 
 
+def _signers(note: str) -> frozenset[bytes]:
+    """Key hashes of a note's signature lines (4 bytes each; the note was stored verified)."""
+    block = note[note.rindex("\n\n") + 2 :]
+    return frozenset(base64.b64decode(line.rpartition(" ")[2])[:4]
+                     for line in block.splitlines() if line.startswith(SIG_PREFIX))
+
+
+def _cosigned(conn: Connection, tree_size: int) -> list[tuple[int, str]]:
+    """The stored checkpoints of size ≤ `tree_size` signed by two keys or more, by size.
+
+    Not a scan of every checkpoint (one a second while records arrive): a retired key never
+    signs again, so between two checkpoints signed by the same single key there is no
+    hand-over. Bisecting where the signers change costs O(rotations × log n) look-ups.
+    """
+    cps = store.checkpoints
+
+    def first(where: Any) -> tuple[int, str] | None:
+        row = conn.execute(select(cps.c.size, cps.c.note).where(where)
+                           .order_by(cps.c.size).limit(1)).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def last(where: Any) -> tuple[int, str] | None:
+        row = conn.execute(select(cps.c.size, cps.c.note).where(where)
+                           .order_by(cps.c.size.desc()).limit(1)).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    lo, hi = first(cps.c.size <= tree_size), last(cps.c.size <= tree_size)
+    if lo is None or hi is None:
+        return []
+    found = {cp[0]: cp[1] for cp in (lo, hi) if len(_signers(cp[1])) > 1}
+    todo = [(lo, hi)]
+    while todo:
+        a, b = todo.pop()
+        sa, sb = _signers(a[1]), _signers(b[1])
+        if b[0] <= a[0] or (sa == sb and len(sa) == 1):
+            continue
+        mid = (a[0] + b[0]) // 2
+        m = first((cps.c.size > a[0]) & (cps.c.size >= mid) & (cps.c.size < b[0])) or \
+            last((cps.c.size > a[0]) & (cps.c.size < b[0]))
+        if m is None:
+            continue  # a and b are neighbours: both already looked at
+        if len(_signers(m[1])) > 1:
+            found[m[0]] = m[1]
+        todo += [(a, m), (m, b)]
+    return sorted(found.items())
+
+
 def handovers(access_log: AccessLog, engine: Engine, tree_size: int) -> list[dict[str, Any]]:
     """One `handovers.jsonl` document per co-signed hand-over checkpoint of size ≤ `tree_size`."""
-    cosigned = f"%\n{SIG_PREFIX}%\n{SIG_PREFIX}%"  # two or more signature lines
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(store.checkpoints.c.size, store.checkpoints.c.note)
-            .where(store.checkpoints.c.note.like(cosigned),
-                   store.checkpoints.c.size <= tree_size)
-            .order_by(store.checkpoints.c.size)).all()
+        rows = _cosigned(conn, tree_size)
     out = []
     for size, note in rows:
-        note = str(note)
         checkpoint = parse_checkpoint(note[: note.rindex("\n\n") + 1])
         found = None
         start = max(0, checkpoint.size - SEARCH_BACK)
@@ -60,9 +101,9 @@ def handovers(access_log: AccessLog, engine: Engine, tree_size: int) -> list[dic
         index, data = found
         out.append({
             "checkpoint": note,
-            "consistency": _b64(access_log.consistency_proof(int(size), tree_size)),
+            "consistency": _b64(access_log.consistency_proof(size, tree_size)),
             "index": index,
-            "proof": _b64(access_log.inclusion_proof(index, int(size))),
+            "proof": _b64(access_log.inclusion_proof(index, size)),
             "record": data.decode("utf-8"),
         })
     return out

@@ -193,3 +193,34 @@ def test_handover_that_the_checkpoint_does_not_extend(
                        "--key", rotated.rotation.old_key)
     assert code == 1
     assert "FAILED: hand-over at tree size 31 does not lead to the checkpoint: fork" in err
+
+
+def test_two_rotations_among_many_checkpoints_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The exporter finds both hand-overs among 120 checkpoints; v1 alone reaches v3."""
+    from gateway.accesslog.export_handover import _cosigned
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(mode=0o700)
+    kr.create_first_key(secrets, ORIGIN)
+    keyring = LogKeyring(secrets, ORIGIN)
+    engine = create_engine(f"sqlite:///{tmp_path / 'twice.db'}")
+    rotations = []
+    with AccessLog(engine, keyring, origin=ORIGIN) as log:
+        for n in range(120):
+            bulk_append(engine, [make_record(n)])
+            log.checkpoint()
+            if n in (40, 90):
+                rotations.append(rotate_log_key(log, keyring, tmp_path / "public", now=NOW,
+                                                trigger="test"))
+        with engine.connect() as conn:
+            assert [size for size, _ in _cosigned(conn, log.size())] == [42, 93]
+        out = tmp_path / "twice.tar.gz"
+        export_archive(log, engine, out, exported_by="auditor@fsc.example", now=NOW,
+                       verifier_keys=[rotations[0].old_key, *(r.new_key for r in rotations)])
+    engine.dispose()
+    code, text, err = run(capsys, out, "--key", rotations[0].old_key)
+    assert (code, err) == (0, "")
+    assert text.count("key handed over from") == 2
+    assert "at tree size 42, co-signed" in text and "at tree size 93, co-signed" in text
