@@ -190,7 +190,8 @@ def test_python_dash_m_runs_standalone(
     keys.write_text(f"# the log key\n{gw.signer.verifier_key()}\n")
     # a copy of gateway_verify alone, run from outside the checkout
     (tmp_path / "only").mkdir()
-    subprocess.run(["cp", "-r", str(ROOT / "verifier" / "gateway_verify"), str(tmp_path / "only")], check=True)
+    subprocess.run(["cp", "-r", str(ROOT / "verifier" / "gateway_verify"), str(tmp_path / "only")],
+                   check=True)
     done = subprocess.run(
         [sys.executable, "-c", RUN_COPY, str(tmp_path / "only"), str(archive),
          "--key-file", str(keys)],
