@@ -85,7 +85,8 @@ def test(args: list[str]) -> None:
         say("no go or golang.org/x/mod: the Go interop tests are skipped")
     if not args:  # the whole suite: the types are checked too (mypy --strict, pyproject)
         say("type check: mypy --strict on gateway, pseudonymizer, gateway_verify")
-        run([str(PY), "-m", "mypy", "gateway", "pseudonymizer", "gateway_verify"], env=env)
+        run([str(PY), "-m", "mypy", "gateway", "pseudonymizer", "verifier/gateway_verify"],
+            env=env)
     run([str(PY), "-m", "pytest", *args], env=env)
 
 

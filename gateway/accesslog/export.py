@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, select
 
-from gateway.accesslog import export_proofs, store
+from gateway.accesslog import export_handover, export_proofs, store
 from gateway.accesslog.canonical import canonical_json
 from gateway.accesslog.checkpoint import Checkpoint, parse_checkpoint
 from gateway.accesslog.errors import LogCorrupted, NoteError
@@ -161,8 +161,12 @@ def export_archive(
             "records": counts.records_json(),
             "tree_size": head.size,
         }
+        # key hand-overs, so a verifier trusting an older log key follows to the signer's
+        handovers = export_handover.handovers(access_log, engine, head.size)
         members: list[tuple[str, bytes | Path]] = [
             ("manifest.json", canonical_json(manifest) + b"\n"),
+            *([("handovers.jsonl", b"".join(canonical_json(h) + b"\n" for h in handovers))]
+              if handovers else []),
             ("checkpoint", note.encode("utf-8")),
             *((f"keys/{h}.vkey", (k + "\n").encode("utf-8")) for h, k in keys),
         ]

@@ -170,7 +170,7 @@ def test_export_refuses_a_previous_checkpoint_from_a_fork(
 
 def test_verifier_imports_only_the_standard_library_and_cryptography() -> None:
     allowed = set(sys.stdlib_module_names) | {"cryptography", "gateway_verify"}
-    for path in (ROOT / "gateway_verify").glob("*.py"):
+    for path in (ROOT / "verifier" / "gateway_verify").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.Import):
@@ -190,7 +190,8 @@ def test_python_dash_m_runs_standalone(
     keys.write_text(f"# the log key\n{gw.signer.verifier_key()}\n")
     # a copy of gateway_verify alone, run from outside the checkout
     (tmp_path / "only").mkdir()
-    subprocess.run(["cp", "-r", str(ROOT / "gateway_verify"), str(tmp_path / "only")], check=True)
+    subprocess.run(["cp", "-r", str(ROOT / "verifier" / "gateway_verify"), str(tmp_path / "only")],
+                   check=True)
     done = subprocess.run(
         [sys.executable, "-c", RUN_COPY, str(tmp_path / "only"), str(archive),
          "--key-file", str(keys)],

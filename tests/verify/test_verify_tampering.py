@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.accesslog import LogSigner
 from gateway_verify.cli import main as verify_main
+from tests.verify.test_verify_korean import assert_korean_too
 from tests.verify.conftest import ORIGIN, Gateway, tampered
 
 Members = dict[str, bytes]
@@ -19,7 +20,9 @@ Members = dict[str, bytes]
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str]:
     code = verify_main([str(a) for a in args])
-    return code, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert_korean_too(capsys, code, args)
+    return code, err
 
 
 def lines(members: Members, name: str) -> list[bytes]:
@@ -165,6 +168,50 @@ def test_checkpoint_signed_by_a_wrong_key_of_the_trusted_name(
                     "--key", gw.signer.verifier_key())
     assert code == 1
     assert f"checkpoint signed by the wrong key: `{ORIGIN}+" in err
+
+
+OTHER_LOG = "card.example-holdings.co.kr/access-log"  # another log the regulator also trusts
+
+
+def test_checkpoint_resigned_under_another_origin(
+    gw: Gateway, archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The trusted key (named after our origin) signs a body naming another log."""
+    def change(m: Members) -> None:
+        old = m["checkpoint"].decode()
+        body = old[: old.index("\n\n") + 1].replace(ORIGIN, OTHER_LOG, 1)
+        resign(m, gw.signer, body)
+        edit_json(m, "manifest.json", lambda d: d.update(origin=OTHER_LOG))
+
+    code, err = run(capsys, tampered(archive, change), "--key", gw.signer.verifier_key())
+    assert code == 1
+    assert (f"FAILED: checkpoint origin `{OTHER_LOG}` is not the name of the trusted key that "
+            f"signed it: signed as `{ORIGIN}`") in err
+
+
+def test_checkpoint_signed_by_another_trusted_log(
+    gw: Gateway, archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Our origin line, re-signed by the key of another log the regulator trusts too."""
+    other = LogSigner(Ed25519PrivateKey.generate(), OTHER_LOG)
+    code, err = run(capsys, tampered(archive, lambda m: resign(m, other)),
+                    "--key", gw.signer.verifier_key(), "--key", other.verifier_key())
+    assert code == 1
+    assert (f"FAILED: checkpoint origin `{ORIGIN}` is not the name of the trusted key that "
+            f"signed it: signed as `{OTHER_LOG}`") in err
+
+
+def test_consistency_command_checks_the_origin_too(
+    gw: Gateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = gw.log.checkpoint()
+    body = old[: old.index("\n\n") + 1].replace(ORIGIN, OTHER_LOG, 1)
+    (tmp_path / "old").write_text(gw.signer.sign_note(body))
+    (tmp_path / "new").write_text(gw.signer.sign_note(body))
+    code, err = run(capsys, "consistency", tmp_path / "old", tmp_path / "new",
+                    "--key", gw.signer.verifier_key())
+    assert code == 1
+    assert f"old checkpoint origin `{OTHER_LOG}` is not the name of the trusted key" in err
 
 
 def test_altered_checkpoint_body(

@@ -18,8 +18,9 @@ from gateway_verify.errors import MalformedArchive
 MAX_SMALL_MEMBER = 16 * 1024 * 1024  # manifest, checkpoint, keys, consistency: never larger
 KEY_MEMBER = re.compile(r"keys/[0-9a-f]{8}\.vkey")
 # member name → its position in the order; keys share one position and may repeat
-ORDER = {"manifest.json": 0, "checkpoint": 1, "keys": 2, "consistency.json": 3,
-         "export-record.json": 4, "export-proof.json": 5, "records.jsonl": 6, "proofs.jsonl": 7}
+ORDER = {"manifest.json": 0, "handovers.jsonl": 1, "checkpoint": 2, "keys": 3,
+         "consistency.json": 4, "export-record.json": 5, "export-proof.json": 6,
+         "records.jsonl": 7, "proofs.jsonl": 8}
 REQUIRED = ("manifest.json", "checkpoint", "keys", "export-record.json", "export-proof.json",
             "records.jsonl", "proofs.jsonl")
 

@@ -2,6 +2,7 @@
 
     gateway-verify ARCHIVE --key VKEY [--key VKEY ...] [--key-file F] [--previous-checkpoint F]
     gateway-verify consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF --key VKEY [...]
+    gateway-verify report ARCHIVE --by customer|employee|system --key VKEY [...]
 
 Exit status: 0 when everything holds, 1 when a check fails (each failure is named on
 stderr), 2 when the command itself is wrong (no trusted key, unreadable key file).
@@ -15,14 +16,20 @@ import binascii
 import sys
 from pathlib import Path
 
-from gateway_verify.checks import Report, fork_between, load_trusted, verify_archive
+from gateway_verify.access_report import BY, AccessReport
+from gateway_verify.checks import fork_between, load_trusted, verify_archive
 from gateway_verify.errors import MalformedNote, VerifyError
+from gateway_verify.korean import translate
 from gateway_verify.note import VerifierKey, check_note, parse_checkpoint
+from gateway_verify.render import LANGS, finding, print_findings, print_report
 
 OK, FAILED, USAGE = 0, 1, 2
 
 
 def _key_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", choices=LANGS, default="en",
+                        help="language of findings and summary: en (default) or ko "
+                        "(Korean, times in KST)")
     parser.add_argument("--key", action="append", default=[], metavar="VKEY",
                         help="a trusted log verifier key `name+hash+base64` (repeatable)")
     parser.add_argument("--key-file", action="append", default=[], type=Path, metavar="FILE",
@@ -33,13 +40,44 @@ def archive_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gateway-verify",
         description="Verify an access-log export archive offline (docs/EXPORT-FORMAT.md). "
-        "Use `gateway-verify consistency OLD NEW PROOF` to check two checkpoints for a fork.")
+        "Use `gateway-verify consistency OLD NEW PROOF` to check two checkpoints for a fork, "
+        "`gateway-verify report ARCHIVE --by customer|employee|system` for who looked at whom.")
     parser.add_argument("archive", type=Path, help="the export archive (.tar or .tar.gz)")
     _key_options(parser)
     parser.add_argument("--previous-checkpoint", type=Path, metavar="FILE",
                         help="the checkpoint of the previous export, to prove no fork since")
     parser.add_argument("--quiet", action="store_true", help="print no summary")
     return parser
+
+
+def report_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway-verify report",
+        description="Who looked at whom, when and why: the archive's records that verify, "
+        "grouped by customer, employee or system (records that do not verify are left out).")
+    parser.add_argument("archive", type=Path, help="the export archive (.tar or .tar.gz)")
+    parser.add_argument("--by", choices=BY, required=True, help="how to group the accesses")
+    _key_options(parser)
+    parser.add_argument("--previous-checkpoint", type=Path, metavar="FILE",
+                        help="the checkpoint of the previous export, to prove no fork since")
+    return parser
+
+
+def report_command(argv: list[str]) -> int:
+    args = report_parser().parse_args(argv)
+    trusted = _trusted(args)
+    if trusted is None:
+        return USAGE
+    previous = None
+    if args.previous_checkpoint is not None:
+        previous = _read_text(args.previous_checkpoint, args.lang)
+        if previous is None:
+            return USAGE
+    accesses = AccessReport(args.by)
+    report = verify_archive(args.archive, trusted, previous, verified=accesses.add)
+    print_findings(report, args.lang)
+    print("\n".join(accesses.lines(args.lang, report.tally.count)))
+    return OK if report.ok else FAILED
 
 
 def consistency_parser() -> argparse.ArgumentParser:
@@ -54,55 +92,28 @@ def consistency_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _usage_error(message: str, lang: str) -> None:
+    print(f"gateway-verify: {message if lang == 'en' else translate(message)}", file=sys.stderr)
+
+
 def _trusted(args: argparse.Namespace) -> list[VerifierKey] | None:
     try:
         trusted = load_trusted(args.key, args.key_file)
     except VerifyError as exc:
-        print(f"gateway-verify: {exc}", file=sys.stderr)
+        _usage_error(str(exc), args.lang)
         return None
     if not trusted:
-        print("gateway-verify: no trusted key given: use --key or --key-file", file=sys.stderr)
+        _usage_error("no trusted key given: use --key or --key-file", args.lang)
         return None
     return trusted
 
 
-def _read_text(path: Path) -> str | None:
+def _read_text(path: Path, lang: str = "en") -> str | None:
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"gateway-verify: cannot read `{path}`: {exc}", file=sys.stderr)
+        _usage_error(f"cannot read `{path}`: {exc}", lang)
         return None
-
-
-def print_report(report: Report, quiet: bool) -> None:
-    if not quiet:
-        manifest = report.manifest
-        cp = report.checkpoint
-        lines = [f"archive: {report.archive}"]
-        if cp is not None:
-            signed = ", ".join(report.signed_by) or "no trusted key"
-            lines.append(f"log: {cp.origin}, tree size {cp.size:,}, signed by {signed}")
-        if manifest:
-            lines.append(f"exported by {manifest.get('exported_by')} at "
-                         f"{manifest.get('exported_at')}")
-        lines += [f"keys in the archive: {k}" for k in report.archive_keys]
-        if report.export_record is not None:
-            er = report.export_record
-            lines.append(f"export record: log index {er.index:,}, covers tree size "
-                         f"{er.covers_tree_size:,}, {er.selected:,} records selected")
-        if report.filters is not None:
-            lines += [f"filter {line}" for line in report.filters.describe()]
-        lines += report.tally.lines()
-        if report.previous is not None:
-            lines.append(f"previous checkpoint: tree size {report.previous.size:,}")
-        print("\n".join(lines))
-    for problem in report.problems:
-        print(f"FAILED: {problem}", file=sys.stderr)
-    if report.unlisted:
-        print(f"FAILED: ... and {report.unlisted} more problems", file=sys.stderr)
-    verdict = "OK: every check holds" if report.ok else \
-        f"FAILED: {len(report.problems) + report.unlisted} problem(s)"
-    print(verdict, file=sys.stdout if report.ok else sys.stderr)
 
 
 def verify_command(argv: list[str]) -> int:
@@ -112,11 +123,11 @@ def verify_command(argv: list[str]) -> int:
         return USAGE
     previous = None
     if args.previous_checkpoint is not None:
-        previous = _read_text(args.previous_checkpoint)
+        previous = _read_text(args.previous_checkpoint, args.lang)
         if previous is None:
             return USAGE
     report = verify_archive(args.archive, trusted, previous)
-    print_report(report, args.quiet)
+    print_report(report, args.quiet, args.lang)
     return OK if report.ok else FAILED
 
 
@@ -139,8 +150,9 @@ def consistency_command(argv: list[str]) -> int:
     trusted = _trusted(args)
     if trusted is None:
         return USAGE
-    texts = [_read_text(p) for p in (args.old, args.new)]
-    proof_text = "" if args.proof is None else _read_text(args.proof)
+    lang = args.lang
+    texts = [_read_text(p, lang) for p in (args.old, args.new)]
+    proof_text = "" if args.proof is None else _read_text(args.proof, lang)
     if None in texts or proof_text is None:
         return USAGE
     problems = []
@@ -148,27 +160,33 @@ def consistency_command(argv: list[str]) -> int:
     for label, text in zip(("old checkpoint", "new checkpoint"), texts):
         try:
             check = check_note(text or "", trusted)
-            checkpoints.append(parse_checkpoint(check.text))
+            checkpoint = parse_checkpoint(check.text)
         except MalformedNote as exc:
-            print(f"FAILED: {label} is malformed: {exc}", file=sys.stderr)
+            print(finding(f"{label} is malformed: {exc}", lang), file=sys.stderr)
             return FAILED
-        problem = check.problem(label)
+        checkpoints.append(checkpoint)
+        problem = check.problem(label) or check.origin_problem(checkpoint.origin, label)
         if problem:
             problems.append(problem)
     try:
         proof = _proof_hashes(proof_text)
     except (ValueError, AttributeError, binascii.Error):
-        print("FAILED: the proof is not base64 hashes or a consistency.json", file=sys.stderr)
+        print(finding("the proof is not base64 hashes or a consistency.json", lang),
+              file=sys.stderr)
         return FAILED
     old, new = checkpoints
     fork = fork_between(old, new, proof)
     if fork:
         problems.append(fork)
     for problem in problems:
-        print(f"FAILED: {problem}", file=sys.stderr)
+        print(finding(problem, lang), file=sys.stderr)
     if problems:
         return FAILED
-    print(f"OK: tree size {new.size:,} extends tree size {old.size:,} of `{old.origin}`")
+    if lang == "en":
+        print(f"OK: tree size {new.size:,} extends tree size {old.size:,} of `{old.origin}`")
+    else:
+        print(f"확인 완료: 트리 크기 {new.size:,}은(는) `{old.origin}`의 트리 크기 "
+              f"{old.size:,}을(를) 이어 갑니다 (분기 없음)")
     return OK
 
 
@@ -212,4 +230,6 @@ def main(argv: list[str] | None = None) -> int:
         return consistency_command(argv[1:])
     if argv and argv[0] == "campaign":
         return campaign_command(argv[1:])
+    if argv and argv[0] == "report":
+        return report_command(argv[1:])
     return verify_command(argv)

@@ -17,6 +17,7 @@ import binascii
 import json
 import json.scanner
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from gateway_verify.archive import Member, read_members
 from gateway_verify.errors import MalformedArchive, MalformedKey, MalformedNote, VerifyError
 from gateway_verify.export_record import ExportRecord, selection_digest
 from gateway_verify.filters import Filters
+from gateway_verify.handover import Handover, follow, label
 from gateway_verify.inclusion import InclusionChecker
 from gateway_verify.merkle import HASH_SIZE, leaf_hash, verify_consistency
 from gateway_verify.note import Checkpoint, VerifierKey, check_note, parse_checkpoint, parse_key
@@ -59,6 +61,8 @@ class Report:
     signed_by: list[str] = field(default_factory=list)
     archive_keys: list[str] = field(default_factory=list)
     previous: Checkpoint | None = None
+    handovers: list[str] = field(default_factory=list)  # key hand-overs followed, as lines
+    handover_steps: list[tuple[str, str, int]] = field(default_factory=list)  # old, new, size
     export_record: ExportRecord | None = None  # set once it is proved in the checkpoint
     tally: Tally = field(default_factory=Tally)
 
@@ -73,10 +77,18 @@ class Report:
             self.unlisted += 1
 
 
+RecordSink = Callable[[int, dict[str, Any]], None]
+"""Given (index, record) for each record proved included in a checkpoint a trusted key signed."""
+
+
 def verify_archive(path: Path, trusted: list[VerifierKey],
-                   previous_note: str | None = None) -> Report:
-    """Check everything in the archive at `path`; the report says what holds and what not."""
-    run = _Run(Report(path), trusted)
+                   previous_note: str | None = None, verified: RecordSink | None = None) -> Report:
+    """Check everything in the archive at `path`; the report says what holds and what not.
+
+    `verified`, when given, receives each record whose inclusion proof holds against a
+    checkpoint signed by a trusted key named as its origin — only those (for reports).
+    """
+    run = _Run(Report(path), trusted, verified)
     try:
         for member in read_members(path):
             run.member(member)
@@ -112,9 +124,14 @@ def _hashes(value: Any, what: str) -> list[bytes]:
 class _Run:
     """State of one pass over the archive's members."""
 
-    def __init__(self, report: Report, trusted: list[VerifierKey]) -> None:
+    def __init__(self, report: Report, trusted: list[VerifierKey],
+                 verified: RecordSink | None = None) -> None:
         self.report = report
-        self.trusted = trusted
+        self.sink = verified
+        self.trusted_checkpoint = False
+        self.parsed: dict[int, dict[str, Any]] = {}  # by index, kept only for `sink`
+        self.trusted = list(trusted)  # grows by the new key of each hand-over followed
+        self.handovers: list[Handover] = []
         self.consistency: dict[str, Any] | None = None
         # per record line: its index (-1 when unreadable) and leaf hash, for the proof pass
         self.indices = array("q")
@@ -140,6 +157,19 @@ class _Run:
         self.report.manifest = manifest
         self.report.filters = Filters.from_manifest(manifest.get("filters"))
 
+    def _handovers_jsonl(self, member: Member) -> None:
+        for line_no, line in enumerate(member.lines(), start=1):
+            try:
+                doc = parse_line(line)
+            except ValueError:
+                doc = None
+            found = follow(doc, self.trusted, line_no)
+            if isinstance(found, str):
+                self.report.fail(found)
+            elif found is not None:
+                self.handovers.append(found)
+                self.trusted.append(found.new)
+
     def _checkpoint(self, member: Member) -> None:
         try:
             note = member.read_small().decode("utf-8")
@@ -147,11 +177,26 @@ class _Run:
             checkpoint = parse_checkpoint(check.text)
         except (UnicodeDecodeError, MalformedNote) as exc:
             raise MalformedArchive(f"`checkpoint` is not a signed checkpoint: {exc}") from exc
-        problem = check.problem("checkpoint")
+        problem = check.problem("checkpoint") or check.origin_problem(checkpoint.origin,
+                                                                       "checkpoint")
         if problem:
             self.report.fail(problem)
+        self.trusted_checkpoint = problem is None
         self.report.signed_by = check.verified_by
         self.report.checkpoint = checkpoint
+        for handover in self.handovers:
+            fork = fork_between(handover.checkpoint, checkpoint, handover.consistency)
+            size = handover.checkpoint.size
+            if fork:
+                self.report.fail(f"hand-over at tree size {size:,} does not lead to the "
+                                 f"checkpoint: {fork}")
+                self.trusted_checkpoint = False
+            else:
+                self.report.handover_steps.append(
+                    (label(handover.old), label(handover.new), size))
+                self.report.handovers.append(
+                    f"key handed over from `{label(handover.old)}` to `{label(handover.new)}` "
+                    f"at tree size {size:,}, co-signed")
         manifest = self.report.manifest
         if manifest.get("origin") != checkpoint.origin:
             self.report.fail("manifest `origin` differs from the checkpoint's origin")
@@ -252,6 +297,8 @@ class _Run:
                 report.fail(f"record at index {index} is outside the declared filters: "
                             f"{outside}")
             tally.add(index, record)
+            if self.sink is not None:
+                self.parsed[index] = record
 
     def _proofs_jsonl(self, member: Member) -> None:
         report, checkpoint = self.report, self.report.checkpoint
@@ -289,6 +336,9 @@ class _Run:
             at += 1
             if checker.check(index, leaf, hashes):
                 self.proved += 1
+                record = self.parsed.pop(index, None)
+                if record is not None and self.sink is not None and self.trusted_checkpoint:
+                    self.sink(index, record)
             elif index >= checkpoint.size:
                 pass  # already reported as added after the checkpoint
             else:
@@ -370,7 +420,8 @@ class _Run:
         except MalformedNote as exc:
             report.fail(f"previous checkpoint in `consistency.json` is malformed: {exc}")
             return None
-        problem = check.problem("previous checkpoint in `consistency.json`")
+        what = "previous checkpoint in `consistency.json`"
+        problem = check.problem(what) or check.origin_problem(old.origin, what)
         if problem:
             report.fail(problem)
         try:
@@ -393,7 +444,8 @@ class _Run:
         except MalformedNote as exc:
             report.fail(f"the given previous checkpoint is malformed: {exc}")
             return
-        problem = check.problem("the given previous checkpoint")
+        what = "the given previous checkpoint"
+        problem = check.problem(what) or check.origin_problem(given.origin, what)
         if problem:
             report.fail(problem)
         if given.size == new.size or (given.size > new.size):

@@ -103,6 +103,19 @@ class NoteCheck:
         names = ", ".join(f"`{n}`" for n in self.untrusted) or "nobody"
         return f"{what} signed by an untrusted key: signed by {names}, none of them trusted"
 
+    def origin_problem(self, origin: str, what: str) -> str | None:
+        """One line if no trusted key that verified is named `origin`, else None.
+
+        c2sp.org/tlog-checkpoint: the log's key name is its origin. A trusted key signing a
+        body with another origin line is vouching for some other log (or a body re-signed
+        under another origin), so its signature does not make this a checkpoint of the log.
+        """
+        if not self.verified_by or origin in self.verified_by:
+            return None
+        names = ", ".join(f"`{n}`" for n in dict.fromkeys(self.verified_by))
+        return (f"{what} origin `{origin}` is not the name of the trusted key that signed it: "
+                f"signed as {names}")
+
 
 def split_note(note: str) -> tuple[str, list[Signature]]:
     """Split a signed note into its text (ending in a newline) and its signature lines."""
