@@ -103,9 +103,9 @@ def _checked(name: str, what: str, attribute: Any) -> str:
     return name
 
 
-def fetch(databases: AffiliateDatabases, attributes: Sequence[AttributeSource],
-          customer_key: CustomerKey) -> dict[AttributeId, Any]:
-    """Raw values by attribute id; None where the owner has no row or the column is NULL."""
+def _by_table(attributes: Sequence[AttributeSource]
+              ) -> dict[tuple[str, str], list[AttributeSource]]:
+    """The attributes grouped by (owner, table), every name checked: one read per group."""
     groups: dict[tuple[str, str], list[AttributeSource]] = {}
     for attribute in attributes:
         if attribute.type not in DECODERS:
@@ -113,9 +113,14 @@ def fetch(databases: AffiliateDatabases, attributes: Sequence[AttributeSource],
         name = _checked(attribute.source.table, "table", attribute.id)
         _checked(attribute.source.column, "column", attribute.id)
         groups.setdefault((str(attribute.owner), name), []).append(attribute)
+    return groups
 
+
+def fetch(databases: AffiliateDatabases, attributes: Sequence[AttributeSource],
+          customer_key: CustomerKey) -> dict[AttributeId, Any]:
+    """Raw values by attribute id; None where the owner has no row or the column is NULL."""
     values: dict[AttributeId, Any] = {}
-    for (owner, table_name), group in groups.items():
+    for (owner, table_name), group in _by_table(attributes).items():
         row = _read_row(databases, owner, table_name,
                         sorted({a.source.column for a in group}), customer_key)
         for attribute in group:
@@ -156,13 +161,7 @@ def fetch_many(databases: AffiliateDatabases, attributes: Sequence[AttributeSour
     """`fetch` for a batch of customers (campaigns): one SELECT per owning table and batch,
     naming only the attributes' columns, `customer_key IN (…)` on the primary key. Customers
     the owner does not hold get None."""
-    groups: dict[tuple[str, str], list[AttributeSource]] = {}
-    for attribute in attributes:
-        if attribute.type not in DECODERS:
-            raise BadSource(f"attribute `{attribute.id}`: unknown type `{attribute.type}`")
-        name = _checked(attribute.source.table, "table", attribute.id)
-        _checked(attribute.source.column, "column", attribute.id)
-        groups.setdefault((str(attribute.owner), name), []).append(attribute)
+    groups = _by_table(attributes)
     values: dict[CustomerKey, dict[AttributeId, Any]] = {
         k: {AttributeId(a.id): None for a in attributes} for k in keys}
     if not keys:
