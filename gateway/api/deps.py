@@ -114,6 +114,19 @@ async def refuse_verified(request: Request, verified: VerifiedCaller,
     return error
 
 
+async def refuse_claimed(request: Request, caller: Caller, error: GatewayError) -> GatewayError:
+    """Record `error` as the refusal of an authenticated caller whose token id is already
+    claimed; return the problem to answer with (503 if the log failed)."""
+    svc: Services = request.app.state.services
+    try:
+        await record_refusal(svc, error, request_id=str(request.state.request_id),
+                             now=now_of(request), caller=caller,
+                             policy_version=svc.policy.current.version)
+    except GatewayError as failure:
+        return failure
+    return error
+
+
 VerifiedCallDep = Annotated[VerifiedCall, Depends(verified_call)]
 
 
@@ -121,6 +134,7 @@ async def authenticated_caller(request: Request, call: VerifiedCallDep) -> Calle
     """Authenticate step for routes that write no record of their own: the token id is
     claimed (in the next group commit of the log) before the route runs."""
     request.state.unclaimed_token = None  # claimed here, whatever happens next
+    request.state.caller = call.caller  # a later refusal (a body failing the schema) names it
     svc = call.services
     try:
         await svc.token_ids.claim(call.verified)

@@ -141,16 +141,20 @@ def validation_error_response(request: Request, exc: RequestValidationError, *,
 
 
 async def _refuse_unclaimed(request: Request, error: GatewayError) -> GatewayError:
-    """A request refused after its token was verified but before the route claimed the token
-    id (a body that fails the schema): the refusal is recorded and uses the id up, so the
-    token cannot be presented again. Returns the problem to answer with."""
-    from gateway.api.deps import refuse_verified  # the deps import the pipeline, which is heavy
+    """A request refused after its token was verified (a body that fails the schema): the
+    refusal is recorded, naming the caller, and uses the token id up if the route had not
+    claimed it yet, so the token cannot be presented again. Returns the problem to answer
+    with."""
+    from gateway.api.deps import refuse_claimed, refuse_verified  # deps import the pipeline
 
     verified = getattr(request.state, "unclaimed_token", None)
-    if verified is None:
-        return error
-    request.state.unclaimed_token = None
-    return await refuse_verified(request, verified, error)
+    if verified is not None:
+        request.state.unclaimed_token = None
+        return await refuse_verified(request, verified, error)
+    caller = getattr(request.state, "caller", None)  # claimed already (`CallerDep`)
+    if caller is not None:
+        return await refuse_claimed(request, caller, error)
+    return error
 
 
 def install_problem_handlers(app: FastAPI) -> None:

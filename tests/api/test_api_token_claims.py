@@ -61,3 +61,12 @@ def test_a_route_without_its_own_record_claims_the_token_first(gw: Harness) -> N
     assert gw.client.get("/v1/log/checkpoint", headers=headers).status_code == 200
     again = gw.client.get("/v1/log/checkpoint", headers=headers)
     assert_problem(again, 401, "token-replayed")
+
+
+def test_a_schema_refusal_on_another_route_is_recorded_with_its_caller(gw: Harness) -> None:
+    response = gw.client.post("/v1/consents", json={"customer": {}},
+                              headers=gw.auth("bank-callcenter"))
+    assert_problem(response, 422, "validation")
+    record = _record(gw, response)
+    assert (record["kind"], record["problem"]) == ("refused", "validation")
+    assert record["actor"]["system"] == "bank-callcenter"
