@@ -10,6 +10,7 @@ releases nothing (fail closed).
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Iterable, Sequence
@@ -77,6 +78,13 @@ _FOR_RECIPIENT = (select(*_COLUMNS)
                   .order_by(Consent.granted_at, Consent.id))
 
 
+@functools.lru_cache(maxsize=256)
+def _categories_of(stored: str) -> frozenset[Category]:
+    """The categories column (a sorted JSON array): a handful of distinct values, decoded once
+    each (a campaign decodes a consent per customer)."""
+    return frozenset(Category(c) for c in json.loads(stored))
+
+
 def _record(row: Row | Any) -> ConsentRecord:
     """A consent from a row of `_COLUMNS`: a SQLAlchemy row, or a raw DB-API one (SQLite hands
     timestamps back as text there, so every timestamp goes through `utc_datetime`)."""
@@ -87,7 +95,7 @@ def _record(row: Row | Any) -> ConsentRecord:
         customer=CustomerKey(customer),
         recipient=AffiliateId(recipient),
         purpose=PurposeId(purpose),
-        categories=frozenset(Category(c) for c in json.loads(categories)),
+        categories=_categories_of(categories),
         channel=channel,
         granted_at=utc_datetime(granted_at),
         expires_at=None if expires_at is None else utc_datetime(expires_at),

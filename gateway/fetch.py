@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, column, select, table
-from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.affiliates import AffiliateDatabases
 from gateway.domain import AttributeId, CustomerKey
@@ -168,15 +167,16 @@ def fetch_many(databases: AffiliateDatabases, attributes: Sequence[AttributeSour
         return values
     for (owner, table_name), group in groups.items():
         columns = sorted({a.source.column for a in group})
-        source = table(table_name, column(_KEY_COLUMN), *(column(c) for c in columns))
-        query = (select(source.c[_KEY_COLUMN], *(source.c[c] for c in columns))
-                 .where(source.c[_KEY_COLUMN].in_(list(keys))))
-        try:
-            with databases.engine(owner).connect() as conn:
-                rows = conn.execute(query).all()
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"affiliate `{owner}` unavailable: "
-                                   f"`{type(exc).__name__}`") from None
+        reader = databases.reader(owner)
+        # compiled once per table, columns and batch size (`gateway.db.reader`)
+        key = ("many", table_name, len(keys), *columns)
+        prepared = reader.prepared(key)
+        if prepared is None:
+            source = table(table_name, column(_KEY_COLUMN), *(column(c) for c in columns))
+            prepared = reader.prepare(key, select(
+                source.c[_KEY_COLUMN], *(source.c[c] for c in columns)).where(
+                source.c[_KEY_COLUMN].in_([bindparam(f"k{n}") for n in range(len(keys))])))
+        rows = reader.all(prepared, {f"k{n}": k for n, k in enumerate(keys)})
         for row in rows:
             found = dict(zip(columns, row[1:]))
             mine = values[CustomerKey(row[0])]

@@ -55,8 +55,11 @@ class Prepared:
 
     sql: str
     positional: tuple[str, ...] | None  # bind names in order (qmark/format), or None (named)
+    constants: tuple[tuple[str, Any], ...] = ()  # values the statement binds itself (LIMIT 5)
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        if self.constants:
+            values = {**dict(self.constants), **values}
         if self.positional is None:
             return values
         return tuple(values[name] for name in self.positional)
@@ -94,7 +97,9 @@ class Reader:
             compiled = statement.compile(dialect=self._engine.dialect)
             assert isinstance(compiled, SQLCompiler)
             order = compiled.positiontup if compiled.positional else None
-            prepared = Prepared(str(compiled), None if order is None else tuple(order))
+            constants = tuple((name, bind.effective_value) for name, bind in compiled.binds.items()
+                              if not bind.required)
+            prepared = Prepared(str(compiled), None if order is None else tuple(order), constants)
             self._cache[key] = prepared
         return prepared
 

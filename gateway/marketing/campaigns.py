@@ -29,6 +29,7 @@ import csv
 import io
 import json
 import secrets
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from sqlalchemy import Engine, Table, bindparam, insert, select, update
 
 from gateway import record
 from gateway.accesslog.canonical import canonical_json
+from gateway.db.reader import Reader
 from gateway.accesslog.contacts import ContactClaim, counts_for
 from gateway.accesslog.errors import ContactCapReached
 from gateway.accesslog.merkle import (
@@ -198,6 +200,18 @@ class Line:
     leaf: bytes | None = None
 
 
+# keyset pagination of the registry, by primary key (one reader per engine, kept)
+_KEYS = select(_CUSTOMERS.c.customer_key).order_by(_CUSTOMERS.c.customer_key)
+_KEY_READERS: weakref.WeakKeyDictionary[Engine, Reader] = weakref.WeakKeyDictionary()
+
+
+def _keys_reader(engine: Engine) -> Reader:
+    reader = _KEY_READERS.get(engine)
+    if reader is None:
+        reader = _KEY_READERS[engine] = Reader(engine, name="customer registry")
+    return reader
+
+
 class CampaignRun:
     """One campaign: `open()`, iterate `lines()` marking each line `sent()`, then `close()`."""
 
@@ -231,6 +245,7 @@ class CampaignRun:
         self._cap = cap
         self._window_start = now - timedelta(days=cap.window_days) if cap else now
         self._fields = [a.attribute for a in spec.attributes]
+        self._keys = _keys_reader(gateway_engine)
 
     # --- opening ----------------------------------------------------------------------------
     async def open(self) -> int:
@@ -298,16 +313,17 @@ class CampaignRun:
 
     def _prepare(self, after: CustomerKey | None) -> _Batch | None:
         """One batch: the next customers by key, the segment, the decision, the shaping."""
-        query = select(_CUSTOMERS.c.customer_key).order_by(_CUSTOMERS.c.customer_key) \
-            .limit(self._batch_size)
-        if after is not None:
-            query = query.where(_CUSTOMERS.c.customer_key > after)
-        try:
-            with self._engine.connect() as conn:
-                keys = [CustomerKey(k) for (k,) in conn.execute(query)]
-        except Exception as exc:  # noqa: BLE001 - the registry failing releases nothing
-            raise StoreUnavailable(f"customer registry unavailable: {type(exc).__name__}") \
-                from None
+        # keyset pagination on the primary key, compiled once, on the reader's connection
+        n = self._batch_size
+        key = ("first" if after is None else "next", n)
+        prepared = self._keys.prepared(key)
+        if prepared is None:
+            statement = _KEYS.limit(n)
+            if after is not None:
+                statement = statement.where(_CUSTOMERS.c.customer_key > bindparam("after"))
+            prepared = self._keys.prepare(key, statement)
+        keys = [CustomerKey(k) for (k,) in self._keys.all(
+            prepared, {} if after is None else {"after": after})]
         if not keys:
             return None
         policy = self.policy
