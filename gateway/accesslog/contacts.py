@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, insert, select
 
 from gateway.accesslog import store
+from gateway.db.reader import padded
 from gateway.db.models import ContactEvent
 
 EVENTS: Table = ContactEvent.__table__  # type: ignore[assignment]
@@ -128,8 +129,9 @@ def counts_for(conn: Connection, customers: Sequence[str], channel: str,
     connection (its transaction, if one is open) with a statement compiled once per size."""
     if not customers:
         return {}
-    statement = store.compiled(conn, _count_statement(len(customers)))
-    values: dict[str, object] = {f"k{i}": key for i, key in enumerate(customers)}
+    wanted = padded(customers)
+    statement = store.compiled(conn, _count_statement(len(wanted)))
+    values: dict[str, object] = {f"k{i}": key for i, key in enumerate(wanted)}
     values.update(channel=channel, since=since)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:

@@ -30,9 +30,19 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from gateway.errors import StoreUnavailable
 
-__all__ = ["Prepared", "Reader", "Row", "utc_datetime"]
+__all__ = ["Prepared", "Reader", "Row", "padded", "utc_datetime"]
 
 Row = tuple[Any, ...]
+
+
+def padded(keys: Sequence[Any]) -> list[Any]:
+    """`keys` for an `IN (…)` of a statement compiled once per size: grown to the next power of
+    two by repeating the last key (the same rows match), so a batch of any length reuses one of
+    a dozen compiled statements instead of compiling its own."""
+    if not keys:
+        return []
+    size = 1 << (len(keys) - 1).bit_length()
+    return [*keys, *([keys[-1]] * (size - len(keys)))]
 
 
 def utc_datetime(value: Any) -> datetime:

@@ -197,10 +197,8 @@ class Policy:
         """The frequency cap of a contact channel (None: the channel has none)."""
         if channel is None:
             return None
-        for known, entry in self.channels.items():
-            if known.value == channel:
-                return entry.cap
-        return None
+        entry = self.channels.get(channel)  # type: ignore[call-overload]  # str-valued enum keys
+        return None if entry is None else entry.cap
 
     def filterable(self, recipient: AffiliateId, system: SystemId, purpose: PurposeId
                    ) -> dict[AttributeId, tuple[ViewName, ...]]:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, update
 
 from gateway.db.engine import make_engine
-from gateway.db.reader import Reader, utc_datetime
+from gateway.db.reader import Reader, padded, utc_datetime
 from gateway.errors import StoreUnavailable
 
 META = MetaData()
@@ -67,3 +67,11 @@ def test_kept_connections_close_with_the_engine(db: str) -> None:
 ])
 def test_timestamps_come_back_aware_utc(stored: str, expected: str) -> None:
     assert utc_datetime(stored).isoformat() == expected
+
+
+@pytest.mark.parametrize(("n", "size"), [(1, 1), (2, 2), (3, 4), (550, 1024), (1000, 1024)])
+def test_in_lists_are_padded_to_a_few_sizes_with_the_same_rows(n: int, size: int) -> None:
+    keys = [f"k{i}" for i in range(n)]
+    grown = padded(keys)
+    assert len(grown) == size and set(grown) == set(keys) and grown[:n] == keys
+    assert padded([]) == []
