@@ -19,11 +19,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.db.models import ContactStop as StopRow
+from gateway.db.reader import Reader, padded, utc_datetime
 from gateway.domain import AffiliateId, ContactStop, ContactStopId, CustomerKey
 from gateway.errors import NotFound, StoreUnavailable, ValidationFailed
 
@@ -79,6 +80,18 @@ def _stop(row: Any) -> ContactStop:
     )
 
 
+def _raw_stop(row: Any) -> ContactStop:
+    """A stop from a raw DB-API row of `_COLUMNS` (timestamps as the driver hands them)."""
+    stop_id, customer, scope, channels, reason, registered_at, lifted_at = row
+    return ContactStop(
+        id=ContactStopId(stop_id), customer=CustomerKey(customer),
+        scope=AffiliateId(scope) if scope is not None else None,
+        channels=frozenset(json.loads(channels)) if channels is not None else None,
+        registered_at=utc_datetime(registered_at),
+        lifted_at=None if lifted_at is None else utc_datetime(lifted_at), reason=reason,
+    )
+
+
 _COLUMNS = (StopRow.id, StopRow.customer_key, StopRow.scope, StopRow.channels, StopRow.reason,
             StopRow.registered_at, StopRow.lifted_at)
 
@@ -88,6 +101,7 @@ class ContactStopStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader = Reader(engine, name="contact stop store")
 
     def register(self, stop: ContactStop, *, system: str, employee: str) -> ContactStop:
         """Commit a stop built by `new_stop` (after its access record is durable)."""
@@ -157,13 +171,28 @@ class ContactStopStore:
 
     def active_for_many(self, customers: Sequence[CustomerKey], now: datetime
                         ) -> dict[CustomerKey, list[ContactStop]]:
-        """`active_for` of several customers in one read (a campaign batch)."""
+        """`active_for` of several customers in one read (a campaign batch), compiled once per
+        padded batch size on the reader's connection (`gateway.db.reader`)."""
         found: dict[CustomerKey, list[ContactStop]] = {k: [] for k in customers}
-        if customers:
-            for stop in self._select(select(*_COLUMNS).where(
-                    StopRow.customer_key.in_(list(customers)),
-                    or_(StopRow.lifted_at.is_(None), StopRow.lifted_at > now))):
-                found[stop.customer].append(stop)
+        if not customers:
+            return found
+        wanted = padded(customers)
+        key = ("active_for_many", len(wanted))
+        prepared = self._reader.prepared(key)
+        if prepared is None:
+            prepared = self._reader.prepare(key, select(*_COLUMNS).where(
+                StopRow.customer_key.in_([bindparam(f"k{n}") for n in range(len(wanted))]),
+                or_(StopRow.lifted_at.is_(None),
+                    StopRow.lifted_at > bindparam("now", type_=StopRow.lifted_at.type)),
+            ).order_by(StopRow.registered_at, StopRow.id))
+        values: dict[str, Any] = {f"k{n}": k for n, k in enumerate(wanted)}
+        # the reader binds values as they are: the column type's own processing, once
+        process = StopRow.__table__.c.lifted_at.type._cached_bind_processor(
+            self._engine.dialect)
+        values["now"] = now if process is None else process(now)
+        for row in self._reader.all(prepared, values):
+            stop = _raw_stop(row)
+            found[stop.customer].append(stop)
         return found
 
     def _select(self, query: Any) -> list[ContactStop]:

@@ -120,3 +120,19 @@ def test_database_failure_fails_closed(tmp_path: Path) -> None:
             register(broken)
     finally:
         empty.dispose()
+
+
+def test_a_batch_read_sees_what_one_read_sees(store: ContactStopStore) -> None:
+    kept = register(store, ALICE, channels=["sms"])
+    lifted = register(store, ALICE, scope="card")
+    store.lift(lifted, NOW + timedelta(hours=1), customer=ALICE, system="s", employee="e")
+    register(store, BOB)
+    # before the lift both of Alice's stops are in force; after it only the first; to the
+    # microsecond, since timestamps are compared as the database holds them
+    for at, alice in ((NOW + timedelta(minutes=59), {kept, lifted}),
+                      (NOW + timedelta(hours=1, microseconds=1), {kept}),
+                      (NOW + timedelta(hours=1), {kept})):
+        many = store.active_for_many([ALICE, BOB, CustomerKey("0" * 32)], at)
+        assert {s.id for s in many[ALICE]} == alice
+        assert {s.id for s in many[ALICE]} == {s.id for s in store.active_for(ALICE, at)}
+        assert len(many[BOB]) == 1 and many[CustomerKey("0" * 32)] == []
