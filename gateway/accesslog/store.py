@@ -9,7 +9,7 @@ frontier, ≤ 64 hashes, so an append reads one row); `log_checkpoints` the sign
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -30,11 +30,9 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from gateway.accesslog import append_only
 from gateway.accesslog.errors import LogCorrupted, LogRangeError
@@ -50,6 +48,7 @@ from gateway.accesslog.merkle import (
     range_nodes,
 )
 from gateway.db.base import Base
+from gateway.db.reader import Prepared
 
 # INTEGER PRIMARY KEY is SQLite's rowid alias: smaller and faster than a separate BIGINT key
 _Index = BigInteger().with_variant(Integer(), "sqlite")
@@ -164,7 +163,7 @@ _LOCK_HEAD = _READ_HEAD.with_for_update()
 def lock_head(conn: Connection, cursor: Any) -> Head:
     """The append lock, then the head, on the transaction's driver cursor (the writer's path):
     `SELECT … FOR UPDATE` on PostgreSQL; on SQLite the caller began with `BEGIN IMMEDIATE`."""
-    statement = _compiled(conn, _LOCK_HEAD)
+    statement = compiled(conn, _LOCK_HEAD)
     cursor.execute(statement.sql, statement.params({}))
     row = cursor.fetchone()
     if row is None:
@@ -312,51 +311,17 @@ _MOVE_HEAD = (update(head)
                       frontier=bindparam("frontier"), updated_at=bindparam("stamp")))
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    """An append statement compiled for one dialect, run straight on the DB-API cursor: the
-    writer runs the same three statements for every batch, so SQLAlchemy's per-execution
-    work (cache keys, parameter processing per row) is done once here instead."""
-
-    sql: str
-    names: tuple[str, ...]  # bind names in positional order, or () for named parameters
-    processors: tuple[tuple[str, Callable[[object], object]], ...]  # e.g. datetime → text
-    constants: tuple[tuple[str, object], ...]  # values the statement itself binds (HEAD_ID)
-
-    @classmethod
-    def of(cls, statement: ClauseElement, dialect: Dialect) -> _Compiled:
-        compiled = statement.compile(dialect=dialect)
-        assert isinstance(compiled, SQLCompiler)
-        processors, constants = [], []
-        for name, bind in compiled.binds.items():
-            if not bind.required:
-                constants.append((name, bind.effective_value))
-            process = bind.type._cached_bind_processor(dialect)
-            if process is not None:
-                processors.append((name, process))
-        names = tuple(compiled.positiontup or ()) if compiled.positional else ()
-        return cls(str(compiled), names, tuple(processors), tuple(constants))
-
-    def params(self, values: dict[str, object]) -> Sequence[object] | dict[str, object]:
-        values.update(self.constants)
-        for name, process in self.processors:
-            values[name] = process(values[name])
-        return tuple(values[n] for n in self.names) if self.names else values
+_COMPILED: dict[tuple[str, int], Prepared] = {}
 
 
-_COMPILED: dict[tuple[str, int], _Compiled] = {}
-
-
-def compiled(conn: Connection, statement: ClauseElement) -> _Compiled:
-    """`statement` compiled for `conn`'s dialect, once (keep `statement` alive: module level)."""
-    return _compiled(conn, statement)
-
-
-def _compiled(conn: Connection, statement: ClauseElement) -> _Compiled:
+def compiled(conn: Connection, statement: ClauseElement) -> Prepared:
+    """`statement` compiled for `conn`'s dialect, once, to run on the transaction's driver
+    cursor (keep `statement` alive: module level). The writer repeats the same few statements
+    for every batch, so SQLAlchemy's per-execution work is done once here instead."""
     key = (conn.dialect.name, id(statement))  # the module-level statements live forever
     found = _COMPILED.get(key)
     if found is None:
-        found = _COMPILED[key] = _Compiled.of(statement, conn.dialect)
+        found = _COMPILED[key] = Prepared.of(statement, conn.dialect)
     return found
 
 
@@ -371,7 +336,7 @@ def append_leaves(conn: Connection, current: Head, records: Sequence[bytes],
     start = current.size
     frontier = read_frontier(conn, current)
     stamp = now()
-    leaf, node, move = (_compiled(conn, s) for s in (_INSERT_LEAF, _INSERT_NODE, _MOVE_HEAD))
+    leaf, node, move = (compiled(conn, s) for s in (_INSERT_LEAF, _INSERT_NODE, _MOVE_HEAD))
     leaf_rows: list[Any] = []
     node_rows: list[Any] = []
     for offset, data in enumerate(records):

@@ -16,7 +16,7 @@ the very next read. Any driver error drops the thread's connection and raises
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
@@ -24,7 +24,7 @@ from typing import Any
 import weakref
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -61,15 +61,34 @@ def utc_datetime(value: Any) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """One statement compiled for one dialect: its SQL and how to order its parameters."""
+    """One statement compiled for one dialect: its SQL, how to order its parameters, the values
+    it binds itself, and the column types' bind processing (e.g. a datetime → SQLite's text),
+    so that executing it on the driver needs none of SQLAlchemy's per-execution work."""
 
     sql: str
     positional: tuple[str, ...] | None  # bind names in order (qmark/format), or None (named)
     constants: tuple[tuple[str, Any], ...] = ()  # values the statement binds itself (LIMIT 5)
+    processors: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
+
+    @classmethod
+    def of(cls, statement: ClauseElement, dialect: Dialect) -> Prepared:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        constants, processors = [], []
+        for name, bind in compiled.binds.items():
+            if not bind.required:
+                constants.append((name, bind.effective_value))
+            process = bind.type._cached_bind_processor(dialect)
+            if process is not None:
+                processors.append((name, process))
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        return cls(str(compiled), order, tuple(constants), tuple(processors))
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
-        if self.constants:
+        if self.constants or self.processors:
             values = {**dict(self.constants), **values}
+            for name, process in self.processors:
+                values[name] = process(values[name])
         if self.positional is None:
             return values
         return tuple(values[name] for name in self.positional)
@@ -104,13 +123,7 @@ class Reader:
         """Compile `statement` once under `key` (later calls return the compiled form)."""
         prepared = self._cache.get(key)
         if prepared is None:
-            compiled = statement.compile(dialect=self._engine.dialect)
-            assert isinstance(compiled, SQLCompiler)
-            order = compiled.positiontup if compiled.positional else None
-            constants = tuple((name, bind.effective_value) for name, bind in compiled.binds.items()
-                              if not bind.required)
-            prepared = Prepared(str(compiled), None if order is None else tuple(order), constants)
-            self._cache[key] = prepared
+            prepared = self._cache[key] = Prepared.of(statement, self._engine.dialect)
         return prepared
 
     def prepared(self, key: object) -> Prepared | None:

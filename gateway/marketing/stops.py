@@ -186,10 +186,7 @@ class ContactStopStore:
                     StopRow.lifted_at > bindparam("now", type_=StopRow.lifted_at.type)),
             ).order_by(StopRow.registered_at, StopRow.id))
         values: dict[str, Any] = {f"k{n}": k for n, k in enumerate(wanted)}
-        # the reader binds values as they are: the column type's own processing, once
-        process = StopRow.__table__.c.lifted_at.type._cached_bind_processor(
-            self._engine.dialect)
-        values["now"] = now if process is None else process(now)
+        values["now"] = now  # processed as the column's type binds it (`Prepared.params`)
         for row in self._reader.all(prepared, values):
             stop = _raw_stop(row)
             found[stop.customer].append(stop)

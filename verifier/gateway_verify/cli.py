@@ -68,11 +68,9 @@ def report_command(argv: list[str]) -> int:
     trusted = _trusted(args)
     if trusted is None:
         return USAGE
-    previous = None
-    if args.previous_checkpoint is not None:
-        previous = _read_text(args.previous_checkpoint, args.lang)
-        if previous is None:
-            return USAGE
+    read, previous = _previous(args)
+    if not read:
+        return USAGE
     accesses = AccessReport(args.by)
     report = verify_archive(args.archive, trusted, previous, verified=accesses.add)
     print_findings(report, args.lang)
@@ -108,6 +106,14 @@ def _trusted(args: argparse.Namespace) -> list[VerifierKey] | None:
     return trusted
 
 
+def _previous(args: argparse.Namespace) -> tuple[bool, str | None]:
+    """The `--previous-checkpoint` text, if given; False when it was given but unreadable."""
+    if args.previous_checkpoint is None:
+        return True, None
+    text = _read_text(args.previous_checkpoint, args.lang)
+    return text is not None, text
+
+
 def _read_text(path: Path, lang: str = "en") -> str | None:
     try:
         return path.read_text("utf-8")
@@ -121,11 +127,9 @@ def verify_command(argv: list[str]) -> int:
     trusted = _trusted(args)
     if trusted is None:
         return USAGE
-    previous = None
-    if args.previous_checkpoint is not None:
-        previous = _read_text(args.previous_checkpoint, args.lang)
-        if previous is None:
-            return USAGE
+    read, previous = _previous(args)
+    if not read:
+        return USAGE
     report = verify_archive(args.archive, trusted, previous)
     print_report(report, args.quiet, args.lang)
     return OK if report.ok else FAILED
