@@ -564,14 +564,15 @@ def main() -> None:
 
     settings = Settings()
     workload = build_workload(settings, random.Random(7))
+    key = settings.secrets_path / "systems" / f"{SYSTEM}.key.pem"
     if args.profile:
         from profile_stages import profile  # bench/ is on sys.path: this script's folder
 
         bodies = [json.loads(b) for b in workload.by_rrn + workload.by_pseudonym]
-        profile(data_dir, args.profile, args.connections, bodies)
+        tokens = mint_tokens(key, settings.audience, args.profile + min(500, args.profile // 4))
+        profile(bodies, tokens, args.connections)
         return
     plan = scenarios(workload, "psycopg" if postgres else "sqlite3")
-    key = settings.secrets_path / "systems" / f"{SYSTEM}.key.pem"
 
     def mint(count: int) -> list[str]:
         return mint_tokens(key, settings.audience, count)

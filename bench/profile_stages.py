@@ -9,15 +9,13 @@ shared out per record. `framework` is what is left of the event loop's CPU time 
 uvicorn is not in the loop here; Starlette/FastAPI routing, middleware, dependencies, body
 parsing and validation are, and so are the ASGI calls this script makes.
 
-    .venv/bin/python bench/profile_stages.py --data-dir /tmp/gateway-bench --requests 3000
+    .venv/bin/python bench/bench_gateway.py --profile 4000
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 import random
 import sys
 import threading
@@ -30,7 +28,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ATTRIBUTES = ["deposit_balance", "loan_balance", "credit_grade", "annual_income"]
 STAGES = ("authenticate", "resolve", "decide", "fetch", "shape", "record", "respond",
           "framework")
 
@@ -181,66 +178,9 @@ def report(meter: Meter, n: int, loop_cpu: float, writer_cpu: float, wall: float
     print(f"{'total':<14} {total:>15.1f}          → at most {1e6 / total:,.0f} req/s per core")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/gateway-bench"))
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
-    profile(args.data_dir, args.requests, args.concurrency)
-
-
-def profile(data_dir: Path, requests: int, concurrency: int,
-            bodies: list[dict[str, object]] | None = None) -> None:
-    """The `--profile` mode: `bodies` are full-path request bodies (default: built here)."""
-    os.environ.setdefault("GATEWAY_DATA_DIR", str(data_dir))  # unless the caller set them
-    os.environ.setdefault("GATEWAY_DEMO", "true")
-    os.environ.setdefault("GATEWAY_PUBLIC_KEYS_DIR", str(data_dir / "public-keys"))
-    os.environ.setdefault("GATEWAY_POLICY_DIR", str(ROOT / "policies"))
-    if bodies is None:
-        bodies = workload(data_dir, 2000)
-    warmup = min(500, requests // 5)
-    tokens = mint(data_dir, requests + warmup)
+def profile(bodies: list[dict[str, object]], tokens: list[str], concurrency: int) -> None:
+    """The `--profile` mode of `bench_gateway.py`: its full-path bodies and single-use tokens
+    (the first fifth, at most 500, warm up), through the app built from the GATEWAY_*
+    settings in force."""
+    warmup = min(500, len(tokens) // 5)
     asyncio.run(run(bodies, tokens, concurrency, warmup))
-
-
-def workload(data_dir: Path, n: int) -> list[dict[str, object]]:
-    """Bodies like the HTTP runs': customers of both bank and card, half named by RRN and
-    half by the card company's pseudonym, four attributes for `credit_risk`."""
-    from sqlalchemy import select
-
-    from gateway.db.engine import make_engine
-    from gateway.db.models import Customer, Relationship
-    from pseudonymizer.keys import FileKeyProvider
-    from pseudonymizer.pseudonyms import Pseudonymizer
-    from pseudonymizer.vault import RrnVault
-
-    keys = FileKeyProvider(data_dir / "secrets")
-    vault, pseudonyms = RrnVault(keys), Pseudonymizer(keys)
-    engine = make_engine(f"sqlite:///{data_dir / 'gateway.db'}")
-    card = select(Relationship.customer_key).where(Relationship.affiliate == "card")
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(Customer.customer_key, Customer.rrn_ciphertext)
-            .join(Relationship, Relationship.customer_key == Customer.customer_key)
-            .where(Relationship.affiliate == "bank", Customer.customer_key.in_(card))
-            .limit(n)).all()
-    engine.dispose()
-    bodies: list[dict[str, object]] = []
-    for i, row in enumerate(rows):
-        who = ({"pseudonym": pseudonyms.pseudonym(row.customer_key, "card")} if i % 2
-               else {"rrn": vault.decrypt(row.rrn_ciphertext, row.customer_key)})
-        bodies.append({"customer": who, "purpose": "credit_risk", "attributes": ATTRIBUTES})
-    return bodies
-
-
-def mint(data_dir: Path, count: int) -> list[str]:
-    from gateway.keys import mint_token
-
-    key = data_dir / "secrets" / "systems" / "card-risk.key.pem"
-    return [mint_token(key, system="card-risk", employee="bench", audience="affiliate-gateway",
-                       lifetime_s=300, algorithm="ES256") for _ in range(count)]
-
-
-if __name__ == "__main__":
-    main()
