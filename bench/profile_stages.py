@@ -153,13 +153,17 @@ async def run(bodies: list[dict[str, object]], tokens: list[str], concurrency: i
         install(meter, services)
         measured = tokens[warmup:]
         loop_cpu, writer_cpu = time.thread_time(), _thread_cpu("accesslog-writer")
+        batches = services.access_log.stats.batches
         started = time.perf_counter()
         statuses = await drive(app, encoded[warmup:], measured, concurrency)
         wall = time.perf_counter() - started
         loop_cpu = time.thread_time() - loop_cpu
         writer_cpu = _thread_cpu("accesslog-writer") - writer_cpu
+        batches = services.access_log.stats.batches - batches
     services.close()
     report(meter, len(measured), loop_cpu, writer_cpu, wall, statuses, concurrency)
+    print(f"log writer: {batches:,} group commits, {len(measured) / max(batches, 1):.1f} "
+          f"records each on average, {writer_cpu / max(batches, 1) * 1e6:,.0f} µs CPU each")
 
 
 def report(meter: Meter, n: int, loop_cpu: float, writer_cpu: float, wall: float,

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import inspect
 import logging
 import signal
 from datetime import datetime, timezone
 from collections.abc import AsyncIterator
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
 
 from gateway import __version__
+from gateway.api.fastpath import QueryFastPath
 from gateway.api.middleware import BodyGuard
 from gateway.api.openapi import install_openapi
 from gateway.api.problems import install_problem_handlers
@@ -139,6 +142,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
+        **_no_telemetry(),
     )
     install_problem_handlers(app)
     install_openapi(app)
@@ -154,5 +158,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if settings.unsafe_bench_baseline:
         logger.warning("UNSAFE: /unsafe/baseline is mounted; never do this outside a benchmark")
         app.include_router(baseline.router)
+    # innermost first: the query route's fast path runs inside the body guard (request id,
+    # size and media-type limits)
+    app.add_middleware(QueryFastPath)
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
     return app
+
+
+def _no_telemetry() -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry hooks, switched off: the gateway exports no traces, and
+    asking whether a tracer is configured costs every request (FastAPI ≥ 0.165 has them)."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
