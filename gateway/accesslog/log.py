@@ -67,6 +67,9 @@ logger = logging.getLogger("gateway.accesslog")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's batch
 NO_FILE = (None, "", ":memory:")
+# writer connections a forked child inherited: kept referenced, so that the child's garbage
+# collector never closes the parent's SQLite connection under it
+_INHERITED: list[Connection] = []
 
 
 _USED_TOKENS: Table = UsedToken.__table__  # type: ignore[assignment]
@@ -183,6 +186,9 @@ class AccessLog:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._pid = 0
+        # the writer thread's own: its connection and turn file, with the pid that opened them
+        self._conn: tuple[int, Connection] | None = None
+        self._turn_fd: tuple[int, int] | None = None
         self._prepare_database(create_tables)
 
     @contextlib.contextmanager
@@ -194,16 +200,50 @@ class AccessLog:
         freed (p99 in the hundreds of milliseconds). An exclusive `flock` on a file beside the
         database wakes the next writer as soon as the lock is released. Inside its turn the
         writer still takes SQLite's lock (`BEGIN IMMEDIATE`), which is what guarantees order.
+        The writer keeps the file open between turns (its own descriptor: a `flock` belongs to
+        the open file, so a forked child opens the file again rather than share the parent's).
         """
         if self._turn_file is None:
             yield
             return
-        fd = os.open(self._turn_file, os.O_RDWR | os.O_CREAT, 0o600)
+        if self._turn_fd is None or self._turn_fd[0] != os.getpid():
+            self._turn_fd = (os.getpid(),
+                             os.open(self._turn_file, os.O_RDWR | os.O_CREAT, 0o600))
+        fd = self._turn_fd[1]
+        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks this thread only (the GIL is released)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks this thread only (the GIL is released)
             yield
         finally:
-            os.close(fd)  # closing the descriptor releases the lock
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _connection(self) -> Connection:
+        """The writer's connection, kept between batches (a pool check-out, the connection
+        settings and the check-in would cost every group commit); opened again in a forked
+        child, and after any failure."""
+        held = self._conn
+        if held is not None and held[0] == os.getpid():
+            return held[1]
+        if held is not None:  # the parent's: never used nor closed here (SQLite forbids both)
+            _INHERITED.append(held[1])
+        conn = self._engine.connect()
+        if self._dialect == "postgresql":
+            # FOR UPDATE must see the latest committed head after waiting for the lock
+            conn = conn.execution_options(isolation_level="READ COMMITTED")
+        elif self._dialect == "sqlite":
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS:d}")
+                cursor.execute("PRAGMA synchronous = FULL")  # WAL + NORMAL may lose commits
+            finally:
+                cursor.close()
+        self._conn = (os.getpid(), conn)
+        return conn
+
+    def _drop_connection(self) -> None:
+        held, self._conn = self._conn, None
+        if held is not None and held[0] == os.getpid():
+            with contextlib.suppress(Exception):  # it failed already; closing is best effort
+                held[1].close()
 
     # --- set-up -----------------------------------------------------------------------------
     def _prepare_database(self, create_tables: bool) -> None:
@@ -332,8 +372,12 @@ class AccessLog:
                 self._write(batch)
                 if stop:
                     return
-        finally:  # only reached early on a bug: never leave a caller waiting forever
+        finally:  # early only on a bug: never leave a caller waiting forever
             self._fail_queued(q)
+            self._drop_connection()
+            turn, self._turn_fd = self._turn_fd, None
+            if turn is not None and turn[0] == os.getpid():
+                os.close(turn[1])
 
     def _gather(
         self, q: queue.SimpleQueue[_Pending | None], first: _Pending
@@ -396,16 +440,12 @@ class AccessLog:
         transaction's driver cursor, compiled once (`store.compiled`): the writer repeats
         the same few statements for every batch.
         """
-        with self._turn(), self._engine.connect() as conn:
-            if self._dialect == "postgresql":
-                # FOR UPDATE must see the latest committed head after waiting for the lock
-                conn = conn.execution_options(isolation_level="READ COMMITTED")
+        with self._turn():
+            conn = self._connection()
             conn.begin()  # SQLAlchemy's transaction: its commit below commits the driver's
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 if self._dialect == "sqlite":  # the write lock, before anything is read
-                    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS:d}")
-                    cursor.execute("PRAGMA synchronous = FULL")  # WAL + NORMAL may lose commits
                     cursor.execute("BEGIN IMMEDIATE")
                 current = store.lock_head(conn, cursor)
                 # INVARIANT: contacts are counted under the append lock, in batch order, and
@@ -425,12 +465,15 @@ class AccessLog:
                 events = [(start + n, c) for n, p in enumerate(keep) for c in p.contacts]
                 if events:
                     contact_events.insert_events(conn, cursor, events)
+                cursor.close()
+                conn.commit()
             except conn.dialect.loaded_dbapi.Error as exc:  # named as SQLAlchemy names them
+                self._drop_connection()  # rolls back; the next batch opens a fresh one
                 raise DBAPIError.instance(None, None, exc,
                                           conn.dialect.loaded_dbapi.Error) from exc
-            finally:
-                cursor.close()
-            conn.commit()
+            except BaseException:
+                self._drop_connection()
+                raise
         return {id(p): start + n for n, p in enumerate(keep)}, fresh, capped
 
     def _check_contacts(self, conn: Connection, cursor: Any, batch: list[_Pending]
