@@ -141,6 +141,7 @@ class Services:
             origin=settings.log_origin,
             batch_max=settings.log_batch_max,
             batch_wait_ms=settings.log_batch_wait_ms,
+            batch_linger_ms=settings.log_batch_linger_ms,
             create_tables=False,  # the schema belongs to the Alembic migrations
         )
         tokens_engine = engine

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         "(records that arrive while one batch commits form the next batch, so batches grow "
         "with the load by themselves, and a lone request never waits)",
     )
+    log_batch_linger_ms: float = Field(
+        2.0, ge=0, le=50,
+        description="how long the log writer may wait for the records of requests this process "
+        "is still deciding, to commit them together; it never waits when none are under way, so "
+        "a lone request never waits",
+    )
     checkpoint_interval_s: float = Field(1.0, gt=0)
     pseudonym_grace_days: int = Field(
         90, ge=0, le=3650,

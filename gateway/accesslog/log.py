@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import queue
@@ -65,11 +66,15 @@ from gateway.errors import LogWriteFailed, TokenReplayed
 
 logger = logging.getLogger("gateway.accesslog")
 
+LINGER_POLL_S = 0.0002  # a lingering writer looks again at what is under way this often
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's batch
 NO_FILE = (None, "", ":memory:")
 # writer connections a forked child inherited: kept referenced, so that the child's garbage
 # collector never closes the parent's SQLite connection under it
 _INHERITED: list[Connection] = []
+# the log whose `underway` request the current task serves, until it submits its record
+_UNDERWAY: contextvars.ContextVar[AccessLog | None] = contextvars.ContextVar(
+    "accesslog_underway", default=None)
 
 
 _USED_TOKENS: Table = UsedToken.__table__  # type: ignore[assignment]
@@ -166,16 +171,19 @@ class AccessLog:
         origin: str,
         batch_max: int = 256,
         batch_wait_ms: float = 0.0,
+        batch_linger_ms: float = 0.0,
         create_tables: bool = True,
     ) -> None:
-        if batch_max < 1 or batch_wait_ms < 0:
-            raise ValueError("batch_max must be ≥ 1 and batch_wait_ms ≥ 0")
+        if batch_max < 1 or batch_wait_ms < 0 or batch_linger_ms < 0:
+            raise ValueError("batch_max must be ≥ 1, batch_wait_ms and batch_linger_ms ≥ 0")
         format_checkpoint(origin, 0, EMPTY_ROOT)  # validates the origin line early
         self._engine = engine
         self._signer = signer
         self.origin = origin
         self.batch_max = batch_max
         self.batch_wait = batch_wait_ms / 1000
+        self.batch_linger = batch_linger_ms / 1000
+        self._underway = 0  # requests deciding now, whose records will follow (`underway`)
         self.stats = WriterStats()
         self._dialect = engine.dialect.name
         database = engine.url.database
@@ -309,6 +317,9 @@ class AccessLog:
 
     def _submit_async(self, pending: _Pending) -> asyncio.Future[int | None]:
         pending.waiter = asyncio.get_running_loop().create_future()
+        if _UNDERWAY.get() is self:  # this request's record is here: no longer under way
+            _UNDERWAY.set(None)
+            self._underway -= 1
         self._enqueue(pending)
         return pending.waiter
 
@@ -382,19 +393,44 @@ class AccessLog:
     def _gather(
         self, q: queue.SimpleQueue[_Pending | None], first: _Pending
     ) -> tuple[list[_Pending], bool]:
-        """Take up to batch_max records, waiting at most batch_wait for more to arrive."""
+        """Take up to batch_max records: those queued, then any arriving within batch_wait,
+        and, while requests are `underway`, those arriving within batch_linger.
+
+        A commit costs the same for one record as for several, so waiting briefly for the
+        records of requests already being decided saves a commit each; when nothing is under
+        way, waiting could only add latency, and the batch goes at once.
+        """
         batch = [first]
-        deadline = time.monotonic() + self.batch_wait
+        started = time.monotonic()
         while len(batch) < self.batch_max:
-            remaining = deadline - time.monotonic()
             try:
-                item = q.get(timeout=remaining) if remaining > 0 else q.get_nowait()
+                item = q.get_nowait()
             except queue.Empty:
-                break
+                waited = time.monotonic() - started
+                limit = max(self.batch_wait, self.batch_linger if self._underway > 0 else 0.0)
+                if waited >= limit:
+                    break
+                try:  # look again at what is under way at least every LINGER_POLL_S
+                    item = q.get(timeout=min(limit - waited, LINGER_POLL_S))
+                except queue.Empty:
+                    continue
             if item is None:
                 return batch, True
             batch.append(item)
         return batch, False
+
+    @contextlib.contextmanager
+    def underway(self) -> Iterator[None]:
+        """Mark the request this task serves as under way until it submits its first record
+        (or ends without one): a group commit may linger for that record (`batch_linger`)."""
+        self._underway += 1
+        reset = _UNDERWAY.set(self)
+        try:
+            yield
+        finally:
+            if _UNDERWAY.get() is self:  # ended without a record
+                self._underway -= 1
+            _UNDERWAY.reset(reset)
 
     def _write(self, batch: list[_Pending]) -> None:
         # a request whose caller gave up before we took it is not written

@@ -66,8 +66,10 @@ class QueryFastPath:
             await self.app(scope, _replay(body, receive), send)
             return
         try:
-            call = await verified_call(request, await _now(app))
-            response = await queries.query(parsed, call)
+            # the log's group commit may linger for this request's record (`underway`)
+            with app.state.services.access_log.underway():
+                call = await verified_call(request, await _now(app))
+                response = await queries.query(parsed, call)
         except Exception as exc:  # noqa: BLE001 - answered as the app answers it
             response = await _answer(app, request, exc)
         await response(scope, receive, send)

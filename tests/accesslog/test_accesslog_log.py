@@ -195,6 +195,41 @@ def test_append_async_does_not_block_the_loop(make_log: LogFactory) -> None:
     assert sorted(asyncio.run(main())) == list(range(20))
 
 
+def test_a_group_commit_lingers_for_a_request_under_way(make_log: LogFactory) -> None:
+    """A record of a request still being decided joins the batch of one already queued."""
+    log = make_log(batch_linger_ms=2_000.0)
+
+    async def deciding() -> int:
+        with log.underway():
+            await asyncio.sleep(0.05)  # deciding, while the other record waits in the queue
+            return await log.append_async({"who": "deciding"})
+
+    async def ready() -> int:
+        return await log.append_async({"who": "ready"})
+
+    async def main() -> list[int]:
+        return await asyncio.gather(deciding(), ready())
+
+    before = log.stats.batches
+    assert sorted(asyncio.run(main())) == [0, 1]
+    assert log.stats.batches - before == 1  # one commit for both
+
+
+def test_nothing_under_way_means_no_lingering(make_log: LogFactory) -> None:
+    log = make_log(batch_linger_ms=5_000.0)
+    log.append({"warm": "up"})
+
+    async def main() -> float:
+        with log.underway():  # a request that ends without a record lingers no commit
+            pass
+        started = asyncio.get_running_loop().time()
+        await log.append_async({"alone": True})
+        return asyncio.get_running_loop().time() - started
+
+    assert asyncio.run(main()) < 1.0
+    assert log._underway == 0
+
+
 # --- failure: fail closed, nothing half-written ---------------------------------------------------
 def test_failing_transaction_fails_every_caller_and_writes_nothing(
     make_log: LogFactory, sqlite_engine: Engine
