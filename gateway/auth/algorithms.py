@@ -54,11 +54,19 @@ class LowSEcdsaP256(jwt.algorithms.ECAlgorithm):
         return bool(super().verify(msg, key, sig))
 
 
+# PyJWT's signature algorithm for each `alg` a token may carry: what verifies a signature
+VERIFIERS: dict[str, jwt.algorithms.Algorithm] = {
+    "EdDSA": jwt.algorithms.OKPAlgorithm(), "Ed25519": jwt.algorithms.OKPAlgorithm(),
+    "ES256": LowSEcdsaP256(), "ESP256": LowSEcdsaP256(),
+}
+assert set(VERIFIERS) == set().union(*TOKEN_ALGORITHMS.values())
+
+
 def _register_algorithms() -> None:
     """Teach PyJWT the RFC 9864 names (it knows `EdDSA` and `ES256` only, so far), and make
     its P-256 signatures low-S both ways, for this process."""
-    for name, algorithm in (("Ed25519", jwt.algorithms.OKPAlgorithm()),
-                            ("ES256", LowSEcdsaP256()), ("ESP256", LowSEcdsaP256())):
+    for name in ("Ed25519", "ES256", "ESP256"):
+        algorithm = VERIFIERS[name]
         try:
             jwt.unregister_algorithm(name)
         except KeyError:

@@ -248,7 +248,7 @@ ATTACKS = [
         "`iss` is not a string", id="iss-not-string",
     ),
     pytest.param(
-        bearer(lambda f: f.token(sub=7)), MalformedToken, "invalid content", id="sub-not-string"
+        bearer(lambda f: f.token(sub=7)), MalformedToken, "`sub` is not a string", id="sub-not-string"
     ),
     pytest.param(
         bearer(lambda f: f.token(jti="j" * 256)), MalformedToken, "`jti` is longer than 255",
