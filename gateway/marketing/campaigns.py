@@ -42,7 +42,7 @@ from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from gateway import record
 from gateway.accesslog.canonical import canonical_json
 from gateway.db.reader import Reader
-from gateway.accesslog.contacts import ContactClaim, counts_for
+from gateway.accesslog.contacts import ContactClaim
 from gateway.accesslog.errors import ContactCapReached
 from gateway.accesslog.merkle import (
     CompactRange,
@@ -341,17 +341,17 @@ class CampaignRun:
         consents = self._consents.for_customers(candidates, recipient=self.caller.affiliate,
                                                 purpose=self.spec.purpose)
         stops = self._stops.active_for_many(candidates, self.now)
-        contacts: dict[str, int] = {}
-        if self._cap is not None:
-            with self._engine.connect() as conn:
-                contacts = counts_for(conn, candidates, self.spec.channel, self._window_start)
+        # Contact counts are not read here: the log's writer counts every released contact
+        # against its cap under the append lock (exact across processes), and a customer it
+        # finds at the cap is decided again at that count (`_recorded`). Reading them here too
+        # cost a query per batch and still could not be trusted.
         # The decision is pure and does not depend on who the customer is, only on the request
         # and the customer's consents, stops and count: the many customers with no consent and
         # no stop all get the same decision, worked out once per batch.
         alike: _Outcome | None = None
         for k in candidates:
             if consents[k] or stops[k]:
-                batch.outcomes.append(self._decide(k, consents[k], stops[k], contacts.get(k, 0)))
+                batch.outcomes.append(self._decide(k, consents[k], stops[k], 0))
                 continue
             if alike is None:
                 alike = self._decide(k, (), (), 0)  # nothing released: the count is moot
