@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from gateway.domain import Category, Reason
 from gateway.marketing.stops import StopReason
@@ -74,9 +82,36 @@ class CustomerOut(BaseModel):
     pseudonym: str | None = Field(description="your affiliate's pseudonym; null when unknown")
 
 
+# What a released value looks like, by the view that shaped it (`gateway/policy/views/`). The
+# values are built by the views and serialized without validating them again, so this is the
+# published contract only (a test checks every view's output against it).
+RELEASED_VALUE_SCHEMA: dict[str, Any] = {
+    "description": "the value in the released view: `boolean` → true/false (e.g. has a car "
+                   "loan); `bucketed` → a band `{gte, lt}` (either bound null when open); "
+                   "`generalized` → an age band `\"30-39\"`, a birth year, or an address "
+                   "reduced to 시/도 or 시/군/구; `masked` → the text with characters "
+                   "replaced by `*`; `topk` → the k top categories; `scrubbed` → free text "
+                   "with identifiers replaced; `exact` → the attribute's own value (text, "
+                   "number, boolean, ISO date, or a list or object of those); null when the "
+                   "source holds nothing",
+    "anyOf": [
+        {"type": "boolean", "title": "boolean"},
+        {"type": "object", "title": "band", "required": ["gte", "lt"],
+         "additionalProperties": False,
+         "properties": {"gte": {"type": ["number", "null"]}, "lt": {"type": ["number", "null"]}}},
+        {"type": "integer", "title": "birth year or whole number"},
+        {"type": "number", "title": "number"},
+        {"type": "string", "title": "text, masked, generalized or ISO date"},
+        {"type": "array", "title": "top-k or list", "items": {}},
+        {"type": "object", "title": "structured exact value", "additionalProperties": True},
+        {"type": "null", "title": "nothing held"},
+    ],
+}
+
+
 class ReleasedOut(BaseModel):
     view: str
-    value: Any
+    value: Annotated[Any, WithJsonSchema(RELEASED_VALUE_SCHEMA)]
     rule: str
     consent: str | None
     scrubbed: dict[str, int] | None = Field(
