@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from gateway.errors import BadRequest
@@ -27,14 +27,18 @@ def format_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+KST = timezone(timedelta(hours=9), "KST")
+
+
 def parse_time(text: str, what: str) -> datetime:
-    """An RFC 3339 time (a date alone means its midnight UTC); naive times are refused."""
+    """An RFC 3339 time, or a date alone meaning its midnight in Korea (KST, UTC+9: the day
+    the people asking for the export mean); a time without an offset is refused."""
     try:
         when = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ExportFilterInvalid(f"`{what}` is not an rfc 3339 time") from exc
     if len(text) == 10:  # YYYY-MM-DD
-        when = when.replace(tzinfo=UTC)
+        when = when.replace(tzinfo=KST)
     if when.tzinfo is None:
         raise ExportFilterInvalid(f"`{what}` needs a time zone offset, e.g. `Z` or `+09:00`")
     return when.astimezone(UTC)

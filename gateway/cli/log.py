@@ -49,16 +49,56 @@ def _open_log(settings: Settings) -> tuple[AccessLog, Engine, list[str]]:
     return access_log, engine, list(dict.fromkeys(keys))
 
 
+def _customer_of_rrn(settings: Settings, rrn: str, exported_by: str) -> str:
+    """The customer key of the national id number on standard input; the look-up (who, and
+    that it was for an export) is an access record whether or not the number is known."""
+    import secrets
+
+    from gateway import record
+    from gateway.freetext import refuse_national_id
+    from pseudonymizer.rrn import InvalidNationalId, parse_national_id
+
+    if rrn != "-":
+        typer.secho("error: give `--rrn -` and type the number on standard input: a number on "
+                    "the command line stays in the shell history", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2)
+    refuse_national_id("exported_by", exported_by)
+    try:
+        nid = parse_national_id(sys.stdin.readline().strip())
+    except InvalidNationalId:
+        typer.secho("error: standard input does not hold a valid national id number", err=True,
+                    fg=typer.colors.RED)
+        raise typer.Exit(code=2) from None
+    with built_services(settings) as services:
+        key = services.registry.lookup(nid.digits)
+        services.access_log.append(record.event_record(
+            "customer.lookup", request_id=secrets.token_hex(16), now=datetime.now(UTC),
+            caller=None, source="cli", policy_version=services.policy.current.version,
+            status=200 if key is not None else 404, customer=key, purpose="log.export",
+            by=exported_by))
+    if key is None:
+        typer.secho("error: no customer holds that number (the look-up is recorded)", err=True,
+                    fg=typer.colors.RED)
+        raise typer.Exit(code=1)
+    return str(key)
+
+
 @log_app.command("export")
 def log_export(
     out: Annotated[Path, typer.Option(help="archive to write (.tar, or .tar.gz to compress)")],
     exported_by: Annotated[str, typer.Option(help="who exports (name, role or ticket)")],
-    since: Annotated[str | None, typer.Option(help="first instant, rfc 3339 (inclusive)")] = None,
-    until: Annotated[str | None, typer.Option(help="end instant, rfc 3339 (exclusive)")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="first instant, rfc 3339 (inclusive); a date alone (2026-11-01) means its "
+             "midnight KST")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="end instant, rfc 3339 (exclusive); a date alone means its midnight KST")] = None,
     affiliate: Annotated[list[str] | None, typer.Option(
         help="recipient affiliate (repeatable)")] = None,
     customer: Annotated[list[str] | None, typer.Option(
         help="customer key (repeatable)")] = None,
+    rrn: Annotated[str | None, typer.Option(
+        help="one customer by national id number: give `-` and type the number on standard "
+             "input (never on the command line); the look-up is itself recorded")] = None,
     purpose: Annotated[list[str] | None, typer.Option(help="purpose id (repeatable)")] = None,
     previous_checkpoint: Annotated[Path | None, typer.Option(
         help="signed checkpoint of the previous export: adds a consistency proof")] = None,
@@ -69,8 +109,11 @@ def log_export(
 
     settings = settings_from_env()
     try:
+        customers = list(customer or ())
+        if rrn is not None:
+            customers.append(_customer_of_rrn(settings, rrn, exported_by))
         filters = ExportFilters.of(since=since, until=until, affiliates=affiliate or None,
-                                   customers=customer or None, purposes=purpose or None)
+                                   customers=customers or None, purposes=purpose or None)
         previous = None
         if previous_checkpoint is not None:
             try:

@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,8 @@ def test_filtered_gzip_export_verifies(
     make_gateway: Callable[..., Gateway], capsys: pytest.CaptureFixture[str]
 ) -> None:
     gw = make_gateway(200)
-    filters = ExportFilters.of(since="2026-10-02T00:00:00Z", until="2026-10-06",
+    # a date alone is midnight KST: 2026-10-06 ends the period at 2026-10-05T15:00Z
+    filters = ExportFilters.of(since="2026-10-02T00:00:00Z", until="2026-10-06T09:00:00+09:00",
                                affiliates=["card", "bank"], purposes=["credit_risk"])
     archive = gw.export("export.tar.gz", filters=filters)
     assert archive.read_bytes()[:2] == b"\x1f\x8b"
@@ -241,3 +242,9 @@ def test_period_export_starts_near_the_period_and_misses_nothing(
     assert got  # the period is not empty
     code, _, err = verify(capsys, archive, "--key", gateway.signer.verifier_key())
     assert (code, err) == (0, "")
+
+
+def test_a_date_alone_means_midnight_in_korea() -> None:
+    filters = ExportFilters.of(since="2026-10-02", until="2026-10-06")
+    assert filters.since == datetime(2026, 10, 1, 15, tzinfo=UTC)
+    assert filters.until == datetime(2026, 10, 5, 15, tzinfo=UTC)
