@@ -27,6 +27,7 @@ from gateway.auth.algorithms import (
     FULLY_SPECIFIED,
     PrivateKey,
     generate_private_key,
+    pinned_name,
     private_key_fits,
 )
 from gateway.domain import SystemId
@@ -152,11 +153,13 @@ def _read_systems(path: Path) -> list[_SystemEntry]:
 def _system_entry(path: Path, raw: Any) -> _SystemEntry:
     if not isinstance(raw, dict):
         raise PolicyError(f"`{path}`: every system must be a mapping")
-    system_id, algorithm, public_key = raw.get("id"), raw.get("algorithm"), raw.get("public_key")
+    system_id, public_key = raw.get("id"), raw.get("public_key")
+    algorithm = pinned_name(raw.get("algorithm"))
     if not isinstance(system_id, str) or not _SYSTEM_ID.fullmatch(system_id):
         raise PolicyError(f"`{path}`: system id must be lowercase letters, digits and dashes")
     if algorithm not in ALLOWED_ALGORITHMS:
-        raise PolicyError(f"`{path}`: system `{system_id}`: `algorithm` must be `EdDSA` or `ES256`")
+        raise PolicyError(f"`{path}`: system `{system_id}`: `algorithm` must be `Ed25519` "
+                          "(or `EdDSA`) or `ESP256` (or `ES256`)")
     if not isinstance(public_key, str) or not public_key:
         raise PolicyError(f"`{path}`: system `{system_id}`: `public_key` path missing")
     relative = PurePosixPath(public_key)

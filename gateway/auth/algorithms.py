@@ -29,6 +29,13 @@ TOKEN_ALGORITHMS: dict[str, frozenset[str]] = {
 # the RFC 9864 name of each algorithm a system may be pinned to: what minted tokens carry
 FULLY_SPECIFIED: dict[str, str] = {"EdDSA": "Ed25519", "ES256": "ESP256"}
 
+
+def pinned_name(name: object) -> object:
+    """The name a policy pin is kept under: an RFC 9864 name (`Ed25519`, `ESP256`) pins the
+    same algorithm as the older one (`EdDSA`, `ES256`); anything else is returned as is."""
+    return {v: k for k, v in FULLY_SPECIFIED.items()}.get(name, name) if isinstance(
+        name, str) else name
+
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 

@@ -300,7 +300,8 @@ def _affiliates(check: _Checker, data: Any, keys_dir: Path) -> dict[str, Affilia
             systems[SystemId(sys_spec.id)] = System(
                 id=SystemId(sys_spec.id), affiliate=AffiliateId(spec.id),
                 name_ko=sys_spec.name_ko, name_en=sys_spec.name_en,
-                algorithm=sys_spec.algorithm, public_key=key,
+                algorithm="EdDSA" if sys_spec.algorithm in ("EdDSA", "Ed25519") else "ES256",
+                public_key=key,
                 public_key_path=sys_spec.public_key, permissions=frozenset(sys_spec.permissions),
             )
         if spec.pseudonym_scheme not in SCHEMES:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from gateway.auth.algorithms import pinned_name
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -17,6 +18,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    field_validator,
 )
 
 from gateway.domain import Category, Channel
@@ -51,8 +53,15 @@ class SystemSpec(_Strict):
     name_ko: Text
     name_en: Text
     public_key: Text  # path relative to the public keys dir
-    algorithm: Literal["EdDSA", "ES256"]
+    # RFC 9864's fully specified names pin the same algorithms: `Ed25519` is `EdDSA` over
+    # Ed25519 (the only curve accepted), `ESP256` is `ES256`; a token may carry either name
+    algorithm: Literal["EdDSA", "ES256", "Ed25519", "ESP256"]
     permissions: tuple[Permission, ...] = Field(min_length=1)
+
+    @field_validator("algorithm")
+    @classmethod
+    def _one_name_per_algorithm(cls, value: str) -> str:
+        return str(pinned_name(value))
 
 
 class AffiliateSpec(_Strict):

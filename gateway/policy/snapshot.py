@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gateway.errors import PolicyError
 from gateway.policy.loader import FILES, load_policy
+from gateway.auth.algorithms import pinned_name
 from gateway.policy.model import Policy
 from gateway.policy.problems import PolicyLoadError
 
@@ -32,7 +33,7 @@ class SnapshotError(PolicyError):
 
 
 def _throwaway_public_key(algorithm: Any) -> bytes:
-    key = (ec.generate_private_key(ec.SECP256R1()) if algorithm == "ES256"
+    key = (ec.generate_private_key(ec.SECP256R1()) if pinned_name(algorithm) == "ES256"
            else ed25519.Ed25519PrivateKey.generate())
     return key.public_key().public_bytes(serialization.Encoding.PEM,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)

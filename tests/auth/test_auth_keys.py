@@ -116,7 +116,7 @@ def test_missing_public_key_is_derived_from_existing_private(
         ("affiliates: [{id: bank, systems: [x]}]", "every system must be a mapping"),
         (  # RS256 is not in the allow-list
             "affiliates: [{id: bank, systems: [{id: s, algorithm: RS256, public_key: s.pem}]}]",
-            "system `s`: `algorithm` must be `EdDSA` or `ES256`",
+            "system `s`: `algorithm` must be `Ed25519` \\(or `EdDSA`\\) or `ESP256`",
         ),
         (  # the id becomes a file name: no path separators
             "affiliates: [{id: bank, systems: [{id: ../x, algorithm: EdDSA, public_key: s.pem}]}]",

@@ -13,6 +13,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from gateway.auth.algorithms import pinned_name
 from gateway.policy import Policy, PolicyLoadError, Problem, load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +22,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _public_pem(algorithm: str) -> bytes:
-    key = (ed25519.Ed25519PrivateKey.generate() if algorithm == "EdDSA"
+    key = (ed25519.Ed25519PrivateKey.generate() if pinned_name(algorithm) == "EdDSA"
            else ec.generate_private_key(ec.SECP256R1()))
     return key.public_key().public_bytes(serialization.Encoding.PEM,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)

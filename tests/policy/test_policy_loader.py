@@ -73,7 +73,7 @@ def test_all_problems_are_collected_across_files(policy_set: PolicySet) -> None:
     problems = policy_set.problems()
     files = [Path(p.file).name for p in problems]
     assert files == ["affiliates.yaml", "purposes.yaml", "rules.yaml"]  # sorted by file, line
-    assert "`algorithm`: input should be 'EdDSA' or 'ES256'" in problems[0].message
+    assert "`algorithm`: input should be 'EdDSA', 'ES256', 'Ed25519' or 'ESP256'" in problems[0].message
     assert "`retention_days`: input should be greater than or equal to 1" in problems[1].message
     assert problems[2].message == "unknown system `bank-frauds`"
 
@@ -187,3 +187,13 @@ def test_load_does_not_depend_on_the_working_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert load_policy(shipped_dir, public_keys_dir).rules
+
+
+@pytest.mark.parametrize(("written", "pinned"), [
+    ("Ed25519", "EdDSA"), ("ESP256", "ES256"), ("EdDSA", "EdDSA"), ("ES256", "ES256")])
+def test_rfc_9864_names_pin_the_same_algorithm(written: str, pinned: str) -> None:
+    from gateway.policy.schema import SystemSpec
+
+    spec = SystemSpec(id="bank_app", name_ko="앱", name_en="app", public_key="k.pem",
+                      algorithm=written, permissions=("query",))
+    assert spec.algorithm == pinned
