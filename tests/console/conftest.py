@@ -34,7 +34,16 @@ class ConsoleHarness:
         assert match, "no CSRF token in the page"
         return match.group(1)
 
+    def forget_used_codes(self) -> None:
+        """As if the next 30-second step had begun: a code used already may be used again."""
+        from sqlalchemy import update
+
+        from gateway.console.models import ConsoleUser
+        with self.gw.services.gateway_engine.begin() as conn:
+            conn.execute(update(ConsoleUser).values(totp_last_step=None))
+
     def sign_in(self, role: str, *, code: str | None = None) -> None:
+        self.forget_used_codes()
         client = self.gw.client
         client.cookies.clear()
         token = self.csrf(client.get("/console/signin").text)

@@ -164,6 +164,7 @@ async def verify(page: LogPage) -> Response:
 
         result = await to_thread.run_sync(check)
     finally:
+        await upload.close()
         shutil.rmtree(folder, ignore_errors=True)
     result["filename"] = (upload.filename or "")[:MAX_TEXT]
     return await _render(page, status=200, verify=result)
