@@ -148,6 +148,8 @@ async def verify(page: LogPage) -> Response:
         if await _save(upload, path) == 0:
             return await _render(page, status=422, verify={"error": page.t("log.verify.empty")})
 
+        shown_name = (upload.filename or "archive")[:MAX_TEXT]
+
         def check() -> dict[str, Any]:
             try:
                 trusted = load_trusted(_verifier_keys(page), [])
@@ -157,7 +159,9 @@ async def verify(page: LogPage) -> Response:
             summary = summary_ko(report) if page.lang == "ko" else summary_en(report)
             # the archive's path is ours (a temporary file): show the name that was uploaded
             summary = [line for line in summary if not line.startswith(("archive:", "아카이브:"))]
-            findings = [finding(problem, page.lang) for problem in report.problems]
+            # findings name the file: the one uploaded, not our temporary copy
+            findings = [finding(problem.replace(str(path), shown_name), page.lang)
+                        for problem in report.problems]
             if report.unlisted:
                 findings.append(f"… +{report.unlisted:,}")
             return {"ok": report.ok, "findings": findings, "summary": summary}
@@ -166,5 +170,5 @@ async def verify(page: LogPage) -> Response:
     finally:
         await upload.close()
         shutil.rmtree(folder, ignore_errors=True)
-    result["filename"] = (upload.filename or "")[:MAX_TEXT]
+    result["filename"] = shown_name
     return await _render(page, status=200, verify=result)
