@@ -17,7 +17,6 @@ from gateway import __version__
 from gateway.api.middleware import BodyGuard
 from gateway.api.openapi import install_openapi
 from gateway.api.problems import install_problem_handlers
-from gateway.console import install_console
 from gateway.api.routes import (
     admin,
     baseline,
@@ -30,6 +29,7 @@ from gateway.api.routes import (
     pseudonyms,
     queries,
 )
+from gateway.console import install_console
 from gateway.reload import PolicyWatcher
 from gateway.services import Services
 from gateway.settings import Settings, get_settings
@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         lifespan=lifespan,
         openapi_url="/openapi.json",
         docs_url=None,  # served offline by the console (`gateway.console.pages.docs`)
-        redoc_url=None,  # ReDoc ships in no Python package: not served rather than from a CDN
+        redoc_url=None,  # likewise (`/redoc`)
     )
     install_problem_handlers(app)
     install_openapi(app)

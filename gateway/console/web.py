@@ -36,6 +36,8 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 
+
+
 SESSION_COOKIE = "gw_console"
 CSRF_COOKIE = "gw_console_csrf"  # the double-submit token of forms shown before sign-in
 LANG_COOKIE = "lang"
@@ -45,7 +47,7 @@ CSRF_FIELD = "csrf_token"
 # Pages of the console: same-origin assets only, no inline script, no framing
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; form-action 'self'; "
+                               "img-src 'self' data:; font-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",

@@ -182,3 +182,13 @@ def test_xss_in_every_field_shown_back_comes_out_escaped(site: dict[str, Any]) -
     shown = driver.find_element(By.ID, "verify-result").text
     assert "<img src=x id=xss-probe>.tar" in shown
     assert str(Path(site["services"].settings.data_dir)) not in shown  # no server path
+
+
+def test_docs_render_offline(site: dict[str, Any]) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = site["driver"]
+    driver.get(site["base"] + "/docs")
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"))
+    assert any("/v1/queries" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock"))
