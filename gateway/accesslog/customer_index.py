@@ -36,21 +36,24 @@ ENTRIES: Table = CustomerLogEntry.__table__  # type: ignore[assignment]
 _KEY = re.compile(r"[0-9a-f]{32}")
 _INSERT = insert(ENTRIES).values(customer_key=bindparam("customer_key"),
                                  log_index=bindparam("log_index"),
-                                 at=bindparam("at", type_=ENTRIES.c.at.type))
+                                 at=bindparam("at", type_=ENTRIES.c.at.type),
+                                 purpose=bindparam("purpose"))
 # the backfill may meet rows the writer already added (a log that kept running): skip them
 _INSERT_MISSING = {
     name: dialect_insert(ENTRIES).values(
         customer_key=bindparam("customer_key"), log_index=bindparam("log_index"),
-        at=bindparam("at", type_=ENTRIES.c.at.type)).on_conflict_do_nothing()
+        at=bindparam("at", type_=ENTRIES.c.at.type),
+        purpose=bindparam("purpose")).on_conflict_do_nothing()
     for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))}
 
 
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
-    """The customer a record concerns and the record's own time."""
+    """The customer a record concerns, the record's own time and its declared purpose."""
 
     customer_key: str
     at: datetime
+    purpose: str | None = None
 
 
 def entry_of(record: dict[str, Any]) -> IndexEntry | None:
@@ -61,11 +64,12 @@ def entry_of(record: dict[str, Any]) -> IndexEntry | None:
     customer = record.get("customer")
     if not isinstance(customer, str) or _KEY.fullmatch(customer) is None:
         return None
-    return IndexEntry(customer, _time_of(record.get("time")))
+    return IndexEntry(customer, _time_of(record.get("time")), _purpose_of(record.get("purpose")))
 
 
 _CUSTOMER_KEY = "customer".encode("utf-16-be")  # CanonicalObject's sort keys
 _TIME_KEY = "time".encode("utf-16-be")
+_PURPOSE_KEY = "purpose".encode("utf-16-be")
 
 
 def entry_of_canonical(obj: CanonicalObject) -> IndexEntry | None:
@@ -73,7 +77,8 @@ def entry_of_canonical(obj: CanonicalObject) -> IndexEntry | None:
     customer = _member(obj, _CUSTOMER_KEY, len(b'"customer":'))
     if not isinstance(customer, str) or _KEY.fullmatch(customer) is None:
         return None
-    return IndexEntry(customer, _time_of(_member(obj, _TIME_KEY, len(b'"time":'))))
+    return IndexEntry(customer, _time_of(_member(obj, _TIME_KEY, len(b'"time":'))),
+                      _purpose_of(_member(obj, _PURPOSE_KEY, len(b'"purpose":'))))
 
 
 def _member(obj: CanonicalObject, key: bytes, prefix: int) -> object:
@@ -81,6 +86,10 @@ def _member(obj: CanonicalObject, key: bytes, prefix: int) -> object:
     if at == len(obj.sort_keys) or obj.sort_keys[at] != key:
         return None
     return json.loads(obj.members[at][prefix:])
+
+
+def _purpose_of(value: object) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
 
 
 def _time_of(value: object) -> datetime:
@@ -99,7 +108,8 @@ def insert_entries(conn: Connection, cursor: Any, rows: Sequence[tuple[int, Inde
     """One row per (record index, entry), in the batch's transaction (one executemany)."""
     statement = store.compiled(conn, _INSERT)
     cursor.executemany(statement.sql, [statement.params(
-        {"customer_key": e.customer_key, "log_index": index, "at": e.at}) for index, e in rows])
+        {"customer_key": e.customer_key, "log_index": index, "at": e.at, "purpose": e.purpose})
+        for index, e in rows])
 
 
 # --- backfill --------------------------------------------------------------------------------
@@ -123,7 +133,8 @@ def backfill(engine: Engine, *, start: int = 0,
                 cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
                 try:
                     cursor.executemany(statement.sql, [statement.params(
-                        {"customer_key": e.customer_key, "log_index": i, "at": e.at})
+                        {"customer_key": e.customer_key, "log_index": i, "at": e.at,
+                         "purpose": e.purpose})
                         for i, e in rows])
                 finally:
                     cursor.close()

@@ -186,6 +186,9 @@ class CustomerLogEntry(Base):
     customer_key: Mapped[str] = mapped_column(CHAR(32), primary_key=True)
     log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # the record's declared purpose, if any: a purpose the policy hides from the history
+    # (`history: shown: false`) is counted, not listed, without reading the records
+    purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Campaign(Base):

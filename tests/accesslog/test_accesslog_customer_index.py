@@ -31,13 +31,15 @@ CUSTOMERS = [secrets.token_hex(16) for _ in range(5)]
 def _record(n: int) -> dict[str, object]:
     """Every shape a record may have: customer or none, an odd `customer`, a bad time."""
     record: dict[str, object] = {"kind": "query", "time": _time(T0 + timedelta(minutes=n)),
-                                 "customer": CUSTOMERS[n % len(CUSTOMERS)], "n": n}
+                                 "customer": CUSTOMERS[n % len(CUSTOMERS)], "n": n,
+                                 "purpose": "customer_service" if n % 2 else "fraud_prevention"}
     if n % 7 == 3:
         record["customer"] = None  # e.g. a refusal before the customer was resolved
     if n % 11 == 4:
         record["customer"] = "900101-1******"  # not a customer key: never indexed
     if n % 13 == 5:
-        record["kind"] = "consent.grant"
+        record["kind"] = "consent.read"
+        del record["purpose"]  # events without a purpose
     return record
 
 
@@ -45,14 +47,17 @@ def _time(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def _index_rows(engine: Engine) -> list[tuple[str, int, datetime]]:
+Row = tuple[str, int, datetime, str | None]
+
+
+def _index_rows(engine: Engine) -> list[Row]:
     with engine.connect() as conn:
-        rows = conn.execute(select(ENTRIES.c.customer_key, ENTRIES.c.log_index, ENTRIES.c.at)
-                            .order_by(ENTRIES.c.log_index)).all()
-    return [(k, int(i), at) for k, i, at in rows]
+        rows = conn.execute(select(ENTRIES.c.customer_key, ENTRIES.c.log_index, ENTRIES.c.at,
+                                   ENTRIES.c.purpose).order_by(ENTRIES.c.log_index)).all()
+    return [(k, int(i), at, purpose) for k, i, at, purpose in rows]
 
 
-def _scan(log: AccessLog) -> list[tuple[str, int, datetime]]:
+def _scan(log: AccessLog) -> list[Row]:
     """The index as a scan of the whole log computes it (the definition)."""
     found = []
     for data in log.iter_records(0, log.size()):
@@ -60,7 +65,8 @@ def _scan(log: AccessLog) -> list[tuple[str, int, datetime]]:
         customer = record.get("customer")
         if isinstance(customer, str) and len(customer) == 32 and customer.isalnum():
             found.append((customer, record["index"],
-                          datetime.fromisoformat(record["time"]).astimezone(UTC)))
+                          datetime.fromisoformat(record["time"]).astimezone(UTC),
+                          record.get("purpose")))
     return found
 
 
@@ -84,9 +90,9 @@ def log(engine: Engine, signer: LogSigner) -> Iterator[AccessLog]:
         yield access_log
 
 
-def _normalized(rows: list[tuple[str, int, datetime]]) -> list[tuple[str, int, datetime]]:
-    return [(k, i, at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC))
-            for k, i, at in rows]
+def _normalized(rows: list[Row]) -> list[Row]:
+    return [(k, i, at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC), p)
+            for k, i, at, p in rows]
 
 
 def test_every_record_naming_a_customer_is_indexed_with_its_time(
@@ -96,7 +102,8 @@ def test_every_record_naming_a_customer_is_indexed_with_its_time(
     rows = _normalized(_index_rows(engine))
     assert rows == _scan(log)
     assert len(rows) == sum(1 for n in range(60) if n % 7 != 3 and n % 11 != 4)
-    assert {k for k, _, _ in rows} == set(CUSTOMERS)
+    assert {r[0] for r in rows} == set(CUSTOMERS)
+    assert {r[3] for r in rows} == {"customer_service", "fraud_prevention", None}
 
 
 def test_group_commits_from_many_callers_index_exactly_what_is_written(
@@ -119,7 +126,7 @@ def test_a_record_that_is_not_written_is_not_indexed(log: AccessLog, engine: Eng
     log.append(_record(0), contacts=[claim])
     with pytest.raises(ContactCapReached):
         log.append(_record(0), contacts=[claim])  # at the cap: not written
-    assert [i for _, i, _ in _index_rows(engine)] == [first, first + 1]
+    assert [r[1] for r in _index_rows(engine)] == [first, first + 1]
     assert log.size() == 2
 
 
@@ -152,6 +159,6 @@ def test_migration_0007_creates_the_index_the_writer_uses(tmp_path: Path,
     try:
         with AccessLog(engine, signer, origin=ORIGIN, create_tables=False) as log:
             index = log.append(_record(0))
-        assert [(k, i) for k, i, _ in _index_rows(engine)] == [(CUSTOMERS[0], index)]
+        assert [r[:2] for r in _index_rows(engine)] == [(CUSTOMERS[0], index)]
     finally:
         engine.dispose()

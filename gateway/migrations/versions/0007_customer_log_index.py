@@ -4,7 +4,7 @@ Revision ID: 0007
 Revises: 0006
 
 New table `customer_log_index`: one row per access record that names a customer (customer key,
-log index, the record's time), written by the access-log writer in the record's own
+log index, the record's time and purpose), written by the access-log writer in the record's own
 transaction. A new index on `campaign_leaves.customer_key` finds the campaigns that included a
 customer. Records appended before this revision are indexed by `gateway db index-history`
 (streams the log in chunks; safe to run again, also while the gateway serves).
@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("customer_key", sa.CHAR(length=32), nullable=False),
         sa.Column("log_index", sa.BigInteger(), nullable=False, autoincrement=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("purpose", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("customer_key", "log_index", name=op.f("pk_customer_log_index")),
         sqlite_with_rowid=False,
     )
