@@ -25,6 +25,7 @@ from gateway.api.routes import (
     consents,
     contact_stops,
     health,
+    history,
     log,
     pseudonyms,
     queries,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(queries.router)
     app.include_router(consents.router)
     app.include_router(contact_stops.router)
+    app.include_router(history.router)
     app.include_router(campaigns.router)
     app.include_router(pseudonyms.router)
     app.include_router(log.router)
