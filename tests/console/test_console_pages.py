@@ -139,3 +139,24 @@ def test_pages_send_a_strict_content_security_policy(console: ConsoleHarness) ->
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_front_page_lists_alert_records(console: ConsoleHarness) -> None:
+    from datetime import datetime, timezone
+
+    from gateway import record
+
+    # an alert as the rate limits write it (gateway/accesslog/usage.py on the limits branch)
+    console.gw.services.access_log.append({
+        "v": 1, "kind": "alert", "time": record.timestamp(datetime.now(timezone.utc)),
+        "request_id": "r1", "actor": {"affiliate": "card", "system": "card-risk",
+                                      "employee": "kim<b>"},
+        "source": None, "customer": None, "policy_version": None, "status": None,
+        "alert": {"scope": "employee", "measure": "distinct_customers_per_hour",
+                  "count": 150, "threshold": 100, "limit": 200,
+                  "window_start": "2026-12-05T01:00:00.000000Z"}})
+    console.sign_in("auditor")
+    page = console.gw.client.get("/console/").text
+    assert 'id="alerts"' in page and "distinct_customers_per_hour" in page
+    assert "경보 기준: 100" in page and "구간 시작: 2026-12-05 10:00:00 KST" in page
+    assert "kim&lt;b&gt;" in page and "kim<b>" not in page
