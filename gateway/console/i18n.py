@@ -120,6 +120,9 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "timeline.index": ("기록 번호", "Record"),
     "timeline.unavailable": ("고객 이력 기능이 이 설치본에 없습니다.",
                              "The customer history is not available in this installation."),
+    # record kinds of the console, as a customer's timeline names them
+    "kind.console.view": ("콘솔 화면 조회 (상담원·검사역)", "looked up in the console"),
+    "kind.console.export": ("접근 기록 반출", "access log exported"),
     "common.kst_note": ("모든 시각은 한국 표준시(KST)입니다.", "All times are in KST."),
     "common.none": ("없음", "none"),
 }

@@ -41,6 +41,9 @@ def test_agent_sees_the_history_masked_and_the_look_up_is_recorded(
     assert view["customer"] == customer.key and view["page"] == "timeline"
     assert view["actor"]["employee"] == USERS["call_centre_agent"]
     assert view["listed"]  # the query above is listed
+    # the look-up itself shows in the next look-up, named in Korean
+    again = _look_up(console, customer.rrn)
+    assert "콘솔 화면 조회" in again.text  # type: ignore[attr-defined]
     # the RRN is in no record of the log
     log = console.gw.services.access_log
     assert all(digits.encode() not in r and customer.rrn.encode() not in r
