@@ -28,10 +28,12 @@ from gateway.api.routes import (
     consents,
     contact_stops,
     health,
+    history,
     log,
     pseudonyms,
     queries,
 )
+from gateway.console import install_console
 from gateway.reload import PolicyWatcher
 from gateway.services import Services
 from gateway.settings import Settings, get_settings
@@ -143,25 +145,30 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         lifespan=lifespan,
         openapi_url="/openapi.json",
         **_no_telemetry(),
+        docs_url=None,  # served offline by the console (`gateway.console.pages.docs`)
+        redoc_url=None,  # likewise (`/redoc`)
     )
     install_problem_handlers(app)
     install_openapi(app)
     app.include_router(queries.router)
     app.include_router(consents.router)
     app.include_router(contact_stops.router)
+    app.include_router(history.router)
     app.include_router(campaigns.router)
     app.include_router(pseudonyms.router)
     app.include_router(log.router)
     app.include_router(catalog.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    install_console(app)
     if settings.unsafe_bench_baseline:
         logger.warning("UNSAFE: /unsafe/baseline is mounted; never do this outside a benchmark")
         app.include_router(baseline.router)
     # innermost first: the query route's fast path runs inside the body guard (request id,
     # size and media-type limits)
     app.add_middleware(QueryFastPath)
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
+                       max_form_bytes=settings.console_max_upload_bytes)
     return app
 
 

@@ -1,4 +1,5 @@
-"""The `gateway` command-line program: serve, demo, seed, keys, tokens, policy, log, db.
+"""The `gateway` command-line program: serve, demo, seed, keys, tokens, policy, log, db,
+users, customer.
 
 One module per command group; `common.app` is the root, the groups are added here.
 """
@@ -11,10 +12,12 @@ from gateway.cli import policy_tools as _policy_tools  # noqa: F401  (explain, d
 from gateway.cli import run as _run  # noqa: F401  (registers the top-level commands)
 from gateway.cli.campaign import campaign_app, review_app
 from gateway.cli.common import app
+from gateway.cli.customer import customer_app
 from gateway.cli.db import db_app
 from gateway.cli.keys import keys_app
 from gateway.cli.log import log_app
 from gateway.cli.policy import policy_app
+from gateway.cli.users import users_app
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_app, name="policy")
@@ -22,6 +25,8 @@ app.add_typer(log_app, name="log")
 app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(review_app, name="review")
+app.add_typer(users_app, name="users")
+app.add_typer(customer_app, name="customer")
 
 
 def main() -> None:

@@ -28,7 +28,8 @@ Algorithm = Literal["EdDSA", "ES256"]
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
 PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
                          "policy:reload", "pseudonym:map", "consent:any_customer",
-                         "contact_stop:write", "contact_stop:read", "campaign:run"})
+                         "contact_stop:write", "contact_stop:read", "campaign:run",
+                         "history:read"})
 # The group customer channel: manages consents and contact stops of any group customer, not only
 # those its own affiliate holds (the other consent and stop permissions still apply)
 GROUP_CUSTOMER_CHANNEL = "consent:any_customer"
@@ -125,6 +126,17 @@ class Attribute:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryExemption:
+    """Uses under a purpose left out of the customer's access history, by law: the history
+    counts them under this exemption instead of listing them (신용정보법 제35조)."""
+
+    purpose: PurposeId
+    legal_basis: str
+    reason_ko: str
+    reason_en: str
+
+
+@dataclass(frozen=True, slots=True)
 class Purpose:
     id: PurposeId
     name_ko: str
@@ -139,6 +151,8 @@ class Purpose:
     reidentification: bool = False
     # entity → operator for free text of this purpose (`pseudonymizer.scrub.spec`); None: defaults
     scrub: Mapping[str, Any] | None = None
+    # None: its uses are listed in the customer's access history (the default)
+    history_exemption: HistoryExemption | None = None
 
     @property
     def legal_basis(self) -> str:
@@ -177,6 +191,21 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleRole:
+    """A role of the console's users (employees): the pages it may open, and whether signing
+    in needs a second factor (TOTP, RFC 6238) besides the password."""
+
+    id: str  # privacy_officer, auditor, call_centre_agent, inspector
+    name_ko: str
+    name_en: str
+    second_factor: bool
+    pages: frozenset[str]
+
+    def may_open(self, page: str) -> bool:
+        return page in self.pages
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     version: PolicyVersion  # "sha256:" + hex over the policy files' bytes (see loader)
     affiliates: Mapping[AffiliateId, Affiliate]
@@ -188,6 +217,8 @@ class Policy:
     # a marketing consent not (re)confirmed for this many days stops granting
     reconfirm_days: int = RECONFIRM_DAYS
     segments: tuple[Segment, ...] = ()  # what campaigns may filter on (rules.yaml `segments:`)
+    # who may use the console and what each role may open (affiliates.yaml `console:`)
+    console_roles: Mapping[str, ConsoleRole] = field(default_factory=lambda: MappingProxyType({}))
 
     def is_marketing(self, purpose: PurposeId) -> bool:
         found = self.purposes.get(purpose)
