@@ -44,7 +44,8 @@ def inspect_files(files: PolicyFiles, public_keys_dir: Path, *, shown_as: Path) 
     not the temporary copy that was checked."""
     with materialized(files) as folder:
         inspection = inspect_policy(folder, public_keys_dir)
-    problems = tuple(replace(p, file=str(shown_as / Path(p.file).name)) for p in inspection.problems)
+    problems = tuple(replace(p, file=str(shown_as / Path(p.file).name))
+                     for p in inspection.problems)
     return Inspection(problems=problems, policy=inspection.policy, version=inspection.version)
 
 

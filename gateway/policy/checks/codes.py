@@ -253,4 +253,9 @@ ATTRIBUTE_UNRELEASED = _warning(
     "P062", "no rule releases attribute `{attribute}`",
     "항목 `{attribute}`을(를) 제공하는 규칙이 없습니다 (필요 없다면 카탈로그에서 빼도 됩니다)")
 
+# --- the officers' test cases (`gateway policy test`) ------------------------------------------------
+NO_CASES = _error("T001", "no test case files (`*.yaml`) found",
+                  "시험 사례 파일(`*.yaml`)이 없습니다")
+CASE_UNREADABLE = _error("T002", "{detail}", "시험 사례를 읽을 수 없습니다: {detail}")
+
 CODES: dict[str, Code] = {c.code: c for c in globals().values() if isinstance(c, Code)}
