@@ -19,6 +19,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("P04", "시스템과 공개키", "Systems and their keys"),
     ("P05", "규칙이 제공하는 것", "What rules release"),
     ("P06", "쓰이지 않는 항목 (경고)", "Dead entries (warnings)"),
+    ("P08", "콘솔 역할", "Console roles"),
     ("T00", "시험 사례 (`gateway policy test`)", "Test cases (`gateway policy test`)"),
 )
 _SEVERITY = {"error": "오류 error", "warning": "경고 warning"}

@@ -1,7 +1,7 @@
 """policy sets: pending and live policy versions (four-eyes approval)
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0009 (0006 on its own branch; re-chained after merging the console)
 
 New table `policy_sets` (issue #12): every policy set the gateway has checked, with its exact
 files, who proposed it and who approved it. The live set is the one row in state `live`; every
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

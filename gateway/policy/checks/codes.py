@@ -258,4 +258,9 @@ NO_CASES = _error("T001", "no test case files (`*.yaml`) found",
                   "시험 사례 파일(`*.yaml`)이 없습니다")
 CASE_UNREADABLE = _error("T002", "{detail}", "시험 사례를 읽을 수 없습니다: {detail}")
 
+# --- the console's roles (affiliates.yaml `console:`) ---------------------------------------------
+CONSOLE_NEEDS_SECOND_FACTOR = _error(
+    "P080", "console role `{role}` must require a second factor (`second_factor: true`)",
+    "콘솔 역할 `{role}`은(는) 2단계 인증(OTP)이 필수입니다 — `second_factor: true`로 적으세요")
+
 CODES: dict[str, Code] = {c.code: c for c in globals().values() if isinstance(c, Code)}
