@@ -43,11 +43,13 @@ policy stays); a **warning** does not, but asks the officer to look.
 `‹이름›` marks what the message fills in (an id, a view, a line). Where the gateway can tell
 what was meant, the message ends with a hint:
 
-| 끝에 붙는 안내 (hint) | 뜻 (meaning) |
-|---|---|
-| ``use the id `card` (한빛카드)`` · ``id `card`(한빛카드)을(를) 쓰세요`` | 이름을 id 자리에 적었습니다: 그 id를 쓰세요 (a name was written where its id belongs) |
-| ``did you mean `card` (한빛카드)?`` · ``혹시 `card`(한빛카드)을(를) 쓰려던 것인가요?`` | 가장 비슷한 이름 (the closest known name) |
 """
+HINTS = (
+    ("``use the id `card` (한빛카드)`` · ``id `card`(한빛카드)을(를) 쓰세요``",
+     "이름을 id 자리에 적었습니다: 그 id를 쓰세요 (a name was written where its id belongs)"),
+    ("``did you mean `card` (한빛카드)?`` · ``혹시 `card`(한빛카드)을(를) 쓰려던 것인가요?``",
+     "가장 비슷한 이름 (the closest known name)"),
+)
 
 
 def _shown(template: str) -> str:
@@ -64,7 +66,9 @@ def _section(code: Code) -> tuple[str, str]:
 
 def render() -> str:
     """The whole document, codes in order, grouped by section."""
-    lines = [HEADER]
+    lines = [HEADER.rstrip("\n") + "\n", "| 끝에 붙는 안내 (hint) | 뜻 (meaning) |", "|---|---|"]
+    lines += [f"| {hint} | {meaning} |" for hint, meaning in HINTS]
+    lines[-1] += "\n"
     current: tuple[str, str] | None = None
     for key in sorted(CODES):
         code = CODES[key]
