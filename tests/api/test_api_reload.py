@@ -417,3 +417,39 @@ def test_sighup_holds_pending_and_the_cli_approves_across_processes(
         server.terminate()
         _, err = server.communicate(timeout=20)
     assert b"is PENDING (sighup)" in err
+
+
+def test_openapi_documents_the_approval_problems(hgw: Harness) -> None:
+    paths = hgw.client.get("/openapi.json").json()["paths"]
+    approve_op = paths["/v1/admin/policy/approve"]["post"]
+    conflict = approve_op["responses"]["409"]
+    assert "not the pending one" in conflict["description"]
+    assert "application/problem+json" in conflict["content"]
+    assert "get" in paths["/v1/admin/policy/pending"]
+
+
+@pytest.mark.postgres
+def test_four_eyes_across_processes_on_postgres(tmp_path: Path, policies: Path) -> None:
+    """The pending and live state on PostgreSQL: two processes, one approves, the other
+    follows; a stale version and self-approval are refused there too."""
+    from tests.conftest import postgres_schema
+
+    with postgres_schema("gw_approval") as url:
+        settings = build_settings(tmp_path, policies, database_url=url).model_copy(
+            update={"policy_watch_interval_s": 0})
+        for gw in start_harness(settings):
+            assert gw.services.gateway_engine.dialect.name == "postgresql"
+            other = Services.build(gw.settings)
+            try:
+                old = version(gw)
+                close_income_access(policies)
+                new = reload(gw).json()["version"]
+                assert approve(gw, new, officer="officer-kim").status_code == 403
+                assert approve(gw, old).status_code == 409
+                assert approve(gw, new).status_code == 200
+                assert other.reloader.follow() and other.policy.current.version == new
+                entry = records(gw, "policy.approved")[-1]
+                assert (entry["proposed_by"], entry["approved_by"]) == ("officer-kim",
+                                                                        "officer-lee")
+            finally:
+                other.close()
