@@ -9,7 +9,8 @@ policy propose`), which also names the officer who proposes it. `approve` makes 
 
 Records: `policy.detected` (a valid set found by the watcher or SIGHUP; no person known yet),
 `policy.proposed` (an officer puts their name to a pending set), `policy.approved` (a second
-officer; names both), `policy.approval_refused`, `policy.reload_rejected` (invalid set).
+officer; names both), `policy.approval_refused`, `policy.reload_rejected` (invalid set),
+`policy.withdrawn` (the files went back to the live set before anyone approved the change).
 
 INVARIANT: an invalid set is never pending nor live; a set goes live only after a durable
 `policy.approved` record naming a proposer and a different approver (fail closed: if the record
@@ -20,6 +21,7 @@ in the name of `auto-apply`, and says so in the record.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from gateway.errors import GatewayError
 from gateway.governance import files as policy_files
 from gateway.governance.errors import (
     ApprovalRefused,
+    NotAVersion,
     NotProposed,
     PendingSetBroken,
     SelfApproval,
@@ -48,6 +51,7 @@ logger = logging.getLogger("gateway.reload")
 Outcome = Literal["pending", "proposed", "unchanged", "rejected", "unrecorded"]
 Fingerprint = tuple[tuple[str, int, int], ...]
 AUTO_APPLY = Officer(name="auto-apply", via="demo")
+VERSION = re.compile(r"sha256:[0-9a-f]{64}")  # how `loader` names a set
 
 
 class Appender(Protocol):  # the part of AccessLog the reloader needs
@@ -156,8 +160,11 @@ class PolicyReloader:
         version = inspection.version
         warnings = inspection.warnings
         if version == live:
-            if self.store.pending() is not None:
-                self.store.withdraw_pending()  # the files went back to the live set
+            pending = self.store.pending()
+            if pending is not None:  # the files went back to the live set: nothing waits
+                self.store.withdraw_pending()
+                self._record("policy.withdrawn", request_id, officer, source, live, 200,
+                             trigger=trigger, version=pending.version)
             return ReloadResult("unchanged", live, version, warnings)
         stored = self.store.get(version)
         if stored is not None and stored.state == PENDING and (
@@ -212,6 +219,12 @@ class PolicyReloader:
     def _approve(self, version: str, officer: Officer, request_id: str, source: str | None,
                  *, four_eyes: bool) -> ApprovalResult:
         live = self._holder.current.version
+        if not VERSION.fullmatch(version):
+            # typed by a person: it may hold anything, so it is neither repeated nor recorded
+            exc = NotAVersion("`version` is not a policy version hash: `sha256:` and 64 hex "
+                              "digits, as `gateway policy pending` shows it")
+            exc.log_index = self._record_refusal(exc, request_id, officer, source, live, None)
+            raise exc
         stored = self.store.get(version)
         try:
             pending = self._pending_for(version, stored, officer, four_eyes=four_eyes)
@@ -315,7 +328,7 @@ class PolicyReloader:
             return None
 
     def _record_refusal(self, exc: ApprovalRefused, request_id: str, officer: Officer,
-                        source: str | None, live: str, version: str) -> int | None:
+                        source: str | None, live: str, version: str | None) -> int | None:
         return self._record("policy.approval_refused", request_id, officer, source, live,
                             exc.status, trigger="approve", version=version, reason=exc.reason)
 

@@ -43,3 +43,12 @@ class PendingSetBroken(ApprovalRefused):
     type_slug = "policy-pending-broken"
     title = "the pending policy set no longer loads"
     reason = "broken"
+
+
+class NotAVersion(ApprovalRefused):
+    """What was given is not a version hash at all (never repeated back, nor recorded)."""
+
+    status = 422
+    type_slug = "policy-version-malformed"
+    title = "not a policy version hash"
+    reason = "malformed"

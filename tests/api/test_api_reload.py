@@ -453,3 +453,33 @@ def test_four_eyes_across_processes_on_postgres(tmp_path: Path, policies: Path) 
                                                                         "officer-lee")
             finally:
                 other.close()
+
+
+@pytest.mark.parametrize("typed", [
+    "sha256:" + "0" * 63,  # one digit short
+    "900101-1234568",  # anything a person might paste: refused, never repeated nor recorded
+    "",
+])
+def test_a_malformed_version_is_refused_and_not_repeated(hgw: Harness, typed: str) -> None:
+    refused = approve(hgw, typed)
+    assert refused.status_code == 422, refused.text
+    if typed:
+        assert refused.json()["type"].endswith("/policy-version-malformed")
+        assert typed not in refused.text
+        entry = record(hgw, refused.json()["log_index"])
+        assert entry["reason"] == "malformed" and entry["version"] is None
+        assert typed not in json.dumps(entry)
+
+
+def test_files_back_at_the_live_version_withdraw_the_pending_set(
+    hgw: Harness, policies: Path
+) -> None:
+    rules = policies / "rules.yaml"
+    original = rules.read_text("utf-8")
+    close_income_access(policies)
+    pending = reload(hgw).json()["version"]
+    rules.write_text(original, "utf-8")
+    assert reload(hgw).json()["outcome"] == "unchanged"
+    assert hgw.services.reloader.store.pending() is None
+    assert records(hgw, "policy.withdrawn")[-1]["version"] == pending
+    assert approve(hgw, pending).status_code == 409
