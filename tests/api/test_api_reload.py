@@ -483,3 +483,25 @@ def test_files_back_at_the_live_version_withdraw_the_pending_set(
     assert hgw.services.reloader.store.pending() is None
     assert records(hgw, "policy.withdrawn")[-1]["version"] == pending
     assert approve(hgw, pending).status_code == 409
+
+
+def test_a_start_without_the_policy_store_says_to_migrate(tmp_path: Path, policies: Path) -> None:
+    from gateway.errors import ConfigError
+    from gateway.services import ensure_secrets
+
+    settings = build_settings(tmp_path, policies)
+    ensure_secrets(settings, create=True)
+    with pytest.raises(ConfigError, match=r"run `gateway db upgrade` first"):
+        Services.build(settings)  # no migration has run
+
+
+def test_a_live_set_that_no_longer_builds_stops_the_start(hgw: Harness, policies: Path) -> None:
+    """Its problems name the officer's folder (with lines), not a temporary copy."""
+    from gateway.policy import PolicyLoadError
+
+    key = Path(hgw.settings.public_keys_dir) / "systems" / "card-risk.pub.pem"
+    key.unlink()
+    with pytest.raises(PolicyLoadError) as info:
+        Services.build(hgw.settings)
+    assert [p.code for p in info.value.problems] == ["P041"]
+    assert Path(info.value.problems[0].file) == policies / "affiliates.yaml"
