@@ -197,7 +197,10 @@ def _schema_problem(error: Any, names: Mapping[str, Mapping[str, tuple[str, ...]
                                  "detail_ko": f"다음 중 하나로 적으세요: {choices}"}, hint
     if kind == "string_pattern_mismatch" or (kind == "string_too_long" and field in _ID_FIELDS):
         written = error.get("input")
-        known = names.get(_ID_FIELDS.get(field, ""), {})
+        kind_of = _ID_FIELDS.get(field, "")
+        if len(loc) >= 2 and loc[-2] == "attributes" and not keyed:  # a view of an attribute
+            kind_of = f"view:{field}"
+        known = names.get(kind_of, {})
         hint = suggest(written, known) if isinstance(written, str) else None
         return C.NOT_AN_ID, {"field": field}, hint
     if kind == "too_short":
@@ -787,6 +790,10 @@ def _declared_names(raw: Mapping[str, Any]) -> dict[str, dict[str, tuple[str, ..
                 found["system"].setdefault(system["id"], names(system))
     if not found["channel"]:
         found["channel"] = _channel_names(DEFAULT_CHANNELS)
+    for entry in listed("attributes.yaml", "attributes"):  # the views of each attribute
+        views = entry.get("views") if isinstance(entry, dict) else None
+        if isinstance(views, dict) and isinstance(entry.get("id"), str):
+            found[f"view:{entry['id']}"] = {str(v): () for v in views}
     return found
 
 

@@ -106,6 +106,9 @@ def test_a_korean_company_name_as_recipient_is_answered_with_its_id(
     # a view the attribute does not have
     ("rules.yaml", "      birth_date: age_band\n      address: sigungu",
      "      birth_date: age-band\n      address: sigungu", "P024", "did you mean `age_band`?"),
+    # a view written in capitals: not an id, but the closest view is named
+    ("rules.yaml", "      birth_date: age_band\n      address: sigungu",
+     "      birth_date: Age_Band\n      address: sigungu", "P014", "did you mean `age_band`?"),
     # a field name the file does not know
     ("purposes.yaml", "    retention_days: 30\n    reidentification: true",
      "    retension_days: 30\n    reidentification: true", "P010",
