@@ -142,7 +142,9 @@ class PolicyReloader:
 
     def _reload(self, trigger: str, officer: Officer | None, request_id: str,
                 source: str | None) -> ReloadResult:
-        live = self._holder.current.version
+        # The live set of the store, not of this process: an approval made in another process
+        # is the baseline here too, even before `follow` has switched this one.
+        live = self.store.live_version() or self._holder.current.version
         files = policy_files.read_files(self.policy_dir)
         inspection = policy_files.inspect_files(files, self.public_keys_dir,
                                                 shown_as=self.policy_dir)

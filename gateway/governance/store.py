@@ -99,7 +99,7 @@ class PolicySetStore:
                 session.add(PolicySet(version=version, state=PENDING,
                                       files=policy_files.encode(files), detected_at=now,
                                       detected_by=detected_by))
-            elif row.state != LIVE:
+            elif row.state not in (LIVE, PENDING):  # pending already: keep its proposer
                 row.state, row.detected_at, row.detected_by = PENDING, now, detected_by
                 row.proposed_by = row.proposed_at = row.proposal_index = None
                 row.approved_by = row.approved_at = row.approval_index = None

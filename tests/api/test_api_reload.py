@@ -505,3 +505,21 @@ def test_a_live_set_that_no_longer_builds_stops_the_start(hgw: Harness, policies
         Services.build(hgw.settings)
     assert [p.code for p in info.value.problems] == ["P041"]
     assert Path(info.value.problems[0].file) == policies / "affiliates.yaml"
+
+
+def test_a_process_behind_on_an_approval_does_not_propose_the_live_set_again(
+    hgw: Harness, policies: Path
+) -> None:
+    """Another process approved the files; this one has not followed yet: its watcher sees
+    the live set, not a new pending one."""
+    other = Services.build(hgw.settings)
+    try:
+        close_income_access(policies)
+        _, approved = switch(hgw)
+        assert other.policy.current.version != approved["new_version"]  # not followed yet
+        size = hgw.services.access_log.size()
+        assert other.reloader.reload("file-watch").outcome == "unchanged"
+        assert hgw.services.access_log.size() == size  # no `policy.detected`
+        assert other.reloader.store.pending() is None
+    finally:
+        other.close()
