@@ -226,7 +226,19 @@ def _schema_problem(error: Any, names: Mapping[str, Mapping[str, tuple[str, ...]
                                  "detail_ko": ko.format(bound)}, None
     text = str(error["msg"]).removeprefix("Value error, ").rstrip(".")
     detail = f"{text[:1].lower()}{text[1:]}"
-    return C.INVALID_VALUE, {"field": field, "detail": detail, "detail_ko": detail}, None
+    korean = next((ko for start, ko in _VALUE_ERRORS_KO if detail.startswith(start)), None)
+    return C.INVALID_VALUE, {"field": field, "detail": detail,
+                             "detail_ko": f"{korean}: {detail}" if korean else detail}, None
+
+
+# Our own validators' messages (views, scrub operators), by how they start, in Korean.
+_VALUE_ERRORS_KO = (
+    ("bounds must be strictly increasing", "구간 경계는 작은 값부터 큰 값 순서로 적어야 합니다"),
+    ("`width` applies only to level", "`width`는 연령대(`age_band`)에만 쓸 수 있습니다"),
+    ("unknown operator", "알 수 없는 바꾸기 방식입니다"),
+    ("unknown entity", "알 수 없는 개인정보 종류입니다"),
+    ("operator", "바꾸기 방식의 값이 올바르지 않습니다"),
+)
 
 
 def _yaml_code(message: str) -> Code:
