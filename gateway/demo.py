@@ -57,7 +57,9 @@ verify it offline, trusting only the published log key:
   .venv/bin/gateway-verify {self.data_dir}/export.tar.gz --key-file <(cat {self.log_keys_dir}/*.vkey)
 
 Privacy officers: `.venv/bin/gateway policy check`, `policy test`, `policy diff HEAD~1 HEAD`,
-`policy explain --help`; the running gateway reloads a changed, valid policy by itself.
+`policy explain --help`. Policy AUTO-APPLY is on in this demo: a changed, valid policy set goes
+live by itself. Outside the demo it waits, pending, until a second officer approves it:
+`gateway policy propose --officer NAME`, then `gateway policy approve VERSION --officer OTHER`.
 """
 
 

@@ -27,7 +27,9 @@ from gateway.db.models import UsedToken
 from gateway.domain import AffiliateId, SystemId
 from gateway.errors import ConfigError, KeyLoadError
 from gateway.marketing.stops import ContactStopStore
-from gateway.policy import Policy, load_policy
+from gateway.governance.startup import policy_in_force
+from gateway.governance.store import PolicySetStore
+from gateway.policy import Policy
 from gateway.pseudonyms import DEFAULT_SCHEME, RecipientPseudonyms
 from gateway.registry import CustomerRegistry
 from gateway.reload import PolicyReloader
@@ -111,9 +113,6 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, *, policy: Policy | None = None) -> Services:
         ensure_secrets(settings, create=settings.demo)
-        if policy is None:
-            policy = load_policy(Path(settings.policy_dir), Path(settings.public_keys_dir))
-        holder = PolicyHolder(policy)
         # The log gets its own pool with synchronous=FULL: its commit is the durability point
         # of the request. Everything else on the gateway database (token ids, consents) may
         # commit with NORMAL, because in WAL mode the log's fsync covers every earlier commit:
@@ -124,6 +123,13 @@ class Services:
             keys = FileKeyProvider(settings.secrets_path)
         except PseudonymizerError as exc:
             raise KeyLoadError(f"gateway master key could not be loaded: {exc}") from exc
+        # The set in force is the approved one (`policy_sets`), whatever the folder holds now;
+        # a caller may pass its own (e.g. `policy explain` against a candidate set).
+        store = PolicySetStore(engine)
+        if policy is None:
+            policy = policy_in_force(store, Path(settings.policy_dir),
+                                     Path(settings.public_keys_dir))
+        holder = PolicyHolder(policy)
         vault = RrnVault(keys)
         registry = CustomerRegistry(engine, vault)
 
@@ -180,7 +186,8 @@ class Services:
                           if settings.inline_reads is None else settings.inline_reads),
             signer=signer,
             reloader=PolicyReloader(holder, access_log, Path(settings.policy_dir),
-                                    Path(settings.public_keys_dir)),
+                                    Path(settings.public_keys_dir), store,
+                                    auto_apply=settings.policy_auto_apply_effective),
         )
 
     async def run_reads(self, function: Callable[..., T], *args: object) -> T:

@@ -68,8 +68,20 @@ class Settings(BaseSettings):
         300.0, gt=0, description="how often ids of expired tokens are forgotten")
     policy_watch_interval_s: float = Field(
         2.0, ge=0,
-        description="poll the policy files this often and switch to a changed, valid set "
-        "(0 turns the watcher off; SIGHUP and POST /v1/admin/policy/reload still work)",
+        description="poll the policy files this often and hold a changed, valid set pending "
+        "until a second officer approves it (0 turns the watcher off; SIGHUP and POST "
+        "/v1/admin/policy/reload still work)",
+    )
+    policy_follow_interval_s: float = Field(
+        2.0, gt=0,
+        description="how often a running gateway looks for a policy set approved elsewhere "
+        "(another process, `gateway policy approve`) and switches to it",
+    )
+    policy_auto_apply: bool | None = Field(
+        None,
+        description="UNSAFE outside the demo: a changed, valid policy set goes live at once, "
+        "approved in the name of `auto-apply` instead of a second officer; default: on in the "
+        "demo only",
     )
     inline_reads: bool | None = Field(
         None,
@@ -123,6 +135,10 @@ class Settings(BaseSettings):
                 f"sqlite:///{(self.data_dir / 'affiliates' / f'{affiliate}.db').as_posix()}",
             )
         return self
+
+    @property
+    def policy_auto_apply_effective(self) -> bool:
+        return self.demo if self.policy_auto_apply is None else self.policy_auto_apply
 
     @property
     def gateway_url(self) -> str:

@@ -79,9 +79,23 @@ async def _key_refresh_loop(services: Services, interval: float) -> None:
             logger.error("master key refresh failed: %s", type(exc).__name__)
 
 
+async def _policy_follow_loop(services: Services, interval: float) -> None:
+    """Switch to a policy set approved in another process (or by `gateway policy approve`)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await to_thread.run_sync(services.reloader.follow)
+        except Exception as exc:  # keep serving on the policy in force; retried next tick
+            logger.error("policy follow failed: %s", type(exc).__name__)
+
+
 async def _policy_watch_loop(services: Services, interval: float) -> None:
-    """Poll the policy files; a changed set is validated whole and switched only if valid."""
+    """Poll the policy files; a changed, valid set is held pending until it is approved."""
     watcher = PolicyWatcher(services.reloader)
+    try:  # files edited while the gateway was down: held pending now, not at the next edit
+        await to_thread.run_sync(lambda: services.reloader.reload("start"))
+    except Exception as exc:
+        logger.error("policy check at start failed: %s", type(exc).__name__)
     while True:
         await asyncio.sleep(interval)
         try:
@@ -115,7 +129,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         # process: out of the collector's generations, a full collection no longer walks it
         gc.collect()
         gc.freeze()
-        tasks = [asyncio.create_task(_checkpoint_loop(svc, settings.checkpoint_interval_s))]
+        tasks = [asyncio.create_task(_checkpoint_loop(svc, settings.checkpoint_interval_s)),
+                 asyncio.create_task(
+                     _policy_follow_loop(svc, svc.settings.policy_follow_interval_s))]
+        if svc.reloader.auto_apply:
+            logger.warning(
+                "policy AUTO-APPLY is on%s: a changed, valid policy set goes live without a "
+                "second officer's approval (GATEWAY_POLICY_AUTO_APPLY=false turns it off)",
+                " (demo)" if svc.settings.demo else ", OUTSIDE the demo")
         if settings.policy_watch_interval_s > 0:
             tasks.append(asyncio.create_task(
                 _policy_watch_loop(svc, settings.policy_watch_interval_s)))

@@ -83,6 +83,10 @@ def install_openapi(app: FastAPI) -> None:
                 for status, why in PROBLEMS.items():
                     responses[str(status)] = {"description": why, "content": {
                         PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+                for status, response in responses.items():  # a route's own (e.g. 409, 429)
+                    if status.isdigit() and int(status) >= 400 and "content" not in response:
+                        response["content"] = {PROBLEM_MEDIA_TYPE: {
+                            "schema": {"$ref": "#/components/schemas/Problem"}}}
         app.openapi_schema = schema
         return schema
 

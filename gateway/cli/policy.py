@@ -142,3 +142,20 @@ def policy_test(
         typer.secho(summary, fg=typer.colors.GREEN if suite.ok else typer.colors.RED)
     if not suite.ok:
         raise typer.Exit(code=1)
+
+
+@policy_app.command("codes")
+def policy_codes(
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="write the document here (e.g. docs/POLICY-CODES.md) instead of printing")
+    ] = None,
+) -> None:
+    """Every policy problem code in Korean and English, as a Markdown document for officers."""
+    from gateway.policy.codebook import render
+
+    text = render()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, "utf-8")
+        typer.echo(f"wrote {out}")

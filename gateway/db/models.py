@@ -243,6 +243,33 @@ class CampaignLeaf(Base):
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class PolicySet(Base):
+    """A policy set the gateway has seen: pending (checked, waiting for a second officer),
+    live (approved; exactly one row), superseded (a newer set was proposed before it was
+    approved) or retired (was live). `files` holds the four YAML files' exact text as a JSON
+    object, so that every process, now or after a restart, builds the live set from the bytes
+    that were approved, not from whatever is on disk (issue #12: four eyes).
+
+    The access log holds the authoritative records (`policy.proposed`, `policy.approved`); this
+    row is the state the processes read.
+    """
+
+    __tablename__ = "policy_sets"
+    __table_args__ = (Index("ix_policy_sets_state", "state"),)
+
+    version: Mapped[str] = mapped_column(String(80), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # pending, live, superseded, retired
+    files: Mapped[str] = mapped_column(Text)  # JSON object: file name → exact text
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    detected_by: Mapped[str] = mapped_column(String(32))  # file-watch, sighup, api, cli, start
+    proposed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    proposed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    proposal_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    approval_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
 class UsedToken(Base):
     """JWT ids already seen, kept until the token expires (RFC 7519 §4.1.7: replay refusal)."""
 

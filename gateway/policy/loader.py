@@ -39,7 +39,7 @@ from gateway.domain import (
 from gateway.policy import schema
 from gateway.policy.checks import Context, run_checks
 from gateway.policy.checks import codes as C
-from gateway.policy.checks.codes import Code
+from gateway.policy.checks.codes import Code, Hint, suggest
 from gateway.policy.model import (
     DEFAULT_CHANNELS,
     RECONFIRM_DAYS,
@@ -103,14 +103,22 @@ class _Checker:
         self.docs: dict[str, Document] = {}
         self.system_owner: dict[str, str] = {}  # every declared system, even one with a bad key
         self.paths: dict[str, dict[str, YamlPath]] = {}  # kind → id → where it is declared
+        # kind → id → its names (Korean, English), read leniently from every file before the
+        # entries are checked, so that a name written where an id belongs can be pointed to
+        self.names: dict[str, dict[str, tuple[str, ...]]] = {}
 
     def file(self, name: str) -> str:
         return str(self.policy_dir / name)
 
-    def at(self, name: str, path: YamlPath, code: Code, /, **params: Any) -> None:
+    def at(self, name: str, path: YamlPath, code: Code, /, hint: Hint | None = None,
+           **params: Any) -> None:
         doc = self.docs.get(name)
         line, column = doc.position(path) if doc is not None else (1, 1)
-        self.problems.append(code.at(self.file(name), line, column, **params))
+        self.problems.append(code.at(self.file(name), line, column, hint, **params))
+
+    def unknown(self, name: str, path: YamlPath, code: Code, kind: str, ident: str) -> None:
+        """An unknown name, with the closest known one when there is one ("did you mean")."""
+        self.at(name, path, code, suggest(ident, self.names.get(kind, {})), ident=ident)
 
     def at_position(self, name: str, where: Position, code: Code, /,
                     **params: Any) -> None:
@@ -121,31 +129,117 @@ class _Checker:
             return model.model_validate(data)
         except ValidationError as exc:
             for error in exc.errors():
-                code, params = _schema_problem(error)
-                self.at(name, path + tuple(error["loc"]), code, **params)
+                code, params, hint = _schema_problem(error, self.names, model)
+                loc = tuple(p for p in error["loc"] if p != "[key]")
+                self.at(name, path + loc, code, hint, **params)
             return None
 
 
-def _schema_problem(error: Any) -> tuple[Code, dict[str, Any]]:
-    """One pydantic error as a code and its parameters (the input is never echoed)."""
-    names = [part for part in error["loc"] if isinstance(part, str)]
-    field = names[-1] if names else "entry"
+# The field a pattern-checked id is written in → the kind of entry it names.
+_ID_FIELDS = {"recipient": "affiliate", "owner": "affiliate", "purpose": "purpose",
+              "purposes": "purpose", "systems": "system", "attributes": "attribute",
+              "channel": "channel"}
+# Pydantic's error kinds in plain words: no pattern, no Python type name reaches an officer.
+_DETAILS: dict[str, tuple[str, str]] = {
+    "int_type": ("a whole number, e.g. `30`", "숫자(정수)로 적으세요, 예: `30`"),
+    "int_parsing": ("a whole number, e.g. `30`", "숫자(정수)로 적으세요, 예: `30`"),
+    "int_from_float": ("a whole number, e.g. `30`", "숫자(정수)로 적으세요, 예: `30`"),
+    "bool_type": ("`true` or `false`", "`true` 또는 `false`로 적으세요"),
+    "bool_parsing": ("`true` or `false`", "`true` 또는 `false`로 적으세요"),
+    "string_type": ("a text", "글자(문장)로 적으세요"),
+    "string_too_short": ("may not be empty", "비워 둘 수 없습니다"),
+    "string_too_long": ("too long", "너무 깁니다"),
+    "list_type": ("a list, e.g. `[a, b]`", "목록으로 적으세요, 예: `[a, b]`"),
+    "tuple_type": ("a list, e.g. `[a, b]`", "목록으로 적으세요, 예: `[a, b]`"),
+    "dict_type": ("entries of `name: value`", "`이름: 값` 형식으로 적으세요"),
+    "model_type": ("entries of `name: value`", "`이름: 값` 형식으로 적으세요"),
+    "model_attributes_type": ("entries of `name: value`", "`이름: 값` 형식으로 적으세요"),
+}
+
+
+def _field_names(model: type[BaseModel]) -> dict[str, tuple[str, ...]]:
+    """Every field a model (and the models inside it) accepts: the known names of P010."""
+    names: dict[str, tuple[str, ...]] = {}
+    pending: list[type[BaseModel]] = [model]
+    while pending:
+        current = pending.pop()
+        for field_name, info in current.model_fields.items():
+            names.setdefault(field_name, ())
+            for arg in (info.annotation, *getattr(info.annotation, "__args__", ())):
+                if isinstance(arg, type) and issubclass(arg, BaseModel) and arg not in pending:
+                    pending.append(arg)
+    return names
+
+
+def _schema_problem(error: Any, names: Mapping[str, Mapping[str, tuple[str, ...]]],
+                    model: type[BaseModel]) -> tuple[Code, dict[str, Any], Hint | None]:
+    """One pydantic error as a code, its parameters and a hint. Neither the input nor a
+    pattern is echoed: a name written for an id is answered with the id to use."""
+    loc = [part for part in error["loc"] if isinstance(part, str)]
+    keyed = "[key]" in loc  # a mapping's key (e.g. an attribute of a rule) was the problem
+    loc = [part for part in loc if part != "[key]"]
+    field = (loc[-2] if keyed and len(loc) >= 2 else loc[-1]) if loc else "entry"
     kind = error["type"]
     if kind == "extra_forbidden":
-        return C.UNKNOWN_FIELD, {"field": field}
-    if field == "legal_basis" and kind in ("missing", "too_short") and names == [field]:
-        return C.NO_LEGAL_BASIS, {}
+        return C.UNKNOWN_FIELD, {"field": field}, suggest(field, _field_names(model))
+    if field == "legal_basis" and kind in ("missing", "too_short") and loc == [field]:
+        return C.NO_LEGAL_BASIS, {}, None
     if field == "retention_days" and kind == "missing":
-        return C.NO_RETENTION, {}
+        return C.NO_RETENTION, {}, None
     if field == "public_key" and kind == "missing":
-        return C.NO_KEY, {}
+        return C.NO_KEY, {}, None
     if kind == "missing":
-        return C.MISSING_FIELD, {"field": field}
+        return C.MISSING_FIELD, {"field": field}, None
+    if field == "pseudonym_scheme":  # a registry name, not an id of the policy
+        choices = ", ".join(f"`{n}`" for n in SCHEMES)
+        written = error.get("input")
+        hint = suggest(written, {n: () for n in SCHEMES}) if isinstance(written, str) else None
+        return C.INVALID_VALUE, {"field": field, "detail": f"one of {choices}",
+                                 "detail_ko": f"다음 중 하나로 적으세요: {choices}"}, hint
+    if kind == "string_pattern_mismatch" or (kind == "string_too_long" and field in _ID_FIELDS):
+        written = error.get("input")
+        kind_of = _ID_FIELDS.get(field, "")
+        if len(loc) >= 2 and loc[-2] == "attributes" and not keyed:  # a view of an attribute
+            kind_of = f"view:{field}"
+        known = names.get(kind_of, {})
+        hint = suggest(written, known) if isinstance(written, str) else None
+        return C.NOT_AN_ID, {"field": field}, hint
     if kind == "too_short":
-        return C.INVALID_VALUE, {"field": field,
-                                 "detail": f"needs at least {error['ctx']['min_length']} item"}
+        least = error["ctx"]["min_length"]
+        return C.INVALID_VALUE, {"field": field, "detail": f"needs at least {least} item",
+                                 "detail_ko": f"{least}개 이상 있어야 합니다"}, None
+    if kind in _DETAILS:
+        en, ko = _DETAILS[kind]
+        return C.INVALID_VALUE, {"field": field, "detail": en, "detail_ko": ko}, None
+    if kind == "literal_error" or kind == "enum":
+        expected = str(error.get("ctx", {}).get("expected", ""))
+        choices = expected.replace("'", "`").replace(" or ", ", ")
+        return C.INVALID_VALUE, {"field": field, "detail": f"one of {choices}",
+                                 "detail_ko": f"다음 중 하나로 적으세요: {choices}"}, None
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        ctx = error.get("ctx", {})
+        bound = next(iter(ctx.values()), "")
+        en, ko = {"greater_than_equal": ("at least {}", "{} 이상이어야 합니다"),
+                  "less_than_equal": ("at most {}", "{} 이하여야 합니다"),
+                  "greater_than": ("more than {}", "{}보다 커야 합니다"),
+                  "less_than": ("less than {}", "{}보다 작아야 합니다")}[kind]
+        return C.INVALID_VALUE, {"field": field, "detail": en.format(bound),
+                                 "detail_ko": ko.format(bound)}, None
     text = str(error["msg"]).removeprefix("Value error, ").rstrip(".")
-    return C.INVALID_VALUE, {"field": field, "detail": f"{text[:1].lower()}{text[1:]}"}
+    detail = f"{text[:1].lower()}{text[1:]}"
+    korean = next((ko for start, ko in _VALUE_ERRORS_KO if detail.startswith(start)), None)
+    return C.INVALID_VALUE, {"field": field, "detail": detail,
+                             "detail_ko": f"{korean}: {detail}" if korean else detail}, None
+
+
+# Our own validators' messages (views, scrub operators), by how they start, in Korean.
+_VALUE_ERRORS_KO = (
+    ("bounds must be strictly increasing", "구간 경계는 작은 값부터 큰 값 순서로 적어야 합니다"),
+    ("`width` applies only to level", "`width`는 연령대(`age_band`)에만 쓸 수 있습니다"),
+    ("unknown operator", "알 수 없는 바꾸기 방식입니다"),
+    ("unknown entity", "알 수 없는 개인정보 종류입니다"),
+    ("operator", "바꾸기 방식의 값이 올바르지 않습니다"),
+)
 
 
 def _yaml_code(message: str) -> Code:
@@ -193,6 +287,7 @@ def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
             check.docs[name] = doc
             raw[name] = doc.data
 
+    check.names = _declared_names(raw)
     affiliates = _affiliates(check, raw.get("affiliates.yaml"), public_keys_dir)
     channels, reconfirm_days = _marketing(check, raw.get("purposes.yaml"))
     purposes = _purposes(check, raw.get("purposes.yaml"), channels)
@@ -314,6 +409,7 @@ def _affiliates(check: _Checker, data: Any, keys_dir: Path) -> dict[str, Affilia
             )
         if spec.pseudonym_scheme not in SCHEMES:
             check.at(name, ("affiliates", i, "pseudonym_scheme"), C.UNKNOWN_SCHEME,
+                     suggest(spec.pseudonym_scheme, {n: () for n in SCHEMES}),
                      scheme=spec.pseudonym_scheme, known=", ".join(f"`{n}`" for n in SCHEMES))
             continue
         result[spec.id] = Affiliate(
@@ -405,7 +501,7 @@ def _marketing(check: _Checker, data: Any) -> tuple[dict[Channel, ContactChannel
         return channels, reconfirm_days
     if not isinstance(listed, list):
         check.at(name, ("channels",), C.INVALID_VALUE, field="channels",
-                 detail="a list of channels")
+                 detail="a list of channels", detail_ko="채널 목록으로 적으세요")
         return channels, reconfirm_days
     known = _unique(check, name, "channel", ((("channels", i), e) for i, e in enumerate(listed)))
     channels = {}
@@ -413,8 +509,9 @@ def _marketing(check: _Checker, data: Any) -> tuple[dict[Channel, ContactChannel
         path: YamlPath = ("channels", i)
         if isinstance(entry, dict) and isinstance(entry.get("id"), str) \
                 and _channel(entry["id"]) is None:
-            check.at(name, path + ("id",), C.UNKNOWN_CHANNEL, channel=entry["id"],
-                     known=_channel_list(DEFAULT_CHANNELS))
+            check.at(name, path + ("id",), C.UNKNOWN_CHANNEL,
+                     suggest(entry["id"], _channel_names(DEFAULT_CHANNELS)),
+                     channel=entry["id"], known=_channel_list(DEFAULT_CHANNELS))
             continue
         spec = check.validate(schema.ChannelSpec, entry, name, path)
         if spec is not None and known.get(spec.id.value) == path:
@@ -441,6 +538,10 @@ def _channel(value: str) -> Channel | None:
         return Channel(value)
     except ValueError:
         return None
+
+
+def _channel_names(channels: Mapping[Channel, ContactChannel]) -> dict[str, tuple[str, ...]]:
+    return {c.value: (entry.name_ko, entry.name_en) for c, entry in channels.items()}
 
 
 def _channel_list(channels: Iterable[Channel]) -> str:
@@ -481,7 +582,8 @@ def _purposes(check: _Checker, data: Any,
             check.at(name, path + ("channel",), C.CHANNEL_NOT_MARKETING, purpose=spec.id)
             ok = False
         elif spec.channel is not None and _channel(spec.channel) not in channels:
-            check.at(name, path + ("channel",), C.UNKNOWN_CHANNEL, channel=spec.channel,
+            check.at(name, path + ("channel",), C.UNKNOWN_CHANNEL,
+                     suggest(spec.channel, _channel_names(channels)), channel=spec.channel,
                      known=_channel_list(channels))
             ok = False
         if ok:
@@ -513,7 +615,7 @@ def _attributes(check: _Checker, data: Any,
             continue
         ok = True
         if affiliates and spec.owner not in affiliates:
-            check.at(name, path + ("owner",), C.UNKNOWN_AFFILIATE, ident=spec.owner)
+            check.unknown(name, path + ("owner",), C.UNKNOWN_AFFILIATE, "affiliate", spec.owner)
             ok = False
         views: dict[ViewName, View] = {}
         for view_name, params in spec.views.items():
@@ -545,7 +647,8 @@ def _view(check: _Checker, name: str, path: YamlPath, attribute: schema.Attribut
     if cls is None:
         known = ", ".join(f"`{k}`" for k in VIEW_KINDS)
         where = path + ("kind",) if "kind" in params else path
-        check.at(name, where, C.UNKNOWN_VIEW_KIND, view=view_name, kind=kind, known=known)
+        hint = suggest(kind, {k: () for k in VIEW_KINDS}) if isinstance(kind, str) else None
+        check.at(name, where, C.UNKNOWN_VIEW_KIND, hint, view=view_name, kind=kind, known=known)
         return None
     view = check.validate(cls, {k: v for k, v in params.items() if k != "kind"}, name, path)
     if view is None:
@@ -577,26 +680,28 @@ def _rules(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | None
         before = len(check.problems)
         # An unreadable neighbour file already has its own problems; don't echo them here.
         if affiliates and spec.recipient not in affiliates:
-            check.at(name, path + ("recipient",), C.UNKNOWN_AFFILIATE, ident=spec.recipient)
+            check.unknown(name, path + ("recipient",), C.UNKNOWN_AFFILIATE, "affiliate",
+                          spec.recipient)
         if purposes and spec.purpose not in purposes:
-            check.at(name, path + ("purpose",), C.UNKNOWN_PURPOSE, ident=spec.purpose)
+            check.unknown(name, path + ("purpose",), C.UNKNOWN_PURPOSE, "purpose", spec.purpose)
         for j, system in enumerate(spec.systems or ()):
             owner = check.system_owner.get(system)
             if owner is None and affiliates:
-                check.at(name, path + ("systems", j), C.UNKNOWN_SYSTEM, ident=system)
+                check.unknown(name, path + ("systems", j), C.UNKNOWN_SYSTEM, "system", system)
             elif owner is not None and owner != spec.recipient:
                 check.at(name, path + ("systems", j), C.FOREIGN_SYSTEM, system=system,
                          owner=owner, recipient=spec.recipient)
         for attr_id, view_names in spec.attributes.items():
             where = path + ("attributes", attr_id)
             if raw_attributes is not None and attr_id not in raw_attributes:
-                check.at(name, where, C.UNKNOWN_ATTRIBUTE, ident=attr_id)
+                check.unknown(name, where, C.UNKNOWN_ATTRIBUTE, "attribute", attr_id)
                 continue
             declared = raw_attributes.get(attr_id, {}) if raw_attributes else {}
             for view_name in view_names:
                 if declared and view_name not in declared:
                     choices = ", ".join(f"`{v}`" for v in declared)
-                    check.at(name, where, C.VIEW_NOT_DEFINED, attribute=attr_id,
+                    check.at(name, where, C.VIEW_NOT_DEFINED,
+                             suggest(view_name, {v: () for v in declared}), attribute=attr_id,
                              view=view_name, choices=choices)
         if len(check.problems) == before:
             rules.append(Rule(
@@ -633,11 +738,12 @@ def _segments(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | N
             continue
         before = len(check.problems)
         if affiliates and spec.recipient not in affiliates:
-            check.at(name, path + ("recipient",), C.UNKNOWN_AFFILIATE, ident=spec.recipient)
+            check.unknown(name, path + ("recipient",), C.UNKNOWN_AFFILIATE, "affiliate",
+                          spec.recipient)
         for j, pid in enumerate(spec.purposes):
             purpose = purposes.get(pid)
             if pid not in purposes:
-                check.at(name, path + ("purposes", j), C.UNKNOWN_PURPOSE, ident=pid)
+                check.unknown(name, path + ("purposes", j), C.UNKNOWN_PURPOSE, "purpose", pid)
             elif purpose is not None and not purpose.marketing:
                 check.at(name, path + ("purposes", j), C.SEGMENT_PURPOSE_NOT_MARKETING,
                          segment=spec.id, purpose=pid)
@@ -648,14 +754,14 @@ def _segments(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | N
         for j, system in enumerate(spec.systems or ()):
             owner = check.system_owner.get(system)
             if owner is None and affiliates:
-                check.at(name, path + ("systems", j), C.UNKNOWN_SYSTEM, ident=system)
+                check.unknown(name, path + ("systems", j), C.UNKNOWN_SYSTEM, "system", system)
             elif owner is not None and owner != spec.recipient:
                 check.at(name, path + ("systems", j), C.FOREIGN_SYSTEM, system=system,
                          owner=owner, recipient=spec.recipient)
         for attr_id, view_names in spec.attributes.items():
             where = path + ("attributes", attr_id)
             if attr_id not in attributes:
-                check.at(name, where, C.UNKNOWN_ATTRIBUTE, ident=attr_id)
+                check.unknown(name, where, C.UNKNOWN_ATTRIBUTE, "attribute", attr_id)
                 continue
             attribute = attributes[attr_id]
             if attribute is None:
@@ -663,7 +769,9 @@ def _segments(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | N
             for view_name in view_names:
                 view = attribute.views.get(ViewName(view_name))
                 if view is None:
-                    check.at(name, where, C.VIEW_NOT_DEFINED, attribute=attr_id, view=view_name,
+                    check.at(name, where, C.VIEW_NOT_DEFINED,
+                             suggest(view_name, {v: () for v in attribute.views}),
+                             attribute=attr_id, view=view_name,
                              choices=", ".join(f"`{v}`" for v in attribute.views))
                 elif view.kind not in FILTERABLE_KINDS:
                     check.at(name, where, C.SEGMENT_VIEW_NOT_FILTERABLE, segment=spec.id,
@@ -677,6 +785,40 @@ def _segments(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | N
                                     for a, vs in spec.attributes.items()}),
             ))
     return segments
+
+
+def _declared_names(raw: Mapping[str, Any]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """kind → id → (name_ko, name_en) of every entry that has an id, read leniently."""
+    def listed(file: str, key: str) -> list[Any]:
+        data = raw.get(file)
+        entries = data.get(key) if isinstance(data, dict) else None
+        return entries if isinstance(entries, list) else []
+
+    def names(entry: Any) -> tuple[str, ...]:
+        return tuple(n for n in (entry.get("name_ko"), entry.get("name_en"))
+                     if isinstance(n, str) and n)
+
+    found: dict[str, dict[str, tuple[str, ...]]] = {
+        kind: {} for kind in ("affiliate", "system", "purpose", "attribute", "channel")}
+    for kind, file, key in (("affiliate", "affiliates.yaml", "affiliates"),
+                            ("purpose", "purposes.yaml", "purposes"),
+                            ("attribute", "attributes.yaml", "attributes"),
+                            ("channel", "purposes.yaml", "channels")):
+        for entry in listed(file, key):
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                found[kind].setdefault(entry["id"], names(entry))
+    for affiliate in listed("affiliates.yaml", "affiliates"):
+        systems = affiliate.get("systems") if isinstance(affiliate, dict) else None
+        for system in systems if isinstance(systems, list) else []:
+            if isinstance(system, dict) and isinstance(system.get("id"), str):
+                found["system"].setdefault(system["id"], names(system))
+    if not found["channel"]:
+        found["channel"] = _channel_names(DEFAULT_CHANNELS)
+    for entry in listed("attributes.yaml", "attributes"):  # the views of each attribute
+        views = entry.get("views") if isinstance(entry, dict) else None
+        if isinstance(views, dict) and isinstance(entry.get("id"), str):
+            found[f"view:{entry['id']}"] = {str(v): () for v in views}
+    return found
 
 
 def _raw_views(doc: Document | None) -> dict[str, dict[str, Any]] | None:

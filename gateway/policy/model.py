@@ -27,7 +27,8 @@ from gateway.policy.views import JsonValue, View
 Algorithm = Literal["EdDSA", "ES256"]
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
 PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
-                         "policy:reload", "pseudonym:map", "consent:any_customer",
+                         "policy:reload", "policy:approve", "pseudonym:map",
+                         "consent:any_customer",
                          "contact_stop:write", "contact_stop:read", "campaign:run",
                          "history:read"})
 # The group customer channel: manages consents and contact stops of any group customer, not only

@@ -28,7 +28,8 @@ from pseudonymizer.scrub.spec import parse_operators
 Id = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 Text = Annotated[StrictStr, Field(min_length=1)]
 Permission = Literal["query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
-                     "policy:reload", "pseudonym:map", "consent:any_customer",
+                     "policy:reload", "policy:approve", "pseudonym:map",
+                     "consent:any_customer",
                      "contact_stop:write", "contact_stop:read", "campaign:run",
                      "history:read"]
 # a name from `pseudonymizer.schemes.SCHEMES`; the loader checks it against the registry

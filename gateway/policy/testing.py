@@ -80,6 +80,7 @@ from gateway.domain import (
 )
 from gateway.errors import Forbidden, GatewayError
 from gateway.marketing.windows import narrowest
+from gateway.policy.checks.codes import CASE_UNREADABLE, NO_CASES
 from gateway.policy.decision import decide
 from gateway.policy.model import Policy
 from gateway.policy.problems import Problem
@@ -266,8 +267,7 @@ def load_cases(tests_dir: Path) -> tuple[list[Case], list[Problem]]:
     problems: list[Problem] = []
     files = sorted(tests_dir.glob("*.yaml")) if tests_dir.is_dir() else []
     if not files:
-        problems.append(Problem(str(tests_dir), 1, 1, "no test case files (`*.yaml`) found",
-                                code="T001", message_ko="시험 사례 파일(`*.yaml`)이 없습니다"))
+        problems.append(NO_CASES.at(str(tests_dir), 1, 1))
     for path in files:
         cases += _read_file(path, problems)
     return cases, problems
@@ -275,8 +275,7 @@ def load_cases(tests_dir: Path) -> tuple[list[Case], list[Problem]]:
 
 def _problem(file: str, doc: Document | None, where: tuple[str | int, ...], message: str) -> Problem:
     line, column = doc.position(where) if doc is not None else (1, 1)
-    return Problem(file, line, column, message, code="T002",
-                   message_ko=f"시험 사례를 읽을 수 없습니다: {message}")
+    return CASE_UNREADABLE.at(file, line, column, detail=message)
 
 
 def _read_file(path: Path, problems: list[Problem]) -> list[Case]:
@@ -287,8 +286,7 @@ def _read_file(path: Path, problems: list[Problem]) -> list[Case]:
         problems.append(_problem(file, None, (), "case file is unreadable or not utf-8 text"))
         return []
     doc = read(text, lambda where, msg: problems.append(
-        Problem(file, where[0], where[1], msg, code="T002",
-                message_ko=f"시험 사례를 읽을 수 없습니다: {msg}")))
+        CASE_UNREADABLE.at(file, where[0], where[1], detail=msg)))
     if doc is None:
         return []
     try:

@@ -126,7 +126,7 @@ def test_rrn_exact_outside_reidentification_is_refused_at_its_line(policy_set: P
 def test_every_code_has_both_languages_and_a_severity() -> None:
     assert len(CODES) >= 30
     for code, entry in CODES.items():
-        assert re.fullmatch(r"P\d{3}", code)
+        assert re.fullmatch(r"[PT]\d{3}", code)
         assert entry.severity in ("error", "warning")
         assert entry.en and entry.ko and entry.en == entry.en.rstrip(".")
         assert re.search(r"[가-힣]", entry.ko), code

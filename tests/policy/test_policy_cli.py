@@ -54,9 +54,10 @@ def test_check_json_has_stable_keys(policy_set: PolicySet) -> None:
     assert code == 1
     report = json.loads(out)
     assert set(report) == {"policy_dir", "version", "ok", "errors", "warnings", "problems"}
-    assert report["ok"] is False and report["errors"] == 1
+    # P051 (no-consent purpose) and P055 (exact under a marketing purpose)
+    assert report["ok"] is False and report["errors"] == 2
     assert report["version"].startswith("sha256:")
-    (error,) = [p for p in report["problems"] if p["severity"] == "error"]
+    error, _ = [p for p in report["problems"] if p["severity"] == "error"]
     assert error == {
         "code": "P051", "severity": "error", "file": str(policy_set.path("rules.yaml")),
         "line": 10, "column": 7,

@@ -56,11 +56,12 @@ def test_load_error_is_a_policy_error_listing_file_line_column(policy_set: Polic
                            "[has_deposit, band]", "      annual_incme: band\n      "
                            "deposit_balance: [has_deposit, band]")
     file = str(policy_set.path("rules.yaml"))
+    message = "unknown attribute `annual_incme`: did you mean `annual_income` (연소득)?"
     with pytest.raises(PolicyError, match=rf"(?m)^{file}:{line}:7: unknown attribute "
-                                          r"`annual_incme`$") as info:
+                                          r"`annual_incme`: did you mean") as info:
         policy_set.load()
     assert isinstance(info.value, PolicyLoadError)
-    assert info.value.problems == [Problem(file, line, 7, "unknown attribute `annual_incme`")]
+    assert info.value.problems == [Problem(file, line, 7, message)]
     assert str(info.value).splitlines()[0] == "policy set has 1 problem"
 
 
@@ -73,9 +74,10 @@ def test_all_problems_are_collected_across_files(policy_set: PolicySet) -> None:
     problems = policy_set.problems()
     files = [Path(p.file).name for p in problems]
     assert files == ["affiliates.yaml", "purposes.yaml", "rules.yaml"]  # sorted by file, line
-    assert "`algorithm`: input should be 'EdDSA', 'ES256', 'Ed25519' or 'ESP256'" in problems[0].message
-    assert "`retention_days`: input should be greater than or equal to 1" in problems[1].message
-    assert problems[2].message == "unknown system `bank-frauds`"
+    assert "`algorithm`: one of `EdDSA`, `ES256`" in problems[0].message
+    assert "`retention_days`: at least 1" in problems[1].message
+    assert "1 이상이어야 합니다" in problems[1].message_ko
+    assert problems[2].message.startswith("unknown system `bank-frauds`: did you mean `bank-fraud`")
 
 
 @pytest.mark.parametrize("name", FILES)

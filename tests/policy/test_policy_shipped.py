@@ -29,7 +29,7 @@ SYSTEMS = {
                                                     "contact_stop:read", "history:read"}),
     "holding-analytics": ("holding", "EdDSA", {"query"}),
     "holding-audit": ("holding", "EdDSA", {"log:read", "consent:read"}),
-    "holding-privacy": ("holding", "EdDSA", {"policy:reload"}),
+    "holding-privacy": ("holding", "EdDSA", {"policy:reload", "policy:approve"}),
     "holding-customer-center": ("holding", "EdDSA", {"consent:any_customer", "consent:grant",
                                                      "consent:withdraw", "consent:read",
                                                      "contact_stop:write", "contact_stop:read",

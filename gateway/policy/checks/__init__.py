@@ -58,6 +58,7 @@ Check = Callable[[Context], None]
 CHECKS: tuple[Check, ...] = (
     unique_identifiers.check,
     sensitive.check,
+    sensitive.check_marketing,
     overlap.check,
     usable.check,
     unreleased.check,

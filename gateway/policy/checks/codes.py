@@ -3,10 +3,71 @@ and in Korean, so that a privacy officer can read it and tooling can key on the 
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.policy.problems import Problem, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """What to write instead, appended to a problem's message in both languages."""
+
+    en: str
+    ko: str
+
+
+def use_id(ident: str, name: str) -> Hint:
+    """A name was written where the id belongs: "use the id `card` (한빛카드)"."""
+    return Hint(f"use the id `{ident}` ({name})", f"id `{ident}`({name})을(를) 쓰세요")
+
+
+def did_you_mean(ident: str, name: str | None = None) -> Hint:
+    shown = f"`{ident}` ({name})" if name and name != ident else f"`{ident}`"
+    return Hint(f"did you mean {shown}?", f"혹시 {shown}을(를) 쓰려던 것인가요?")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().replace(" ", "").replace("_", "-")
+
+
+def suggest(written: str, known: Mapping[str, Iterable[str]]) -> Hint | None:
+    """The known id closest to `written`, compared with each id and its names (Korean and
+    English): an exact name is "use the id", a near one "did you mean" (difflib, ratio ≥ 0.6;
+    no guess when two ids are as close).
+
+    `known` maps an id to its names (may be empty)."""
+    if not isinstance(written, str) or not written.strip() or not known:
+        return None
+    target = _fold(written)
+    label = {ident: next(iter(names), None) for ident, names in
+             ((i, [n for n in ns if n]) for i, ns in known.items())}
+    spellings: dict[str, str] = {}
+    for ident, names in known.items():
+        for spelling in (ident, *names):
+            if spelling:
+                spellings.setdefault(_fold(spelling), ident)
+    exact = spellings.get(target)
+    if exact is not None:
+        name = label[exact]
+        return use_id(exact, name) if name and _fold(exact) != target else did_you_mean(exact, name)
+    scored = sorted(((difflib.SequenceMatcher(None, target, folded).ratio(), ident)
+                     for folded, ident in spellings.items()), reverse=True)
+    best = [(score, ident) for score, ident in scored if score >= 0.6]
+    if best:
+        if any(score == best[0][0] and ident != best[0][1] for score, ident in best[1:]):
+            return None  # two ids as close as each other: no guess
+        ident = best[0][1]
+    else:  # a name written in part, e.g. `한빛카드` for `한빛카드 주식회사`
+        parts = {i for folded, i in spellings.items() if len(target) >= 2 and len(folded) >= 2
+                 and (target in folded or folded in target)}
+        if len(parts) != 1:
+            return None
+        (ident,) = parts
+    return did_you_mean(ident, label[ident])
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,9 +77,13 @@ class Code:
     en: str  # str.format template: one line, lowercase, names in backticks
     ko: str  # the same in plain Korean for the officer
 
-    def at(self, file: str, line: int, column: int, /, **params: Any) -> Problem:
-        return Problem(file, line, column, self.en.format(**params), code=self.code,
-                       severity=self.severity, message_ko=self.ko.format(**params))
+    def at(self, file: str, line: int, column: int, /, hint: Hint | None = None,
+           **params: Any) -> Problem:
+        en, ko = self.en.format(**params), self.ko.format(**params)
+        if hint is not None:
+            en, ko = f"{en}: {hint.en}", f"{ko} — {hint.ko}"
+        return Problem(file, line, column, en, code=self.code, severity=self.severity,
+                       message_ko=ko)
 
 
 def _error(code: str, en: str, ko: str) -> Code:
@@ -46,7 +111,11 @@ UNKNOWN_FIELD = _error("P010", "unknown field `{field}`",
                        "알 수 없는 항목 `{field}`입니다 — 철자를 확인하세요")
 MISSING_FIELD = _error("P011", "missing field `{field}`", "필수 항목 `{field}`이(가) 없습니다")
 INVALID_VALUE = _error("P012", "`{field}`: {detail}",
-                       "`{field}`의 값이 올바르지 않습니다 ({detail})")
+                       "`{field}`의 값이 올바르지 않습니다 ({detail_ko})")
+NOT_AN_ID = _error("P014", "`{field}` takes an id: small latin letters, digits, `-` and `_`, "
+                             "starting with a letter, at most 64",
+                   "`{field}`에는 이름이 아니라 id를 씁니다 (영문 소문자로 시작하고 영문 소문자·숫자·"
+                   "`-`·`_`만, 64자까지)")
 DUPLICATE_ID = _error("P013", "duplicate {kind} id `{ident}` (first at line {first})",
                       "{kind_ko} id `{ident}`이(가) 중복됩니다 (처음 나온 줄: {first})")
 
@@ -155,6 +224,17 @@ RULES_DISAGREE_SYSTEMS = _error(
             "`{purpose}` but to different systems",
     "규칙 `{first}`와(과) `{second}`이(가) 같은 계열사 `{recipient}`·목적 `{purpose}`의 항목 "
     "`{attribute}`을(를) 서로 다른 시스템 조건으로 허용합니다 — 하나로 합치세요")
+SENSITIVE_EXACT_MARKETING = _error(
+    "P055", "attribute `{attribute}` is sensitive: view `{view}` releases it exact under "
+            "marketing purpose `{purpose}`; release it as a boolean or band, or not at all",
+    "항목 `{attribute}`은(는) 민감정보입니다: 마케팅 목적 `{purpose}`에 `{view}` 형태(원본 그대로)로 "
+    "제공할 수 없습니다 — 예/아니오·구간 형태로 바꾸거나 빼세요 (개인정보 보호법 제3조 최소 처리, "
+    "제23조)")
+SENSITIVE_UNDER_MARKETING = _warning(
+    "P056", "attribute `{attribute}` is sensitive and released under marketing purpose "
+            "`{purpose}` (view `{view}`): make sure marketing really needs it",
+    "항목 `{attribute}`은(는) 민감정보인데 마케팅 목적 `{purpose}`에 `{view}` 형태로 제공됩니다 — "
+    "마케팅에 꼭 필요한지 확인하세요 (개인정보 보호법 제23조)")
 DUPLICATE_GRANT = _warning(
     "P054", "rules `{first}` and `{second}` both grant `{attribute}` to `{recipient}` for "
             "`{purpose}` in the same views",
@@ -172,6 +252,11 @@ SYSTEM_CANNOT_QUERY = _warning(
 ATTRIBUTE_UNRELEASED = _warning(
     "P062", "no rule releases attribute `{attribute}`",
     "항목 `{attribute}`을(를) 제공하는 규칙이 없습니다 (필요 없다면 카탈로그에서 빼도 됩니다)")
+
+# --- the officers' test cases (`gateway policy test`) ------------------------------------------------
+NO_CASES = _error("T001", "no test case files (`*.yaml`) found",
+                  "시험 사례 파일(`*.yaml`)이 없습니다")
+CASE_UNREADABLE = _error("T002", "{detail}", "시험 사례를 읽을 수 없습니다: {detail}")
 
 # --- the console's roles (affiliates.yaml `console:`) ---------------------------------------------
 CONSOLE_NEEDS_SECOND_FACTOR = _error(

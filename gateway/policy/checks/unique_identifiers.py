@@ -23,7 +23,11 @@ def check(ctx: Context) -> None:
     policy = ctx.policy
     for rule in policy.rules:
         purpose = policy.purposes.get(rule.purpose)
-        if purpose is not None and getattr(purpose, "reidentification", False):
+        if purpose is None:
+            # Its purpose is declared but broken (reported there, and the set cannot load): whether
+            # it re-identifies is unknown, so a correct rule is not blamed for the purpose's typo.
+            continue
+        if getattr(purpose, "reidentification", False):
             continue
         for attr_id, views in rule.attributes.items():
             attribute = policy.attributes.get(attr_id)
