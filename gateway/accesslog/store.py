@@ -284,14 +284,17 @@ def prove_inclusion(conn: Connection, index: int, tree_size: int) -> list[bytes]
 
 def prove_inclusions(conn: Connection, indexes: Sequence[int], tree_size: int
                      ) -> dict[int, list[bytes]]:
-    """`prove_inclusion` of several leaves in one tree, every stored node they need fetched
-    together (a customer's history proves dozens of scattered leaves at once)."""
+    """`prove_inclusion` of several leaves in one tree: each distinct subtree is hashed once
+    and every stored node they need is fetched together (a customer's history proves up to
+    hundreds of scattered leaves at once, sharing the upper levels of their paths)."""
     _check_size(conn, tree_size)
     wanted = {i: inclusion_ranges(i, tree_size) for i in indexes}
-    stored = perfect_hashes(conn, nodes_of_ranges([r for rs in wanted.values() for r in rs]))
+    distinct = list(dict.fromkeys(r for ranges in wanted.values() for r in ranges))
+    stored = perfect_hashes(conn, nodes_of_ranges(distinct))
     get = stored.__getitem__
-    return {i: [range_hash(start, end, lambda level, index: get((level, index)))
-                for start, end in ranges] for i, ranges in wanted.items()}
+    hashes = {(start, end): range_hash(start, end, lambda level, index: get((level, index)))
+              for start, end in distinct}
+    return {i: [hashes[r] for r in ranges] for i, ranges in wanted.items()}
 
 
 def read_records(conn: Connection, indexes: Sequence[int]) -> dict[int, bytes]:
