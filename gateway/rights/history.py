@@ -380,6 +380,9 @@ def describe(record: Mapping[str, Any], names: Names) -> dict[str, Any]:
         "released": released,
         "withheld": withheld,
         "consents": [str(c) for c in consents],
+        # a consent event names the affiliate the consent is for (not the channel recording it)
+        "recipient": (_name(names.affiliate(record["recipient"]))
+                      if isinstance(record.get("recipient"), str) else None),
         "use_by": max(use_by) if use_by else None,
         "use_by_kst": format_kst_date(max(use_by)) if use_by else None,
     }
