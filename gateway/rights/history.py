@@ -29,7 +29,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -194,11 +194,7 @@ class HistoryPage:
     hidden: tuple[Hidden, ...]
     campaigns: tuple[CampaignInclusion, ...]
     next_cursor: str | None
-    first_page: bool = field(default=True)
-
-    @property
-    def listed(self) -> int:
-        return len(self.entries)
+    first_page: bool = True
 
 
 class AccessHistory:
@@ -229,10 +225,9 @@ class AccessHistory:
                   if p.history_exemption is not None}
         names = Names.of(policy)
         with self._engine.connect() as conn:
-            rows = _listed(conn, customer, upper, period, sorted(hidden), limit + 1)
-            more = len(rows) > limit
-            rows = rows[:limit]
-            indexes = [i for i in rows]
+            indexes = _listed(conn, customer, upper, period, sorted(hidden), limit + 1)
+            more = len(indexes) > limit
+            indexes = indexes[:limit]
             records = store.read_records(conn, indexes)
             proofs = store.prove_inclusions(conn, indexes, size) if indexes else {}
             counts = _hidden_counts(conn, customer, size, period, sorted(hidden))
