@@ -38,6 +38,7 @@ from gateway.rights.history import (
     MAX_LIMIT,
     AccessHistory,
     Cursor,
+    HistoryCursorInvalid,
     HistoryPage,
     Period,
 )
@@ -92,7 +93,11 @@ async def access_history(
     def work() -> tuple[HistoryPage, CustomerKey, str, str | None]:
         cursor = None
         if body.cursor is not None:
-            cursor = Cursor.decode(refuse_national_id("cursor", body.cursor))
+            try:
+                cursor = Cursor.decode(body.cursor)
+            except HistoryCursorInvalid:  # an RRN where a cursor goes is named as such
+                refuse_national_id("cursor", body.cursor)
+                raise
         period = Period.of(body.since, body.until, now)
         ref = customer_ref(body.customer.rrn, body.customer.pseudonym)
         key, pseudonym = managed_customer(svc, caller, ref)
