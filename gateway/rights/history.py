@@ -208,7 +208,7 @@ class AccessHistory:
     def page(self, customer: CustomerKey, policy: Policy, *, period: Period,
              cursor: Cursor | None = None, limit: int = DEFAULT_LIMIT) -> HistoryPage:
         if not 1 <= limit <= MAX_LIMIT:
-            raise HistoryPeriodInvalid(f"`limit` must be 1 to {MAX_LIMIT}")
+            raise ValidationFailed(f"`limit` must be 1 to {MAX_LIMIT}")
         if cursor is None:
             note = self._log.checkpoint()  # signs the head if it grew: every entry is proved
             before = None
@@ -221,8 +221,8 @@ class AccessHistory:
         size = checkpoint.size
         upper = size if before is None else min(before, size)
         hidden: dict[str, HistoryExemption] = {
-            p.id: p.history_exemption for p in policy.purposes.values()
-                  if p.history_exemption is not None}
+            p.id: p.history_exemption
+            for p in policy.purposes.values() if p.history_exemption is not None}
         names = Names.of(policy)
         with self._engine.connect() as conn:
             indexes = _listed(conn, customer, upper, period, sorted(hidden), limit + 1)
