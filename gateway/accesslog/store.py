@@ -227,7 +227,8 @@ def _fetch_hashes(
         params.extend(indexes)
     if not sql:
         return {}
-    rows = conn.exec_driver_sql(" UNION ALL ".join(sql), tuple(params))
+    # fetchall: one driver call for the rows (iterating the result fetches them one by one)
+    rows = conn.exec_driver_sql(" UNION ALL ".join(sql), tuple(params)).fetchall()
     return {(int(level), int(index)): bytes(h) for level, index, h in rows}
 
 
@@ -284,14 +285,26 @@ def prove_inclusion(conn: Connection, index: int, tree_size: int) -> list[bytes]
 
 def prove_inclusions(conn: Connection, indexes: Sequence[int], tree_size: int
                      ) -> dict[int, list[bytes]]:
-    """`prove_inclusion` of several leaves in one tree, every stored node they need fetched
-    together (a customer's history proves dozens of scattered leaves at once)."""
+    """`prove_inclusion` of several leaves in one tree: each distinct subtree is hashed once
+    and every stored node they need is fetched together (a customer's history proves up to
+    hundreds of scattered leaves at once, sharing the upper levels of their paths)."""
     _check_size(conn, tree_size)
     wanted = {i: inclusion_ranges(i, tree_size) for i in indexes}
-    stored = perfect_hashes(conn, nodes_of_ranges([r for rs in wanted.values() for r in rs]))
-    get = stored.__getitem__
-    return {i: [range_hash(start, end, lambda level, index: get((level, index)))
-                for start, end in ranges] for i, ranges in wanted.items()}
+    # most siblings are perfect subtrees (one stored node each); only those on the tree's
+    # right edge are hashed from several
+    perfect: dict[tuple[int, int], tuple[int, int]] = {}
+    edge: list[tuple[int, int]] = []
+    for start, end in dict.fromkeys(r for ranges in wanted.values() for r in ranges):
+        n = end - start
+        if n & (n - 1) == 0 and start % n == 0:
+            perfect[start, end] = (n.bit_length() - 1, start // n)
+        else:
+            edge.append((start, end))
+    stored = perfect_hashes(conn, [*perfect.values(), *nodes_of_ranges(edge)])
+    hashes = {r: stored[key] for r, key in perfect.items()}
+    for start, end in edge:
+        hashes[start, end] = range_hash(start, end, lambda level, index: stored[level, index])
+    return {i: [hashes[r] for r in ranges] for i, ranges in wanted.items()}
 
 
 def read_records(conn: Connection, indexes: Sequence[int]) -> dict[int, bytes]:

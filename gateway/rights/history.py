@@ -29,7 +29,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -194,11 +194,7 @@ class HistoryPage:
     hidden: tuple[Hidden, ...]
     campaigns: tuple[CampaignInclusion, ...]
     next_cursor: str | None
-    first_page: bool = field(default=True)
-
-    @property
-    def listed(self) -> int:
-        return len(self.entries)
+    first_page: bool = True
 
 
 class AccessHistory:
@@ -212,7 +208,7 @@ class AccessHistory:
     def page(self, customer: CustomerKey, policy: Policy, *, period: Period,
              cursor: Cursor | None = None, limit: int = DEFAULT_LIMIT) -> HistoryPage:
         if not 1 <= limit <= MAX_LIMIT:
-            raise HistoryPeriodInvalid(f"`limit` must be 1 to {MAX_LIMIT}")
+            raise ValidationFailed(f"`limit` must be 1 to {MAX_LIMIT}")
         if cursor is None:
             note = self._log.checkpoint()  # signs the head if it grew: every entry is proved
             before = None
@@ -225,14 +221,13 @@ class AccessHistory:
         size = checkpoint.size
         upper = size if before is None else min(before, size)
         hidden: dict[str, HistoryExemption] = {
-            p.id: p.history_exemption for p in policy.purposes.values()
-                  if p.history_exemption is not None}
+            p.id: p.history_exemption
+            for p in policy.purposes.values() if p.history_exemption is not None}
         names = Names.of(policy)
         with self._engine.connect() as conn:
-            rows = _listed(conn, customer, upper, period, sorted(hidden), limit + 1)
-            more = len(rows) > limit
-            rows = rows[:limit]
-            indexes = [i for i in rows]
+            indexes = _listed(conn, customer, upper, period, sorted(hidden), limit + 1)
+            more = len(indexes) > limit
+            indexes = indexes[:limit]
             records = store.read_records(conn, indexes)
             proofs = store.prove_inclusions(conn, indexes, size) if indexes else {}
             counts = _hidden_counts(conn, customer, size, period, sorted(hidden))
@@ -380,6 +375,9 @@ def describe(record: Mapping[str, Any], names: Names) -> dict[str, Any]:
         "released": released,
         "withheld": withheld,
         "consents": [str(c) for c in consents],
+        # a consent event names the affiliate the consent is for (not the channel recording it)
+        "recipient": (_name(names.affiliate(record["recipient"]))
+                      if isinstance(record.get("recipient"), str) else None),
         "use_by": max(use_by) if use_by else None,
         "use_by_kst": format_kst_date(max(use_by)) if use_by else None,
     }

@@ -47,6 +47,8 @@ def history_pdf(doc: dict[str, Any], *, generated: datetime) -> bytes:
         if e["withheld"]:
             what.append("제공하지 않음: " + ", ".join(f"{w['name_ko']}({w['reason']['name_ko']})"
                                                   for w in e["withheld"]))
+        if e.get("recipient"):
+            what.append(f"동의 대상 계열사: {e['recipient']['name_ko']}")
         if e.get("use_by_kst"):
             what.append(f"보유 기한: {e['use_by_kst']}까지")
         recipient = (f"{e['affiliate']['name_ko']}\n{e['system']['name_ko']}"

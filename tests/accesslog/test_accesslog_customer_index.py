@@ -162,3 +162,18 @@ def test_migration_0007_creates_the_index_the_writer_uses(tmp_path: Path,
         assert [r[:2] for r in _index_rows(engine)] == [(CUSTOMERS[0], index)]
     finally:
         engine.dispose()
+
+
+def test_batched_proofs_equal_one_by_one_proofs(log: AccessLog, engine: Engine) -> None:
+    from gateway.accesslog import store
+
+    for n in range(300):
+        log.append(_record(n))
+    wanted = [0, 1, 17, 150, 151, 298, 299]
+    with engine.connect() as conn:
+        batched = store.prove_inclusions(conn, wanted, 300)
+        assert batched == {i: store.prove_inclusion(conn, i, 300) for i in wanted}
+        assert store.prove_inclusions(conn, wanted[:3], 57) == {
+            i: store.prove_inclusion(conn, i, 57) for i in wanted[:3]}
+        records = store.read_records(conn, wanted)
+    assert records == {i: log.record(i) for i in wanted}

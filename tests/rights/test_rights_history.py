@@ -255,3 +255,15 @@ def test_campaigns_that_included_the_customer_are_listed_with_proofs(gw: Harness
     # someone without consent was not in it
     bystander = gw.customer({"bank": BANK_ROW})
     assert ok(history(gw, bystander.ref))["campaigns"] == []
+
+
+def test_the_answer_fits_its_published_schema(gw: Harness) -> None:
+    from gateway.api.routes.history import AccessHistoryOut
+
+    customer = _busy_customer(gw)
+    AccessHistoryOut.model_validate(ok(history(gw, customer.ref)))
+    spec = gw.client.get("/openapi.json").json()
+    answer = spec["paths"]["/v1/customers/access-history"]["post"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/AccessHistoryOut"}
+    assert set(answer["content"]) == {"application/json", "text/html", "application/pdf"}

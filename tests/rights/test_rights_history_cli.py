@@ -15,7 +15,7 @@ from gateway.cli import app
 from gateway.settings import get_settings
 from gateway_verify.history import verify_history
 from tests.api.conftest import BANK_ROW, CARD_ROW, Harness
-from tests.rights.helpers import log_records, trusted
+from tests.rights.helpers import history, log_records, ok, trusted
 
 
 @pytest.fixture
@@ -76,3 +76,22 @@ def test_an_unknown_rrn_fails_without_echo(gw: Harness, runner: CliRunner) -> No
     result = runner.invoke(app, ["customer", "history", "--rrn", "-"], input="9001011234568\n")
     assert result.exit_code == 2
     assert "9001011234568" not in result.output and "1234568" not in result.output
+
+
+def test_db_index_history_backfills_an_older_log(gw: Harness, runner: CliRunner) -> None:
+    from sqlalchemy import delete
+
+    from gateway.accesslog.customer_index import ENTRIES
+
+    customer = gw.customer({"bank": BANK_ROW, "card": CARD_ROW})
+    for _ in range(3):
+        gw.query("card-risk", customer.ref, "credit_risk", ["credit_grade"])
+    with gw.services.gateway_engine.begin() as conn:  # as before migration 0007
+        conn.execute(delete(ENTRIES).where(ENTRIES.c.customer_key == customer.key))
+    result = runner.invoke(app, ["db", "index-history"])
+    assert result.exit_code == 0, result.output
+    assert "all are in the per-customer index" in result.stdout
+    doc = ok(history(gw, customer.ref))
+    assert [e["log_index"] for e in doc["entries"]] == [
+        i for i, _ in log_records(gw, customer.key, doc["tree_size"])]
+    assert len(doc["entries"]) == 3

@@ -189,6 +189,8 @@ def _differences(entry: dict[str, Any], record: dict[str, Any]) -> list[str]:
                       for w in record.get("withheld") or [] if isinstance(w, dict)]),
         "consents": (entry.get("consents"), [str(c) for c in consents]),
         "use_by": (entry.get("use_by"), max(use_by) if use_by else None),
+        "recipient": (_id(entry.get("recipient")), record.get("recipient")
+                      if isinstance(record.get("recipient"), str) else None),
     }
     if record.get("kind") == "query":
         expected["outcome"] = (_id(entry.get("outcome")), record.get("decision"))

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from gateway import record
 from gateway.api.deps import NowDep, RequestIdDep, Requires, ServicesDep
@@ -38,6 +38,7 @@ from gateway.rights.history import (
     MAX_LIMIT,
     AccessHistory,
     Cursor,
+    HistoryCursorInvalid,
     HistoryPage,
     Period,
 )
@@ -63,6 +64,61 @@ class AccessHistoryIn(Strict):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="entries per page")
 
 
+class NamedOut(BaseModel):
+    id: str
+    name_ko: str
+    name_en: str
+
+
+class EntryOut(BaseModel):
+    """One access record concerning the customer (docs/CUSTOMER-RIGHTS.md)."""
+
+    log_index: int
+    time: str | None = Field(description="RFC 3339 UTC, as recorded")
+    time_kst: str | None = Field(description="e.g. `2026-11-03 14:05 KST`")
+    kind: NamedOut
+    affiliate: NamedOut | None = Field(description="who received the data (or acted)")
+    system: NamedOut | None
+    recipient: NamedOut | None = Field(description="a consent event: the affiliate it is for")
+    purpose: dict[str, Any] | None = Field(description="id, names and `legal_basis`")
+    outcome: NamedOut
+    released: list[dict[str, Any]] = Field(description="attribute names, `view`, `consent`, "
+                                           "`use_by` when recorded")
+    withheld: list[dict[str, Any]] = Field(description="attribute names and `reason`")
+    consents: list[str]
+    use_by: str | None
+    use_by_kst: str | None
+    record: str = Field(description="the access record exactly as hashed in the log")
+    proof: list[str] = Field(description="RFC 9162 audit path in the checkpoint's tree, base64")
+
+
+class HiddenOut(BaseModel):
+    purpose: str
+    count: int
+    legal_basis: str
+    reason_ko: str
+    reason_en: str
+
+
+class AccessHistoryOut(BaseModel):
+    """`gateway-access-history/v1`: checked offline by `gateway-verify history FILE`."""
+
+    format: Literal["gateway-access-history/v1"]
+    request_id: str
+    log_index: int = Field(description="the look-up's own access record (kind `history`)")
+    customer: dict[str, str | None] = Field(description="`pseudonym`, `rrn_masked`")
+    period: dict[str, str]
+    origin: str
+    tree_size: int
+    checkpoint: str = Field(description="C2SP signed note every proof leads to")
+    entries: list[EntryOut] = Field(description="newest first")
+    hidden: list[HiddenOut] = Field(description="not listed by the policy's exemption, counted")
+    hidden_total: int
+    campaigns: list[dict[str, Any]] = Field(description="first page: campaigns that sent the "
+                                            "customer, with closing-record and leaf proofs")
+    next_cursor: str | None
+
+
 def _format(request: Request, asked: Format | None) -> Format:
     if asked is not None:
         return asked
@@ -77,7 +133,8 @@ def _format(request: Request, asked: Format | None) -> Format:
 @router.post(
     "/access-history",
     summary="A customer's access history with proofs (이용·제공 내역, 신용정보법 제35조)",
-    responses={200: {"description": "`gateway-access-history/v1` JSON (default), or the Korean "
+    responses={200: {"model": AccessHistoryOut,
+                     "description": "`gateway-access-history/v1` JSON (default), or the Korean "
                      "document with `?format=html|pdf` or `Accept: text/html|application/pdf`",
                      "content": {"application/json": {}, "text/html": {},
                                  "application/pdf": {}}}},
@@ -92,7 +149,11 @@ async def access_history(
     def work() -> tuple[HistoryPage, CustomerKey, str, str | None]:
         cursor = None
         if body.cursor is not None:
-            cursor = Cursor.decode(refuse_national_id("cursor", body.cursor))
+            try:
+                cursor = Cursor.decode(body.cursor)
+            except HistoryCursorInvalid:  # an RRN where a cursor goes is named as such
+                refuse_national_id("cursor", body.cursor)
+                raise
         period = Period.of(body.since, body.until, now)
         ref = customer_ref(body.customer.rrn, body.customer.pseudonym)
         key, pseudonym = managed_customer(svc, caller, ref)
