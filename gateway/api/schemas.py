@@ -86,6 +86,11 @@ class ReleasedOut(BaseModel):
     contact_window: str | None = Field(
         None, description="marketing only: when the customer may be contacted, e.g. "
                           "`08:00–21:00 KST` (`00:00–24:00 KST` with night consent)")
+    use_by: str | None = Field(
+        None, description="the KST date (YYYY-MM-DD) by which the recipient must destroy this "
+                          "item: release day + the purpose's retention; confirm with "
+                          "POST /v1/releases/destruction",
+        json_schema_extra={"examples": ["2027-01-04"]})
 
 
 class WithheldOut(BaseModel):

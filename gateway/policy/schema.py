@@ -106,6 +106,8 @@ class PurposeSpec(_Strict):
     reidentification: StrictBool = False
     # free-text scrubbing: entity → operator (`pseudonymizer.scrub.spec`); omitted = defaults
     scrub: Annotated[dict[StrictStr, Any] | None, AfterValidator(_scrub_operators)] = None
+    # approval for keeping data of a 금융지주회사법 제48조의2 purpose beyond 30 days (P055)
+    approval_ref: Text | None = None
 
 
 class CapSpec(_Strict):

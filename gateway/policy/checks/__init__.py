@@ -11,7 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.policy.checks import overlap, sensitive, unique_identifiers, unreleased, usable
+from gateway.policy.checks import (
+    overlap,
+    retention,
+    sensitive,
+    unique_identifiers,
+    unreleased,
+    usable,
+)
 from gateway.policy.checks.codes import Code
 from gateway.policy.model import Policy
 from gateway.policy.yamlmarks import Document, Path
@@ -59,6 +66,7 @@ CHECKS: tuple[Check, ...] = (
     unique_identifiers.check,
     sensitive.check,
     overlap.check,
+    retention.check,
     usable.check,
     unreleased.check,
 )
