@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -277,3 +277,37 @@ class DestructionIn(Strict):
 
     reference: str = Field(min_length=1, max_length=128,
                            description="the recipient's own destruction record reference")
+
+
+class ReleasesDestructionIn(Strict):
+    """The recipient confirms it destroyed what it received (use-by, 개인정보 보호법 제21조):
+    releases named by the log index of their access record, campaigns by id."""
+
+    log_indexes: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list, max_length=1000,
+        description="log indexes of access records that released data to your affiliate")
+    campaign_ids: list[Annotated[str, Field(pattern=r"^cmp_[A-Za-z0-9_-]{1,64}$")]] = Field(
+        default_factory=list, max_length=100, description="ids of your affiliate's campaigns")
+    reference: str = Field(min_length=1, max_length=128,
+                           description="your own destruction record reference; refused "
+                                       "(never stored) if it holds a national id number")
+
+    @model_validator(mode="after")
+    def _something(self) -> ReleasesDestructionIn:
+        if not self.log_indexes and not self.campaign_ids:
+            raise ValueError("name at least one of `log_indexes` or `campaign_ids`")
+        return self
+
+
+class ReleaseOut(BaseModel):
+    log_index: int
+    use_by: str = Field(description="KST date the data was to be destroyed by")
+    destruction_index: int | None = Field(
+        description="log index of the confirmation that stands (the first one)")
+
+
+class ReleasesDestructionOut(BaseModel):
+    request_id: str
+    log_index: int = Field(description="index of this confirmation's access record")
+    releases: list[ReleaseOut]
+    campaigns: list[dict[str, Any]]
