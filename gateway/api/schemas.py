@@ -174,10 +174,26 @@ class ConsentOut(BaseModel):
         description="`unconfirmed`: a marketing consent that needs reconfirmation")
 
 
+class ReceiptOut(BaseModel):
+    """The consent receipt (ISO/IEC TS 27560 field names), signed by the gateway."""
+
+    jws: str = Field(description="compact JWS (EdDSA, Ed25519) over the payload's canonical "
+                                 "JSON; check with `gateway-verify receipt FILE --key KEYFILE`")
+    payload: dict[str, Any] = Field(description="the signed payload, decoded")
+    html: str = Field("/v1/consents/receipts/render",
+                      description="POST the `jws` there for the Korean rendering (text/html)")
+
+
 class ConsentResult(BaseModel):
     request_id: str
     log_index: int
     consent: ConsentOut
+    receipt: ReceiptOut
+
+
+class ReceiptIn(Strict):
+    jws: str = Field(min_length=10, max_length=65536, pattern=r"^[A-Za-z0-9_.-]+$",
+                     description="a receipt's compact JWS as the gateway returned it")
 
 
 class ConsentList(BaseModel):
