@@ -39,7 +39,9 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, Table, select
 
 from gateway.db.models import Campaign, CampaignLeaf
-from gateway.documents import Names, format_kst, render_html
+from markupsafe import Markup
+
+from gateway.documents import Names, environment, format_kst
 from gateway.documents.kst import KST, parse_record_time
 from gateway.policy.model import Policy
 
@@ -210,20 +212,52 @@ def write_notices(log: LogReader, policy: Policy, year: int, out: Path, *, now: 
     return summary
 
 
+class _Pages:
+    """Writes the Korean pages: the cells naming who, why and what are rendered once per
+    (recipient, purpose, items) and reused (escaped by the template, kept as markup); each
+    page then renders only its dates. At most `CELLS_KEPT` distinct cells are kept."""
+
+    CELLS_KEPT = 10_000
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = str(folder)
+        for shard in range(256):
+            os.makedirs(os.path.join(self._folder, f"{shard:02x}"), exist_ok=True)
+        self._page = environment().get_template("notice.html")
+        self._cells_template = environment().get_template("notice_cells.html")
+        self._cells: dict[tuple[str, str, str], Markup] = {}
+
+    def _cells_of(self, provided: dict[str, Any]) -> Markup:
+        key = (provided["recipient"], provided["purpose"],
+               ",".join(f"{i['id']}:{i['view']}" for i in provided["items"]))
+        found = self._cells.get(key)
+        if found is None:
+            if len(self._cells) >= self.CELLS_KEPT:
+                self._cells.clear()
+            found = self._cells[key] = Markup(self._cells_template.render(p=provided))
+        return found
+
+    def write(self, notice: dict[str, Any]) -> None:
+        customer = notice["customer"]
+        cells = [self._cells_of(p) for p in notice["provided"]]
+        path = os.path.join(self._folder, customer[:2], f"{customer}.html")
+        with open(path, "w", encoding="utf-8") as page:
+            page.write(self._page.render(n=notice, cells=cells))
+
+
 def _write(rows: Iterable[tuple[Any, ...]], policy: Policy, year: int, now: datetime, jsonl: Path,
            html_dir: Path | None, total: int, progress: Progress | None) -> int:
     names = Names.of(policy)
     issued = format_kst(now)
+    pages = _Pages(html_dir) if html_dir is not None else None
     written = 0
     tmp = jsonl.with_name(jsonl.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as lines:
         for customer, entries in _by_customer(rows):
             notice = _notice(names, year, customer, entries, issued)
             lines.write(json.dumps(notice, ensure_ascii=False, separators=(",", ":")) + "\n")
-            if html_dir is not None:
-                page = html_dir / customer[:2] / f"{customer}.html"
-                page.parent.mkdir(parents=True, exist_ok=True)
-                page.write_text(render_html("notice.html", n=notice), "utf-8")
+            if pages is not None:
+                pages.write(notice)
             written += 1
             if progress is not None and written % 10_000 == 0:
                 progress("write", written, total)
