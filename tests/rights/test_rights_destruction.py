@@ -166,3 +166,28 @@ def test_review_overdue_lists_releases_past_use_by(
         assert f"release {late}  card" in text.stdout
     finally:
         get_settings.cache_clear()
+
+
+def test_a_campaign_is_confirmed_destroyed_by_its_own_recipient_only(gw: Harness) -> None:
+    from gateway.marketing.campaigns import CampaignStore
+    from tests.api.marketing_helpers import grant
+
+    customer = gw.customer({"bank": BANK_ROW})
+    assert grant(gw, customer.ref).status_code == 201
+    run = gw.client.post("/v1/campaigns", headers=gw.auth("card-marketing"), json={
+        "purpose": "marketing_sms", "channel": "sms", "reason": "연말 안내", "ticket": "MKT-7",
+        "segment": [], "attributes": ["mobile_phone"]})
+    assert run.status_code == 200, run.text
+    campaign = run.headers["x-campaign-id"]
+    # the insurer's marketing system may run campaigns, but this one is the card company's
+    other = _confirm(gw, "insurance-marketing", campaign_ids=[campaign])
+    assert other.status_code == 404 and campaign not in other.text
+    response = _confirm(gw, "card-marketing", campaign_ids=[campaign])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [c["id"] for c in body["campaigns"]] == [campaign]
+    assert body["campaigns"][0]["destruction_index"] == body["log_index"]
+    record = logged(gw, body["log_index"])
+    assert record["kind"] == "release.destruction" and record["campaigns"] == [campaign]
+    status = CampaignStore(gw.services.gateway_engine).get(campaign, recipient="card")
+    assert status.destroyed_at is not None
