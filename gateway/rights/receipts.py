@@ -38,6 +38,8 @@ EVENT_TYPES: dict[str, tuple[str, str, str]] = {  # change → (event_type, ko, 
     "consent.confirm": ("consent_reconfirmed", "동의 재확인", "consent reconfirmed"),
     "consent.withdraw": ("consent_withdrawn", "동의 철회", "consent withdrawn"),
 }
+CATEGORY_NAMES = {"identity": "신원", "contact": "연락처", "financial": "금융",
+                  "behavioural": "이용 행태", "sensitive": "민감정보"}
 STATUS_NAMES = {"active": ("유효", "active"), "withdrawn": ("철회됨", "withdrawn"),
                 "expired": ("만료됨", "expired"),
                 "unconfirmed": ("재확인 필요", "needs reconfirmation")}
@@ -90,7 +92,10 @@ def build_receipt(*, policy: Policy, change: Change, consent: ConsentRecord, sta
                 continue
             entry = items.setdefault(attribute_id, {
                 "id": attribute_id, "name_ko": attribute.name_ko, "name_en": attribute.name_en,
-                "category": attribute.category.value, "owner": attribute.owner, "views": []})
+                "category": attribute.category.value,
+                "category_ko": CATEGORY_NAMES.get(attribute.category.value,
+                                                  attribute.category.value),
+                "owner": attribute.owner, "views": []})
             entry["views"] = sorted(set(entry["views"]) | set(views))
     days = retention_days(purpose) if purpose is not None else None
     channels = []
