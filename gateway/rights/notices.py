@@ -47,6 +47,7 @@ from gateway.policy.model import Policy
 
 WORK_FILE = "notices-work.sqlite"  # removed when done
 INSERT_BATCH = 20_000
+WORK_CACHE_KIB = 16 * 1024
 _QUERY_KIND = b'"kind":"query"'
 _CLOSE_KIND = b'"kind":"campaign.close"'
 
@@ -173,7 +174,9 @@ def write_notices(log: LogReader, policy: Policy, year: int, out: Path, *, now: 
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA temp_store=FILE")  # the sort spills to disk, not to memory
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB at most, whatever the size
+        # the page cache and each sorter's in-memory run are bounded by this (SQLite sizes a
+        # sorter's runs by `cache_size`): 16 MiB each, whatever the number of customers
+        conn.execute(f"PRAGMA cache_size=-{WORK_CACHE_KIB:d}")
         conn.execute("CREATE TABLE p (customer TEXT, recipient TEXT, purpose TEXT, items TEXT,"
                      " time TEXT, log_index INTEGER)")
         size = log.size()
@@ -199,7 +202,7 @@ def write_notices(log: LogReader, policy: Policy, year: int, out: Path, *, now: 
             "SELECT customer, recipient, purpose, items, COUNT(*), MIN(time), MAX(time),"
             " MIN(log_index), MAX(log_index) FROM p"
             " GROUP BY customer, recipient, purpose, items"
-            " ORDER BY customer, MIN(time), recipient, purpose, items")
+            " ORDER BY customer, recipient, purpose, items")  # one sort serves both
         jsonl = out / f"notices-{year}.jsonl"
         html_dir = out / "html" if html else None
         written = _write(rows, policy, year, now, jsonl, html_dir, customers, progress)
@@ -284,8 +287,9 @@ def _by_customer(rows: Iterable[tuple[Any, ...]]
 def _notice(names: Names, year: int, customer: str, entries: list[tuple[Any, ...]],
             issued: str) -> dict[str, Any]:
     provided = []
+    # a customer's few lines, in the order they began (the query sorted them by group key)
     for _customer, recipient, purpose, items, count, first, last, first_index, last_index \
-            in entries:
+            in sorted(entries, key=lambda e: (e[5], e[1], e[2], e[3])):
         who, why = names.affiliate(recipient), names.purpose(purpose)
         attributes = []
         for item in items.split(","):
