@@ -12,7 +12,7 @@ and KST day and then read from a small table (a dict look-up).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from gateway.policy.model import RETENTION_48_2_DAYS, Policy, Purpose
@@ -20,7 +20,9 @@ from gateway.policy.model import RETENTION_48_2_DAYS, Policy, Purpose
 KST = ZoneInfo("Asia/Seoul")
 _MEMO_MAX = 4096  # (policy version, purpose, day) entries kept; cleared whole when full
 
-_memo: dict[tuple[str, str, date], str] = {}
+_KST_MIDNIGHT_UTC_HOUR = 15  # UTC+9 all year: Seoul has had no daylight saving since 1988
+
+_memo: dict[tuple[str, str, int], str] = {}
 
 
 def retention_days(purpose: Purpose) -> int:
@@ -43,10 +45,16 @@ def use_by_date(purpose: Purpose, released_at: datetime) -> date:
 def use_by_text(policy: Policy, purpose_id: str, released_at: datetime) -> str | None:
     """`use_by_date` as ISO text (`2026-12-31`), from the per-day table; None for a purpose
     the policy does not know (nothing is released under one)."""
-    day = kst_day(released_at)
-    key = (policy.version, purpose_id, day)
+    # the KST day as a day number without a time-zone conversion (the hot path's only cost):
+    # the request clock is UTC, and 15:00 UTC is midnight in Seoul
+    if released_at.tzinfo is timezone.utc:
+        day_number = released_at.toordinal() + (released_at.hour >= _KST_MIDNIGHT_UTC_HOUR)
+    else:
+        day_number = kst_day(released_at).toordinal()
+    key = (policy.version, purpose_id, day_number)
     found = _memo.get(key)
     if found is None:
+        day = date.fromordinal(day_number)
         purpose = policy.purposes.get(purpose_id)  # type: ignore[call-overload]
         if purpose is None:
             return None

@@ -60,6 +60,13 @@ def test_use_by_is_reckoned_on_the_kst_calendar(shipped_policy_for_useby: Policy
     early = datetime(2026, 12, 31, 14, 59, tzinfo=timezone.utc)  # 23:59 KST on the 31st
     assert use_by_text(policy, "credit_risk", early) == "2027-01-30"
     assert use_by_text(policy, "no_such_purpose", early) is None
+    # the table's day arithmetic agrees with the zone conversion every 37 minutes for 3 days
+    for step in range(0, 3 * 24 * 60, 37):
+        moment = early + timedelta(minutes=step)
+        expected = use_by_date(purpose, moment).isoformat()
+        assert use_by_text(policy, "credit_risk", moment) == expected
+        # the same instant in another zone's notation gives the same day
+        assert use_by_text(policy, "credit_risk", moment.astimezone(KST)) == expected
 
 
 def test_campaign_use_by_falls_on_the_same_kst_day(shipped_policy_for_useby: Policy) -> None:
