@@ -190,6 +190,9 @@ def test_the_korean_rendering_checks_the_signature_first(gw: Harness) -> None:
     assert "개인(신용)정보 제공 동의 확인서" in html and "KST" in html
     assert receipt["payload"]["pii_controllers"][0]["party_name"] in html
     assert "거부" in html and "<script" not in html
+    rendered = logged(gw, int(response.headers["x-log-index"]))
+    assert rendered["kind"] == "consent.receipt.render"
+    assert rendered["consent"] == receipt["payload"]["record_id"]
     jws = receipt["jws"]
     tampered = jws[:-2] + ("A" if jws[-2] != "A" else "B") + jws[-1]
     refused = gw.client.post("/v1/consents/receipts/render", headers=gw.auth("bank-callcenter"),

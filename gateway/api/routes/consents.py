@@ -284,7 +284,8 @@ async def search(body: CustomerOnlyIn, svc: ServicesDep, caller: CallerDep, now:
 async def render_receipt(body: ReceiptIn, svc: ServicesDep, caller: CallerDep, now: NowDep,
                          rid: RequestIdDep) -> HTMLResponse:
     """Checks the receipt's signature with the gateway's receipt key first: only a receipt this
-    gateway signed, unaltered, is rendered. Nothing is read from the stores."""
+    gateway signed, unaltered, is rendered. Nothing is read from the stores; the rendering is
+    recorded (which consent, which receipt record) like every other answer."""
     try:
         require_permission(svc.policy.current, caller, "consent:read")
         signer = signer_for(svc.settings.secrets_path)
@@ -292,4 +293,9 @@ async def render_receipt(body: ReceiptIn, svc: ServicesDep, caller: CallerDep, n
     except GatewayError as exc:
         await _refusing(svc, exc, rid, now, caller)
         raise
-    return HTMLResponse(render_receipt_html(payload, body.jws))
+    index = await record.append(svc.access_log, record.event_record(
+        "consent.receipt.render", request_id=rid, now=now, caller=caller, source=caller.source,
+        policy_version=svc.policy.current.version, status=200,
+        consent=str(payload.get("record_id")), receipt_record=payload.get("log_index")))
+    return HTMLResponse(render_receipt_html(payload, body.jws),
+                        headers={"X-Log-Index": str(index)})
