@@ -211,3 +211,26 @@ def test_free_text_rrn_in_the_evidence_reference_is_refused_and_no_receipt_issue
     assert "receipt" not in response.json() and "900101" not in response.text
     for index in range(before, gw.services.access_log.size()):
         assert b"900101" not in gw.services.access_log.record(index)
+
+
+def test_keys_receipt_key_prints_the_published_key_and_its_kid(
+        gw: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.settings import get_settings
+
+    jws = _granted(gw)["receipt"]["jws"]
+    head = jws.split(".")[0]
+    kid = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"]
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(gw.settings.data_dir))
+    monkeypatch.setenv("GATEWAY_POLICY_DIR", str(gw.settings.policy_dir))
+    monkeypatch.setenv("GATEWAY_PUBLIC_KEYS_DIR", str(gw.settings.public_keys_dir))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["keys", "receipt-key"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert f"receipt key id (kid): {kid}" in result.stdout
+    assert str(_public_key_file(gw)) in result.stdout
