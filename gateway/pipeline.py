@@ -32,6 +32,7 @@ from gateway.marketing.caps import contact_claims
 from gateway.policy import Policy, decide
 from gateway.reidentify import from_vault, national_ids
 from gateway.resolve import CustomerRef, Resolved, resolve
+from gateway.rights.useby import use_by_text
 from gateway.scrubbing import name_sources, scrub_context
 from gateway.services import Services
 from gateway.shape import Shaped, shape
@@ -47,6 +48,7 @@ class QueryResult:
     decision: Decision
     shaped: Shaped
     policy: Policy
+    use_by: str | None = None  # KST date every released item must be destroyed by
 
 
 def require_permission(policy: Policy, caller: Caller, permission: str) -> None:
@@ -122,18 +124,23 @@ async def handle_query(
         # cap in the same commit, and beyond it the record is refused: decide again at the cap.
         # INVARIANT: a record is durable before any byte of the response is sent.
         customer = resolved.customer_key if resolved.known else None
+        # use-by: release day (KST) + the purpose's retention, from a per-day table
+        use_by = use_by_text(policy, decision.purpose, now) if shaped.released else None
         try:
             index = await record.append(svc.access_log, record.query_record(
                 request_id=request_id, now=now, caller=caller, source=caller.source,
                 customer=customer, requested=wanted, decision=decision, shaped=shaped,
+                use_by=use_by,
             ), token=token, contacts=contact_claims(policy, decision, customer, now))
         except ContactCapReached as full:
             resolved, decision, shaped = await svc.run_reads(
                 _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now,
                 max(full.counts.values()))
+            use_by = use_by_text(policy, decision.purpose, now) if shaped.released else None
             index = await record.append(svc.access_log, record.query_record(
                 request_id=request_id, now=now, caller=caller, source=caller.source,
                 customer=customer, requested=wanted, decision=decision, shaped=shaped,
+                use_by=use_by,
             ), token=token)
     except GatewayError as exc:
         # a refused request uses up its token too: the refusal claims the id in its commit
@@ -147,7 +154,7 @@ async def handle_query(
             raise replay from None
         raise
     return QueryResult(request_id=request_id, log_index=index, pseudonym=resolved.pseudonym,
-                       decision=decision, shaped=shaped, policy=policy)
+                       decision=decision, shaped=shaped, policy=policy, use_by=use_by)
 
 
 async def record_refusal(

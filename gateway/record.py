@@ -45,7 +45,10 @@ def actor(caller: Caller | None) -> dict[str, str] | None:
 
 def query_record(*, request_id: str, now: datetime, caller: Caller, source: str | None,
                  customer: CustomerKey | None, requested: Sequence[AttributeRequest],
-                 decision: Decision, shaped: Shaped) -> dict[str, Any]:
+                 decision: Decision, shaped: Shaped,
+                 use_by: str | None = None) -> dict[str, Any]:
+    """`use_by`: the KST date by which the recipient destroys every released item
+    (`gateway.rights.useby`); each released item carries it."""
     return {
         "v": RECORD_VERSION,
         "kind": "query",
@@ -62,7 +65,8 @@ def query_record(*, request_id: str, now: datetime, caller: Caller, source: str 
              **({"scrubbed": dict(shaped.scrubbed[r.attribute])}
                 if r.attribute in shaped.scrubbed else {}),
              # marketing: when the customer may be contacted (정보통신망법 제50조 ③)
-             **({"contact_window": r.contact_window} if r.contact_window else {})}
+             **({"contact_window": r.contact_window} if r.contact_window else {}),
+             **({"use_by": use_by} if use_by is not None else {})}
             for r, _value in shaped.released
         ],
         "withheld": [{"attribute": w.attribute, "reason": w.reason.value} for w in shaped.withheld],

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from gateway.accesslog import AccessLog
 from gateway.accesslog import keyring as log_keys
+from gateway.rights import receipt_keys
 from gateway.accesslog.keyring import LogKeyring
 from gateway.affiliates import AffiliateDatabases
 from gateway.auth import Authenticator, JtiStore
@@ -67,7 +68,8 @@ def ensure_secrets(settings: Settings, *, create: bool) -> None:
     secrets = settings.secrets_path
     has_master = secrets.is_dir() and any(secrets.glob("master-v*.key"))
     has_log_key = log_keys.has_active_key(secrets)  # version 1 or a rotated one
-    if has_master and has_log_key:
+    has_receipt_key = receipt_keys.has_receipt_key(secrets)
+    if has_master and has_log_key and has_receipt_key:
         return
     if not create:
         raise ConfigError(
@@ -83,6 +85,8 @@ def ensure_secrets(settings: Settings, *, create: bool) -> None:
         signer = log_keys.create_first_key(secrets, settings.log_origin)
         # a new deployment's first key replaces a stale published one (e.g. a wiped demo)
         log_keys.publish_verifier_key(Path(settings.public_keys_dir), 1, signer, replace=True)
+    if not has_receipt_key:  # consent receipts (issue #11): published like the log's key
+        receipt_keys.create_receipt_key(secrets, Path(settings.public_keys_dir))
 
 
 @dataclass

@@ -253,9 +253,15 @@ class AccessLog:
         return conn
 
     def _drop_connection(self) -> None:
+        """Close the writer's connection for good (after a failure, or when the writer stops):
+        invalidated, not handed back to the pool, which may have been disposed meanwhile."""
         held, self._conn = self._conn, None
         if held is not None and held[0] == os.getpid():
-            with contextlib.suppress(Exception):  # it failed already; closing is best effort
+            with contextlib.suppress(Exception):  # it may have failed already: best effort
+                held[1].rollback()
+            with contextlib.suppress(Exception):
+                held[1].invalidate()
+            with contextlib.suppress(Exception):
                 held[1].close()
 
     # --- set-up -----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from gateway.api.routes import (
     log,
     pseudonyms,
     queries,
+    releases,
 )
 from gateway.console import install_console
 from gateway.reload import PolicyWatcher
@@ -104,6 +105,22 @@ async def _policy_watch_loop(services: Services, interval: float) -> None:
             logger.error("policy watch failed: %s", type(exc).__name__)
 
 
+RELEASES_FOLLOW_INTERVAL_S = 30.0
+
+
+async def _releases_follow_loop(services: Services, interval: float) -> None:
+    """Keep the releases index (use-by, destruction) close behind the log, off the query path."""
+    from gateway.rights.releases import release_index
+
+    follower = release_index(services.gateway_engine, services.access_log)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await to_thread.run_sync(follower.catch_up)
+        except Exception as exc:  # the log holds everything: the next tick reads on
+            logger.error("releases follower failed: %s", type(exc).__name__)
+
+
 def _install_sighup(services: Services) -> bool:
     """SIGHUP reloads the policy (main thread of a Unix process only; else not installed)."""
     loop = asyncio.get_running_loop()
@@ -144,6 +161,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             _token_purge_loop(svc, settings.token_purge_interval_s)))
         tasks.append(asyncio.create_task(
             _key_refresh_loop(svc, settings.key_refresh_interval_s)))
+        tasks.append(asyncio.create_task(
+            _releases_follow_loop(svc, RELEASES_FOLLOW_INTERVAL_S)))
         hup = _install_sighup(svc)
         try:
             yield
@@ -176,6 +195,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(contact_stops.router)
     app.include_router(history.router)
     app.include_router(campaigns.router)
+    app.include_router(releases.router)
     app.include_router(pseudonyms.router)
     app.include_router(log.router)
     app.include_router(catalog.router)

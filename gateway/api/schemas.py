@@ -121,6 +121,11 @@ class ReleasedOut(BaseModel):
     contact_window: str | None = Field(
         None, description="marketing only: when the customer may be contacted, e.g. "
                           "`08:00–21:00 KST` (`00:00–24:00 KST` with night consent)")
+    use_by: str | None = Field(
+        None, description="the KST date (YYYY-MM-DD) by which the recipient must destroy this "
+                          "item: release day + the purpose's retention; confirm with "
+                          "POST /v1/releases/destruction",
+        json_schema_extra={"examples": ["2027-01-04"]})
 
 
 class WithheldOut(BaseModel):
@@ -204,10 +209,26 @@ class ConsentOut(BaseModel):
         description="`unconfirmed`: a marketing consent that needs reconfirmation")
 
 
+class ReceiptOut(BaseModel):
+    """The consent receipt (ISO/IEC TS 27560 field names), signed by the gateway."""
+
+    jws: str = Field(description="compact JWS (EdDSA, Ed25519) over the payload's canonical "
+                                 "JSON; check with `gateway-verify receipt FILE --key KEYFILE`")
+    payload: dict[str, Any] = Field(description="the signed payload, decoded")
+    html: str = Field("/v1/consents/receipts/render",
+                      description="POST the `jws` there for the Korean rendering (text/html)")
+
+
 class ConsentResult(BaseModel):
     request_id: str
     log_index: int
     consent: ConsentOut
+    receipt: ReceiptOut
+
+
+class ReceiptIn(Strict):
+    jws: str = Field(min_length=10, max_length=65536, pattern=r"^[A-Za-z0-9_.-]+$",
+                     description="a receipt's compact JWS as the gateway returned it")
 
 
 class ConsentList(BaseModel):
@@ -307,3 +328,37 @@ class DestructionIn(Strict):
 
     reference: str = Field(min_length=1, max_length=128,
                            description="the recipient's own destruction record reference")
+
+
+class ReleasesDestructionIn(Strict):
+    """The recipient confirms it destroyed what it received (use-by, 개인정보 보호법 제21조):
+    releases named by the log index of their access record, campaigns by id."""
+
+    log_indexes: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list, max_length=1000,
+        description="log indexes of access records that released data to your affiliate")
+    campaign_ids: list[Annotated[str, Field(pattern=r"^cmp_[A-Za-z0-9_-]{1,64}$")]] = Field(
+        default_factory=list, max_length=100, description="ids of your affiliate's campaigns")
+    reference: str = Field(min_length=1, max_length=128,
+                           description="your own destruction record reference; refused "
+                                       "(never stored) if it holds a national id number")
+
+    @model_validator(mode="after")
+    def _something(self) -> ReleasesDestructionIn:
+        if not self.log_indexes and not self.campaign_ids:
+            raise ValueError("name at least one of `log_indexes` or `campaign_ids`")
+        return self
+
+
+class ReleaseOut(BaseModel):
+    log_index: int
+    use_by: str = Field(description="KST date the data was to be destroyed by")
+    destruction_index: int | None = Field(
+        description="log index of the confirmation that stands (the first one)")
+
+
+class ReleasesDestructionOut(BaseModel):
+    request_id: str
+    log_index: int = Field(description="index of this confirmation's access record")
+    releases: list[ReleaseOut]
+    campaigns: list[dict[str, Any]]

@@ -3,8 +3,9 @@
 `review unclosed` lists campaigns that never wrote a closing record (their process died).
 `campaign run` runs the very campaign `POST /v1/campaigns` runs (same checks, same records,
 same commitment), as the named marketing system, for an operator logged in on the gateway host:
-the access records name that login as the employee. `review overdue` lists campaigns past their
-use-by date whose recipient has not confirmed destruction.
+the access records name that login as the employee. `review overdue` lists releases (queries,
+`gateway.rights.releases`) and campaigns past their use-by date whose recipient has not confirmed
+destruction.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gateway.cli.common import built_services, fail, login_name, settings_from_e
 from gateway.errors import GatewayError
 
 campaign_app = typer.Typer(help="Marketing campaigns: extract a consented list.")
-review_app = typer.Typer(help="Reviews: campaigns past their use-by date.")
+review_app = typer.Typer(help="Reviews: releases and campaigns past their use-by date.")
 
 
 @campaign_app.command("run")
@@ -104,22 +105,43 @@ def campaign_run(
 @review_app.command("overdue")
 def review_overdue(
     fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    limit: Annotated[int, typer.Option(min=1, max=100_000,
+                                       help="releases listed one by one (oldest first)")] = 100,
 ) -> None:
-    """Campaigns past their use-by date whose recipient has not confirmed destruction."""
+    """Releases and campaigns past their use-by date whose recipient has not confirmed
+    destruction (exit status 1 when there is any)."""
     from gateway.marketing.campaigns import CampaignStore
+    from gateway.rights.releases import release_index
+    from gateway.rights.useby import kst_day
 
+    now = datetime.now(UTC)
+    today = kst_day(now)
     with built_services(settings_from_env()) as services:
-        overdue = CampaignStore(services.gateway_engine).overdue(datetime.now(UTC))
+        overdue = CampaignStore(services.gateway_engine).overdue(now)
+        releases = release_index(services.gateway_engine, services.access_log)
+        releases.catch_up()  # read what the log holds beyond the follower's position
+        by_recipient = releases.overdue_by_recipient(today)
+        oldest = releases.overdue(today, limit=limit)
     if fmt == "json":
-        typer.echo(json.dumps([c.as_dict() for c in overdue], ensure_ascii=False, indent=2))
-        return
-    if not overdue:
-        typer.echo("no campaign is past its use-by date without a destruction confirmation")
-        return
-    for c in overdue:
-        typer.echo(f"{c.id}  {c.recipient}/{c.system}  {c.purpose} ({c.channel})  "
-                   f"use-by {c.use_by:%Y-%m-%d}  released {c.released}  sent {c.sent}")
-    raise typer.Exit(1)  # something to act on
+        typer.echo(json.dumps({
+            "today_kst": today.isoformat(),
+            "campaigns": [c.as_dict() for c in overdue],
+            "releases": {"by_recipient": [r.as_dict() for r in by_recipient],
+                         "oldest": [r.as_dict() for r in oldest]}}, ensure_ascii=False, indent=2))
+    elif not overdue and not by_recipient:
+        typer.echo("nothing is past its use-by date without a destruction confirmation")
+    else:
+        for c in overdue:
+            typer.echo(f"campaign {c.id}  {c.recipient}/{c.system}  {c.purpose} ({c.channel})  "
+                       f"use-by {c.use_by:%Y-%m-%d}  released {c.released}  sent {c.sent}")
+        for r in by_recipient:
+            typer.echo(f"releases to {r.recipient}: {r.count} past use-by "
+                       f"(oldest use-by {r.oldest_use_by.isoformat()} KST)")
+        for row in oldest:
+            typer.echo(f"release {row.log_index}  {row.recipient}  use-by "
+                       f"{row.use_by.isoformat()} KST")
+    if overdue or by_recipient:
+        raise typer.Exit(1)  # something to act on
 
 
 @review_app.command("unclosed")

@@ -19,7 +19,8 @@ def keys_init(
     systems: Annotated[bool, typer.Option(help="also generate demo key pairs for every "
                                           "system in the policy")] = True,
 ) -> None:
-    """Generate the gateway's master key and log-signing key (and demo system keys)."""
+    """Generate the gateway's master key, log-signing key and consent-receipt key (and demo
+    system keys)."""
     from gateway.keys import generate_system_keys
     from gateway.services import ensure_secrets
 
@@ -109,3 +110,19 @@ def keys_log_keys() -> None:
     for version in sorted({*states, *published}):
         state = states.get(version, "no private key here")
         typer.echo(f"v{version}\t{state}\t{published.get(version, '(not published)')}")
+
+
+@keys_app.command("receipt-key")
+def keys_receipt_key() -> None:
+    """Where the consent-receipt public key is published, and its key id (the JWS `kid`)."""
+    from gateway.rights import receipt_keys as rk
+
+    settings = settings_from_env()
+    try:
+        signer = rk.load_receipt_signer(settings.secrets_path)
+        path = rk.publish(Path(settings.public_keys_dir), signer)  # idempotent
+    except GatewayError as exc:
+        fail(exc)
+    typer.echo(f"receipt key id (kid): {signer.kid}")
+    typer.echo(f"public key: {path}")
+    typer.echo(f"verify a receipt: gateway-verify receipt FILE --key {path}")

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -268,6 +269,35 @@ class PolicySet(Base):
     approved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     approval_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Release(Base):
+    """One access record that released something to a recipient, with its use-by date and, once
+    the recipient confirmed destruction, the index of that confirmation's record.
+
+    A follower of the log writes these rows (`gateway.rights.releases`): the query path pays
+    nothing for them, and they can always be rebuilt from the log. The partial index holds only
+    releases not yet confirmed, ordered by use-by: `gateway review overdue` reads the front of it.
+    """
+
+    __tablename__ = "releases"
+    __table_args__ = (Index("ix_releases_open_use_by", "use_by",
+                            sqlite_where=text("destruction_index IS NULL"),
+                            postgresql_where=text("destruction_index IS NULL")),)
+
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recipient: Mapped[str] = mapped_column(String(32))
+    use_by: Mapped[date] = mapped_column(Date)  # KST calendar day
+    destruction_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class LogFollower(Base):
+    """Where a follower of the access log stands: the next index it has not yet read."""
+
+    __tablename__ = "log_followers"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_index: Mapped[int] = mapped_column(BigInteger)
 
 
 class UsedToken(Base):

@@ -70,7 +70,8 @@ from gateway.fetch import fetch_many
 from gateway.freetext import refuse_national_id
 from gateway.marketing.segments import Filter, checked_segment, matches
 from gateway.policy import Policy, decide
-from gateway.policy.loader import CAMPAIGN_RETENTION_48_2_DAYS, LEGAL_BASIS_48_2
+from gateway.policy.loader import CAMPAIGN_RETENTION_48_2_DAYS
+from gateway.rights.useby import retention_days
 from gateway.shape import Shaped, shape
 
 BATCH = 1000  # customers per batch: memory stays flat whatever the group's size
@@ -159,9 +160,11 @@ def checked_spec(policy: Policy, caller: Caller, *, purpose: str, channel: str, 
 
 
 def use_by(policy: Policy, purpose: PurposeId, now: datetime) -> datetime:
+    """now + the purpose's retention as every release reckons it (`gateway.rights.useby`: its KST
+    date is the `use_by` a query released now carries); at most 30 days under 제48조의2 (P039)."""
     found = policy.purposes[purpose]
-    days = found.retention_days
-    if any(LEGAL_BASIS_48_2 in basis for basis in found.legal_bases):
+    days = retention_days(found)
+    if found.cites_48_2:
         days = min(days, CAMPAIGN_RETENTION_48_2_DAYS)
     return now + timedelta(days=days)
 

@@ -42,7 +42,9 @@ from gateway.policy.checks import codes as C
 from gateway.policy.checks.codes import Code, Hint, suggest
 from gateway.policy.model import (
     DEFAULT_CHANNELS,
+    LEGAL_BASIS_48_2,
     RECONFIRM_DAYS,
+    RETENTION_48_2_DAYS,
     Affiliate,
     Attribute,
     ContactCap,
@@ -715,8 +717,7 @@ def _rules(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | None
 
 
 FILTERABLE_KINDS = frozenset({"boolean", "bucketed", "generalized"})
-LEGAL_BASIS_48_2 = "금융지주회사법 제48조의2"
-CAMPAIGN_RETENTION_48_2_DAYS = 30
+CAMPAIGN_RETENTION_48_2_DAYS = RETENTION_48_2_DAYS
 
 
 def _segments(check: _Checker, data: Any, affiliates: Mapping[str, Affiliate | None],

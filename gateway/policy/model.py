@@ -35,6 +35,10 @@ PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:
 # those its own affiliate holds (the other consent and stop permissions still apply)
 GROUP_CUSTOMER_CHANNEL = "consent:any_customer"
 RECONFIRM_DAYS = 730  # 정보통신망법 제50조 ⑧: marketing consent is reconfirmed every 2 years
+# 금융지주회사법 제48조의2: customer data shared inside the group for internal management without
+# consent is kept at most this many days by the recipient unless an approval says otherwise
+LEGAL_BASIS_48_2 = "금융지주회사법 제48조의2"
+RETENTION_48_2_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +158,14 @@ class Purpose:
     scrub: Mapping[str, Any] | None = None
     # None: its uses are listed in the customer's access history (the default)
     history_exemption: HistoryExemption | None = None
+    # the approval that lets a 금융지주회사법 제48조의2 purpose keep data longer than 30 days
+    # (e.g. the compliance officer's decision number); None: at most 30 days (`rights.useby`)
+    approval_ref: str | None = None
+
+    @property
+    def cites_48_2(self) -> bool:
+        """Whether a legal basis is 금융지주회사법 제48조의2 (internal management)."""
+        return any(LEGAL_BASIS_48_2 in basis for basis in self.legal_bases)
 
     @property
     def legal_basis(self) -> str:

@@ -159,6 +159,8 @@ class PurposeSpec(_Strict):
     scrub: Annotated[dict[StrictStr, Any] | None, AfterValidator(_scrub_operators)] = None
     # access history (신용정보법 제35조): shown unless a law exempts this purpose's uses
     history: HistorySpec | None = None
+    # approval for keeping data of a 금융지주회사법 제48조의2 purpose beyond 30 days (P057)
+    approval_ref: Text | None = None
 
 
 class CapSpec(_Strict):

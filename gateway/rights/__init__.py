@@ -1,5 +1,9 @@
 """Customer rights: what the log says about one customer, with proofs (issue #11).
 
 `history` answers 신용정보법 제35조 (who used or received the customer's credit information,
-when and why, going back three years) from the per-customer index of the access log.
+when and why, going back three years) from the per-customer index of the access log; `useby`,
+`releases`, `receipts` and `notices` give every release its use-by date, record destruction,
+sign consent receipts and write the yearly notices. Everything here is derived from what the
+access log holds (docs/CUSTOMER-RIGHTS.md, docs/CUSTOMER-RIGHTS-RECEIPTS.md), never from a
+second bookkeeping.
 """

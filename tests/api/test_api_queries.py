@@ -60,7 +60,8 @@ def test_access_record_written_with_its_index(gw: Harness) -> None:
     assert record["customer"] == customer.key
     assert record["purpose"] == "credit_risk"
     assert record["released"] == [{"attribute": "credit_grade", "view": "band",
-                                   "rule": "card-credit-risk-from-bank", "consent": None}]
+                                   "rule": "card-credit-risk-from-bank", "consent": None,
+                                   "use_by": body["released"]["credit_grade"]["use_by"]}]
     assert record["withheld"] == [{"attribute": "email", "reason": "no_rule"}]
     assert record["policy_version"] == body["policy_version"]
 

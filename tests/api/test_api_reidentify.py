@@ -40,7 +40,8 @@ def test_bank_fraud_gets_the_rrn_by_pseudonym(gw: Harness) -> None:
     record = json.loads(raw)
     assert record["purpose"] == PURPOSE and record["customer"] == customer.key
     assert record["released"] == [{"attribute": "rrn", "view": "exact",
-                                   "rule": "bank-fraud-reidentification", "consent": None}]
+                                   "rule": "bank-fraud-reidentification", "consent": None,
+                                   "use_by": rrn["use_by"]}]
     assert digits not in raw and digits[6:] not in raw
 
 

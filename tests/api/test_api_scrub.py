@@ -87,7 +87,7 @@ def test_memo_without_identifiers_reports_no_counts(gw: Harness) -> None:
                         ["callcenter_memo"]).json()["released"]["callcenter_memo"]
     assert released == {"view": "scrubbed", "value": "카드 한도 상향 문의",
                         "rule": "card-customer-service-memo", "consent": None, "scrubbed": {},
-                        "contact_window": None}
+                        "contact_window": None, "use_by": released["use_by"]}
 
 
 def test_there_is_no_exact_view_of_free_text(gw: Harness) -> None:

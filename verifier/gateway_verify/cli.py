@@ -4,6 +4,7 @@
     gateway-verify consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF --key VKEY [...]
     gateway-verify report ARCHIVE --by customer|employee|system --key VKEY [...]
     gateway-verify history FILE --key VKEY [...]        (a saved customer access history)
+    gateway-verify receipt FILE --key KEYFILE
 
 Exit status: 0 when everything holds, 1 when a check fails (each failure is named on
 stderr), 2 when the command itself is wrong (no trusted key, unreadable key file).
@@ -258,8 +259,56 @@ def history_command(argv: list[str]) -> int:
     return OK
 
 
+def receipt_command(argv: list[str]) -> int:
+    """`gateway-verify receipt FILE --key KEYFILE`: a consent receipt's signature, offline."""
+    from gateway_verify.receipt import ReceiptKeyError, load_public_key, verify_receipt
+
+    parser = argparse.ArgumentParser(
+        prog="gateway-verify receipt",
+        description="check a consent receipt (compact JWS, EdDSA/Ed25519) against the gateway's "
+                    "published receipt key (keys/receipts/receipt-signing-v1.pub.pem)")
+    parser.add_argument("receipt", type=Path, help="the receipt file (the compact JWS)")
+    parser.add_argument("--key", type=Path, required=True, metavar="KEYFILE",
+                        help="the gateway's receipt public key (PEM)")
+    parser.add_argument("--lang", choices=LANGS, default="en")
+    args = parser.parse_args(argv)
+    try:
+        data, pem = args.receipt.read_bytes(), args.key.read_bytes()
+    except OSError as exc:
+        _usage_error(f"cannot read a file: {exc.strerror}", args.lang)
+        return USAGE
+    try:
+        key = load_public_key(pem)
+    except ReceiptKeyError as exc:
+        _usage_error(str(exc), args.lang)
+        return USAGE
+    result = verify_receipt(data, key)
+    if not result.ok:
+        if args.lang == "ko":
+            print(f"실패: 확인서가 위·변조되었거나 다른 키로 서명되었습니다 ({result.problem})",
+                  file=sys.stderr)
+        else:
+            print(f"FAILED: {result.problem}", file=sys.stderr)
+        return FAILED
+    payload = result.payload
+    controllers = payload.get("pii_controllers") or [{}]
+    purposes = payload.get("purposes") or [{}]
+    event = (payload.get("event") or [{}])[0]
+    if args.lang == "ko":
+        print(f"확인 완료: 동의 `{payload.get('record_id')}` — {event.get('event_type_ko')} "
+              f"{event.get('event_time_kst')}, 받는 자 {controllers[0].get('party_name')}, "
+              f"목적 {purposes[0].get('purpose')}, 접근기록 번호 {payload.get('log_index')}")
+    else:
+        print(f"OK: consent `{payload.get('record_id')}` {event.get('event_type')} at "
+              f"{event.get('event_time')}, recipient `{controllers[0].get('party_id')}`, "
+              f"purpose `{purposes[0].get('purpose_id')}`, log index {payload.get('log_index')}")
+    return OK
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "receipt":
+        return receipt_command(argv[1:])
     if argv and argv[0] == "consistency":
         return consistency_command(argv[1:])
     if argv and argv[0] == "campaign":

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from anyio import to_thread
 from fastapi import APIRouter, status
+from fastapi.responses import HTMLResponse
 
 from gateway import record
 from gateway.api.deps import CallerDep, NowDep, RequestIdDep, ServicesDep
@@ -28,6 +29,8 @@ from gateway.api.schemas import (
     ConsentOut,
     ConsentResult,
     CustomerOnlyIn,
+    ReceiptIn,
+    ReceiptOut,
 )
 from gateway.consents import ConsentInvalid, PlannedConsent
 from gateway.domain import AffiliateId, Caller, Channel, ConsentRecord, CustomerKey, PurposeId
@@ -36,6 +39,9 @@ from gateway.pipeline import record_refusal, require_permission
 from gateway.policy import Policy
 from gateway.policy.model import GROUP_CUSTOMER_CHANNEL
 from gateway.resolve import CustomerRef, resolve
+from gateway.rights.jws import verify_compact
+from gateway.rights.receipt_keys import signer_for
+from gateway.rights.receipts import Change, build_receipt, render_receipt_html, signed_receipt
 from gateway.services import Services
 
 router = APIRouter(prefix="/v1/consents", tags=["consents"])
@@ -194,8 +200,20 @@ async def grant(body: ConsentIn, svc: ServicesDep, caller: CallerDep, now: NowDe
 
     index, consent, pseudonym = await _recorded_change(svc, "consent.grant", work, rid=rid,
                                                        now=now, caller=caller)
-    return ConsentResult(request_id=rid, log_index=index,
-                         consent=_out(consent, pseudonym, now, svc.policy.current))
+    return _result(svc, "consent.grant", rid, index, consent, pseudonym, now, caller)
+
+
+def _result(svc: Services, change: Change, rid: str, index: int, consent: ConsentRecord,
+            pseudonym: str, now: datetime, caller: Caller) -> ConsentResult:
+    """The answer to a consent change: the consent as stored and its signed receipt."""
+    policy = svc.policy.current
+    out = _out(consent, pseudonym, now, policy)
+    payload = build_receipt(policy=policy, change=change, consent=consent, status=out.status,
+                            pseudonym=pseudonym, caller=caller, now=now, log_index=index,
+                            log_origin=svc.settings.log_origin)
+    jws = signed_receipt(payload, signer_for(svc.settings.secrets_path))
+    return ConsentResult(request_id=rid, log_index=index, consent=out,
+                         receipt=ReceiptOut(jws=jws, payload=payload))
 
 
 @router.post("/{consent_id}/withdraw", response_model=ConsentResult,
@@ -211,8 +229,7 @@ async def withdraw(consent_id: str, body: CustomerOnlyIn, svc: ServicesDep, call
 
     index, consent, pseudonym = await _recorded_change(svc, "consent.withdraw", work, rid=rid,
                                                        now=now, caller=caller)
-    return ConsentResult(request_id=rid, log_index=index,
-                         consent=_out(consent, pseudonym, now, svc.policy.current))
+    return _result(svc, "consent.withdraw", rid, index, consent, pseudonym, now, caller)
 
 
 @router.post("/{consent_id}/confirm", response_model=ConsentResult,
@@ -236,8 +253,7 @@ async def confirm(consent_id: str, body: ConsentConfirmIn, svc: ServicesDep, cal
 
     index, consent, pseudonym = await _recorded_change(svc, "consent.confirm", work, rid=rid,
                                                        now=now, caller=caller)
-    return ConsentResult(request_id=rid, log_index=index,
-                         consent=_out(consent, pseudonym, now, svc.policy.current))
+    return _result(svc, "consent.confirm", rid, index, consent, pseudonym, now, caller)
 
 
 @router.post("/search", response_model=ConsentList, summary="List a customer's consents")
@@ -259,3 +275,27 @@ async def search(body: CustomerOnlyIn, svc: ServicesDep, caller: CallerDep, now:
     return ConsentList(request_id=rid, log_index=index,
                        consents=[_out(c, pseudonym, now, svc.policy.current)
                                  for c in consents])
+
+
+@router.post("/receipts/render", response_class=HTMLResponse,
+             responses={200: {"content": {"text/html": {}},
+                              "description": "the receipt in Korean (English beside)"}},
+             summary="Render a consent receipt as a Korean HTML page for the customer")
+async def render_receipt(body: ReceiptIn, svc: ServicesDep, caller: CallerDep, now: NowDep,
+                         rid: RequestIdDep) -> HTMLResponse:
+    """Checks the receipt's signature with the gateway's receipt key first: only a receipt this
+    gateway signed, unaltered, is rendered. Nothing is read from the stores; the rendering is
+    recorded (which consent, which receipt record) like every other answer."""
+    try:
+        require_permission(svc.policy.current, caller, "consent:read")
+        signer = signer_for(svc.settings.secrets_path)
+        payload = verify_compact(body.jws, signer.public_key, kid=signer.kid)
+    except GatewayError as exc:
+        await _refusing(svc, exc, rid, now, caller)
+        raise
+    index = await record.append(svc.access_log, record.event_record(
+        "consent.receipt.render", request_id=rid, now=now, caller=caller, source=caller.source,
+        policy_version=svc.policy.current.version, status=200,
+        consent=str(payload.get("record_id")), receipt_record=payload.get("log_index")))
+    return HTMLResponse(render_receipt_html(payload, body.jws),
+                        headers={"X-Log-Index": str(index)})

@@ -53,7 +53,8 @@ async def query(body: QueryIn, call: VerifiedCallDep) -> Response:
             item.attribute: ReleasedOut(view=item.view, value=value, rule=item.rule,
                                         consent=item.consent,
                                         scrubbed=result.shaped.scrubbed.get(item.attribute),
-                                        contact_window=item.contact_window)
+                                        contact_window=item.contact_window,
+                                        use_by=result.use_by)
             for item, value in result.shaped.released
         },
         withheld=[WithheldOut(attribute=w.attribute, reason=w.reason, detail=w.detail)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"  # re-chained after merging h-history (its 0007); was 0006
+down_revision = "0008"  # chain: 0007 history index, 0008 releases, 0009 console
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.policy.checks import overlap, sensitive, unique_identifiers, unreleased, usable
+from gateway.policy.checks import (
+    overlap,
+    retention,
+    sensitive,
+    unique_identifiers,
+    unreleased,
+    usable,
+)
 from gateway.policy.checks.codes import Code
 from gateway.policy.model import Policy
 from gateway.policy.yamlmarks import Document, Path
@@ -60,6 +67,7 @@ CHECKS: tuple[Check, ...] = (
     sensitive.check,
     sensitive.check_marketing,
     overlap.check,
+    retention.check,
     usable.check,
     unreleased.check,
 )

@@ -186,6 +186,13 @@ NO_RETENTION = _error(
     "P034", "missing field `retention_days`: a purpose needs a retention period",
     "목적에 보관 기간(`retention_days`: 받은 계열사가 보관할 수 있는 일수)이 없습니다")
 
+RETENTION_48_2_UNAPPROVED = _warning(
+    "P057", "purpose `{purpose}` cites 금융지주회사법 제48조의2: `retention_days` {days} exceeds 30 "
+            "without an `approval_ref`; releases carry a use-by 30 days out until one is given",
+    "목적 `{purpose}`은(는) 금융지주회사법 제48조의2(내부 경영관리)를 근거로 하므로 보관 기간이 "
+    "30일을 넘으려면(현재 {days}일) 승인 근거(`approval_ref`)를 적어야 합니다 — 그 전까지 "
+    "제공되는 정보의 파기 기한은 30일입니다")
+
 # --- systems and their keys --------------------------------------------------------------------
 KEY_PATH_OUTSIDE = _error(
     "P040", "public key path `{key}` must stay inside the public keys dir",

@@ -1,0 +1,212 @@
+"""Releases and their destruction at the recipient: a follower of the access log.
+
+Every access record that released something carries the use-by day of what it released
+(`gateway.rights.useby`). The recipient confirms destruction with `POST
+/v1/releases/destruction`, which is itself an access record (`release.destruction`). This
+module follows the log in order (like Tessera's followers: it reads from where it stopped) and
+keeps one narrow row per release in `releases`: recipient, use-by and, once a confirmation record
+names it, that record's index. The query path writes nothing here; the rows can always be
+rebuilt from the log, and `gateway review overdue` reads the front of a partial index over the
+rows not yet confirmed (개인정보 보호법 제21조: destruction when the retention period ends).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.db.models import LogFollower, Release
+from gateway.errors import NotFound
+
+FOLLOWER = "releases"
+DESTRUCTION_KIND = "release.destruction"
+CHUNK = 5000  # records read and rows written per transaction
+MAX_NAMED = 1000  # log indexes one confirmation may name
+
+_RELEASES: Table = Release.__table__  # type: ignore[assignment]
+_FOLLOWERS: Table = LogFollower.__table__  # type: ignore[assignment]
+
+
+class ReleaseNotFound(NotFound):
+    """A named index is not a release to the caller's affiliate (or not a release at all):
+    one answer for every case, naming none of the indexes."""
+
+    type_slug = "release-unknown"
+    title = "no such release for this recipient"
+
+
+class LogReader(Protocol):
+    def size(self) -> int: ...
+
+    def iter_records(self, start: int, end: int) -> Iterable[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    log_index: int
+    recipient: str
+    use_by: date
+    destruction_index: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"log_index": self.log_index, "recipient": self.recipient,
+                "use_by": self.use_by.isoformat(), "destruction_index": self.destruction_index}
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueSummary:
+    recipient: str
+    count: int
+    oldest_use_by: date
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"recipient": self.recipient, "count": self.count,
+                "oldest_use_by": self.oldest_use_by.isoformat()}
+
+
+def release_of(record: dict[str, Any]) -> tuple[str, date] | None:
+    """(recipient, use-by) of a record that released something with a use-by, else None."""
+    if record.get("kind") != "query":
+        return None
+    released = record.get("released") or ()
+    days = [item["use_by"] for item in released if isinstance(item, dict) and "use_by" in item]
+    actor = record.get("actor")
+    if not days or not isinstance(actor, dict):
+        return None
+    return str(actor["affiliate"]), date.fromisoformat(max(days))
+
+
+class ReleaseIndex:
+    """The `releases` rows of one gateway database, kept up to date from its access log."""
+
+    def __init__(self, engine: Engine, log: LogReader) -> None:
+        self._engine = engine
+        self._log = log
+        self._lock = threading.Lock()  # one catch-up at a time per process
+
+    def position(self) -> int:
+        with self._engine.connect() as conn:
+            found = conn.execute(select(_FOLLOWERS.c.next_index)
+                                 .where(_FOLLOWERS.c.name == FOLLOWER)).scalar()
+        return 0 if found is None else int(found)
+
+    def catch_up(self, until: int | None = None) -> int:
+        """Read the records not yet read (up to `until`, default the log's size); returns the
+        position reached. Each chunk's rows and the new position commit together; a second
+        process racing on the same chunk loses the compare-and-set and writes nothing."""
+        with self._lock:
+            end = self._log.size() if until is None else min(until, self._log.size())
+            start = self.position()
+            while start < end:
+                stop = min(end, start + CHUNK)
+                try:
+                    self._apply(start, stop)
+                except IntegrityError:
+                    pass  # another process wrote this chunk first: read on from where it is
+                start = self.position()
+            return start
+
+    def _apply(self, start: int, stop: int) -> None:
+        rows: list[dict[str, Any]] = []
+        confirmations: list[tuple[int, str, list[int]]] = []
+        for offset, data in enumerate(self._log.iter_records(start, stop)):
+            record = json.loads(data)
+            index = start + offset
+            found = release_of(record)
+            if found is not None:
+                rows.append({"log_index": index, "recipient": found[0], "use_by": found[1]})
+            elif record.get("kind") == DESTRUCTION_KIND and record.get("status") == 200:
+                confirmations.append((index, str(record["actor"]["affiliate"]),
+                                      [int(i) for i in record.get("releases", ())]))
+        with self._engine.begin() as conn:
+            moved = conn.execute(update(_FOLLOWERS).where(
+                _FOLLOWERS.c.name == FOLLOWER, _FOLLOWERS.c.next_index == start)
+                .values(next_index=stop)).rowcount
+            if moved == 0:
+                if start != 0 or conn.execute(select(func.count()).select_from(_FOLLOWERS).where(
+                        _FOLLOWERS.c.name == FOLLOWER)).scalar():
+                    conn.rollback()  # another process read this chunk first
+                    return
+                conn.execute(insert(_FOLLOWERS).values(name=FOLLOWER, next_index=stop))
+            if rows:
+                conn.execute(insert(_RELEASES), rows)
+            for index, recipient, named in confirmations:
+                # the first confirmation stands; another recipient's indexes are never touched
+                conn.execute(update(_RELEASES).where(
+                    _RELEASES.c.log_index.in_(bindparam("named", expanding=True)),
+                    _RELEASES.c.recipient == recipient,
+                    _RELEASES.c.destruction_index.is_(None)).values(destruction_index=index),
+                    {"named": named})
+
+    def owned(self, indexes: Sequence[int], recipient: str) -> list[ReleaseRow]:
+        """The named releases, each one to `recipient`, or `ReleaseNotFound` (never naming
+        which index failed: another recipient's release answers like a record that is none)."""
+        wanted = sorted(set(indexes))
+        if not wanted:
+            return []
+        if wanted[0] < 0 or wanted[-1] >= self._log.size():
+            raise ReleaseNotFound("a named log index is not a release to this recipient")
+        self.catch_up(wanted[-1] + 1)
+        with self._engine.connect() as conn:
+            found = conn.execute(select(_RELEASES).where(
+                _RELEASES.c.log_index.in_(bindparam("named", expanding=True)),
+                _RELEASES.c.recipient == recipient), {"named": wanted}).all()
+        if len(found) != len(wanted):
+            raise ReleaseNotFound("a named log index is not a release to this recipient")
+        return [_row(r) for r in found]
+
+    def rows(self, indexes: Sequence[int]) -> list[ReleaseRow]:
+        with self._engine.connect() as conn:
+            found = conn.execute(select(_RELEASES).where(
+                _RELEASES.c.log_index.in_(bindparam("named", expanding=True)))
+                .order_by(_RELEASES.c.log_index), {"named": sorted(set(indexes))}).all()
+        return [_row(r) for r in found]
+
+    def overdue(self, today: date, *, limit: int = 1000) -> list[ReleaseRow]:
+        """Releases whose use-by day is before `today` (KST) without a confirmation, oldest
+        first, at most `limit` (the partial index's front: cheap however many there are)."""
+        with self._engine.connect() as conn:
+            found = conn.execute(select(_RELEASES).where(
+                _RELEASES.c.destruction_index.is_(None), _RELEASES.c.use_by < today)
+                .order_by(_RELEASES.c.use_by, _RELEASES.c.log_index).limit(limit)).all()
+        return [_row(r) for r in found]
+
+    def overdue_by_recipient(self, today: date) -> list[OverdueSummary]:
+        """How many releases each recipient holds past their use-by, and the oldest day."""
+        with self._engine.connect() as conn:
+            found = conn.execute(select(
+                _RELEASES.c.recipient, func.count().label("n"),
+                func.min(_RELEASES.c.use_by).label("oldest"))
+                .where(_RELEASES.c.destruction_index.is_(None), _RELEASES.c.use_by < today)
+                .group_by(_RELEASES.c.recipient).order_by(_RELEASES.c.recipient)).all()
+        return [OverdueSummary(r.recipient, int(r.n), _day(r.oldest)) for r in found]
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _row(row: Any) -> ReleaseRow:
+    return ReleaseRow(log_index=int(row.log_index), recipient=row.recipient,
+                      use_by=_day(row.use_by),
+                      destruction_index=(None if row.destruction_index is None
+                                         else int(row.destruction_index)))
+
+
+_INDEXES: weakref.WeakKeyDictionary[Engine, ReleaseIndex] = weakref.WeakKeyDictionary()
+
+
+def release_index(engine: Engine, log: LogReader) -> ReleaseIndex:
+    """The one `ReleaseIndex` of a gateway database in this process."""
+    found = _INDEXES.get(engine)
+    if found is None:
+        found = _INDEXES[engine] = ReleaseIndex(engine, log)
+    return found
