@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from gateway.cli import policy_tools as _policy_tools  # noqa: F401  (explain, diff)
+from gateway.cli import review as _review  # noqa: F401  (review --month, review sign-off)
 from gateway.cli import run as _run  # noqa: F401  (registers the top-level commands)
 from gateway.cli.campaign import campaign_app, review_app
 from gateway.cli.common import app

@@ -150,7 +150,7 @@ def demo(
     port: Annotated[int | None, typer.Option(help="port")] = None,
 ) -> None:
     """One-shot demo: keys, schema, synthetic data (if needed), an example request, serve."""
-    from gateway.demo import write_example
+    from gateway.demo import write_example, write_review_month
 
     settings = settings_from_env(demo=True)
     try:
@@ -164,9 +164,12 @@ def demo(
         if not _seed(settings, customers, False):
             typer.echo("  already seeded")
         example = write_example(settings)
+        typer.echo("writing a month of access records for the monthly review (once)...")
+        review_help = write_review_month(settings)
     except GatewayError as exc:
         fail(exc)
     bind_port = port or settings.port
     typer.echo(example.instructions(settings.host, bind_port))
+    typer.echo(review_help)
     if serve_api:
         _serve(settings, None, bind_port, 1)

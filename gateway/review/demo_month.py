@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway import record
+from sqlalchemy import Engine
+
 from gateway.accesslog.merkle import root_from_leaves
 from gateway.domain import (
     AffiliateId,
@@ -176,3 +178,22 @@ def _campaigns(policy: Policy, month: Month, rng: random.Random) -> Iterator[dic
             yield record.event_record(
                 "campaign.destruction", now=use_by - timedelta(hours=2), campaign=cid,
                 reference="DEL-DEMO-1113", **common)
+
+
+
+def write_demo_month(engine: Engine, policy: Policy, month: Month, *,
+                     customers: int = 3000) -> int:
+    """Append the demo month and its history months to the log; returns the records written
+    (0 when the registry holds no customer yet)."""
+    from sqlalchemy import select
+
+    from gateway.accesslog.bulk import bulk_append
+    from gateway.db.models import Customer
+
+    with engine.connect() as conn:
+        keys = [str(k) for k in conn.execute(
+            select(Customer.customer_key).order_by(Customer.customer_key).limit(customers)
+        ).scalars()]
+    if not keys:
+        return 0
+    return bulk_append(engine, demo_records(policy, keys, month), create_tables=False)
