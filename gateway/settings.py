@@ -77,6 +77,23 @@ class Settings(BaseSettings):
         "(SQLite reads run on the event loop); each reader keeps at most this many connections",
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # --- the console (`/console`, issue #12) ---
+    console_secure_cookies: bool = Field(
+        True, description="console cookies carry `Secure` (sent over HTTPS only); the demo on "
+        "plain http://127.0.0.1 turns this off")
+    console_idle_minutes: int = Field(30, ge=1, le=480,
+                                      description="a console session ends after this idle time")
+    console_session_hours: int = Field(8, ge=1, le=24,
+                                       description="a console session ends this long after sign-in")
+    console_signin_per_user: int = Field(
+        5, ge=1, le=100, description="failed sign-ins per user name before it must wait")
+    console_signin_per_source: int = Field(
+        20, ge=1, le=1000, description="failed sign-ins per source address before it must wait")
+    console_signin_window_s: int = Field(
+        900, ge=10, le=86400, description="the window the sign-in limits count failures in")
+    console_max_upload_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024,
+        description="largest console form body (an export archive uploaded for verification)")
     host: str = "127.0.0.1"
     port: int = 8080
     demo: bool = Field(False, description="demo mode: allows generated placeholder secrets")

@@ -17,6 +17,7 @@ from gateway import __version__
 from gateway.api.middleware import BodyGuard
 from gateway.api.openapi import install_openapi
 from gateway.api.problems import install_problem_handlers
+from gateway.console import install_console
 from gateway.api.routes import (
     admin,
     baseline,
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
+        docs_url=None,  # served offline by the console (`gateway.console.pages.docs`)
+        redoc_url=None,  # ReDoc ships in no Python package: not served rather than from a CDN
     )
     install_problem_handlers(app)
     install_openapi(app)
@@ -151,8 +154,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(catalog.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    install_console(app)
     if settings.unsafe_bench_baseline:
         logger.warning("UNSAFE: /unsafe/baseline is mounted; never do this outside a benchmark")
         app.include_router(baseline.router)
-    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes,
+                       max_form_bytes=settings.console_max_upload_bytes)
     return app

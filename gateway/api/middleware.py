@@ -24,6 +24,8 @@ from gateway.errors import (
 )
 
 _PROBLEM = b"application/problem+json"
+FORM_PREFIX = "/console/"  # browser forms, not JSON (gateway.console)
+FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 
 
 async def _refuse(scope: Scope, send: Send, error: GatewayError, request_id: str) -> None:
@@ -76,9 +78,11 @@ class RequestIds:
 class BodyGuard:
     """Gives each request an id, refuses oversized bodies (413) and non-JSON bodies (415)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int,
+                 max_form_bytes: int = 64 * 1024) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_form_bytes = max_form_bytes
         self._ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,7 +93,12 @@ class BodyGuard:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         headers = dict(scope.get("headers") or [])
+        limit = self.max_body_bytes
         if scope.get("method") in ("POST", "PUT", "PATCH"):
+            # the console's pages post browser forms (its own limit: an uploaded archive)
+            form = scope["path"].startswith(FORM_PREFIX)
+            if form:
+                limit = self.max_form_bytes
             declared = headers.get(b"content-length")
             if declared is not None:
                 try:
@@ -98,12 +107,17 @@ class BodyGuard:
                     await _refuse(scope, send, BadRequest("content-length is not a number"),
                                   request_id)
                     return
-                if length > self.max_body_bytes:
+                if length > limit:
                     await _refuse(scope, send, PayloadTooLarge(
-                        f"request body exceeds {self.max_body_bytes} bytes"), request_id)
+                        f"request body exceeds {limit} bytes"), request_id)
                     return
             ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if ctype and ctype != b"application/json" and not ctype.endswith(b"+json"):
+            if form:
+                if ctype not in FORM_TYPES:
+                    await _refuse(scope, send, UnsupportedMediaType(
+                        "send the console's forms as a browser does"), request_id)
+                    return
+            elif ctype and ctype != b"application/json" and not ctype.endswith(b"+json"):
                 await _refuse(scope, send, UnsupportedMediaType(
                     "send the body as `application/json`"), request_id)
                 return
@@ -115,9 +129,9 @@ class BodyGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     # Raised inside the app, so the one problem handler answers 413.
-                    raise PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes")
+                    raise PayloadTooLarge(f"request body exceeds {limit} bytes")
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -1,4 +1,5 @@
-"""The `gateway` command-line program: serve, demo, seed, keys, tokens, policy, log, db.
+"""The `gateway` command-line program: serve, demo, seed, keys, tokens, policy, log, db,
+users.
 
 One module per command group; `common.app` is the root, the groups are added here.
 """
@@ -16,6 +17,7 @@ from gateway.cli.db import db_app
 from gateway.cli.keys import keys_app
 from gateway.cli.log import log_app
 from gateway.cli.policy import policy_app
+from gateway.cli.users import users_app
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_app, name="policy")
@@ -23,6 +25,7 @@ app.add_typer(log_app, name="log")
 app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(review_app, name="review")
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:

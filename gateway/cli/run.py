@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gateway.cli.common import app, fail, settings_from_env
 from gateway.errors import GatewayError
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.console.demo_users import DemoUser
 
 
 def _seed(settings: Settings, customers: int, force: bool) -> bool:
@@ -143,6 +146,18 @@ def serve(
         fail(exc)
 
 
+def _demo_console_users(settings: Settings) -> list[DemoUser]:
+    """One console user per role of the policy, with the demo's public passwords."""
+    from gateway.console.demo_users import seed_demo_users
+    from gateway.services import Services
+
+    services = Services.build(settings)
+    try:
+        return seed_demo_users(services)
+    finally:
+        services.close()
+
+
 @app.command("demo")
 def demo(
     customers: Annotated[int, typer.Option(min=100, help="synthetic customers to seed")] = 100_000,
@@ -153,6 +168,9 @@ def demo(
     from gateway.demo import write_example, write_review_month
 
     settings = settings_from_env(demo=True)
+    # UNSAFE outside the demo: the demo serves plain http://127.0.0.1, where a browser would
+    # not send back cookies marked Secure (the console's sign-in would not hold)
+    settings = settings.model_copy(update={"console_secure_cookies": False})
     try:
         from gateway.keys import generate_system_keys
         from gateway.services import ensure_secrets
@@ -166,10 +184,14 @@ def demo(
         example = write_example(settings)
         typer.echo("writing a month of access records for the monthly review (once)...")
         review_help = write_review_month(settings)
+        console_users = _demo_console_users(settings)
     except GatewayError as exc:
         fail(exc)
     bind_port = port or settings.port
     typer.echo(example.instructions(settings.host, bind_port))
     typer.echo(review_help)
+    from gateway.console.demo_users import instructions
+
+    typer.echo(instructions(f"http://{settings.host}:{bind_port}", console_users))
     if serve_api:
         _serve(settings, None, bind_port, 1)

@@ -46,6 +46,7 @@ from gateway.policy.model import (
     Affiliate,
     Attribute,
     ContactCap,
+    ConsoleRole,
     ContactChannel,
     Policy,
     PublicKey,
@@ -67,7 +68,11 @@ RRN_ATTRIBUTE = "rrn"  # raw national id numbers never leave the gateway (개인
 M = TypeVar("M", bound=BaseModel)
 
 _KIND_KO = {"affiliate": "계열사", "system": "시스템", "purpose": "목적", "attribute": "항목",
-            "rule": "규칙", "channel": "채널", "segment": "대상 조건"}
+            "rule": "규칙", "channel": "채널", "segment": "대상 조건",
+            "console role": "콘솔 역할"}
+# 개인정보의 안전성 확보조치 기준 제5조 ⑥: people who handle personal data at large (the privacy
+# office, internal audit) sign in with a second factor
+SECOND_FACTOR_ROLES = frozenset({"privacy_officer", "auditor"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +198,7 @@ def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
     attributes = _attributes(check, raw.get("attributes.yaml"), affiliates)
     rules = _rules(check, raw.get("rules.yaml"), affiliates, attributes, purposes)
     segments = _segments(check, raw.get("rules.yaml"), affiliates, attributes, purposes)
+    console_roles = _console(check, raw.get("affiliates.yaml"))
 
     systems = {sid: s for a in affiliates.values() if a for sid, s in a.systems.items()}
     policy = Policy(
@@ -205,6 +211,7 @@ def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
         channels=_frozen(channels),
         reconfirm_days=reconfirm_days,
         segments=tuple(segments),
+        console_roles=_frozen(console_roles),
     )
     # The meaning checks see only what could be built; the dead-entry warnings need the whole
     # set (a system left out for a bad key would look like a missing one), so they wait.
@@ -313,6 +320,30 @@ def _affiliates(check: _Checker, data: Any, keys_dir: Path) -> dict[str, Affilia
             pseudonym_scheme=spec.pseudonym_scheme,
         )
     return result
+
+
+def _console(check: _Checker, data: Any) -> dict[str, ConsoleRole]:
+    """The console's roles (`console:` in affiliates.yaml); none when the section is absent."""
+    name = "affiliates.yaml"
+    if not isinstance(data, dict) or data.get("console") is None:
+        return {}
+    spec = check.validate(schema.ConsoleSpec, data["console"], name, ("console",))
+    if spec is None:
+        return {}
+    paths = [(("console", "roles", i), entry) for i, entry in enumerate(spec.roles)]
+    known = _unique(check, name, "console role", paths)
+    roles: dict[str, ConsoleRole] = {}
+    for path, entry in paths:
+        role = check.validate(schema.ConsoleRoleSpec, entry, name, path)
+        if role is None or known.get(role.id) != path:
+            continue
+        if role.id in SECOND_FACTOR_ROLES and not role.second_factor:
+            check.at(name, path + ("second_factor",), C.CONSOLE_NEEDS_SECOND_FACTOR, role=role.id)
+            continue
+        roles[role.id] = ConsoleRole(id=role.id, name_ko=role.name_ko, name_en=role.name_en,
+                                     second_factor=role.second_factor,
+                                     pages=frozenset(role.pages))
+    return roles
 
 
 def _public_key(check: _Checker, name: str, path: YamlPath, keys_dir: Path, relative: str,

@@ -177,6 +177,21 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleRole:
+    """A role of the console's users (employees): the pages it may open, and whether signing
+    in needs a second factor (TOTP, RFC 6238) besides the password."""
+
+    id: str  # privacy_officer, auditor, call_centre_agent, inspector
+    name_ko: str
+    name_en: str
+    second_factor: bool
+    pages: frozenset[str]
+
+    def may_open(self, page: str) -> bool:
+        return page in self.pages
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     version: PolicyVersion  # "sha256:" + hex over the policy files' bytes (see loader)
     affiliates: Mapping[AffiliateId, Affiliate]
@@ -188,6 +203,8 @@ class Policy:
     # a marketing consent not (re)confirmed for this many days stops granting
     reconfirm_days: int = RECONFIRM_DAYS
     segments: tuple[Segment, ...] = ()  # what campaigns may filter on (rules.yaml `segments:`)
+    # who may use the console and what each role may open (affiliates.yaml `console:`)
+    console_roles: Mapping[str, ConsoleRole] = field(default_factory=lambda: MappingProxyType({}))
 
     def is_marketing(self, purpose: PurposeId) -> bool:
         found = self.purposes.get(purpose)

@@ -64,8 +64,27 @@ class AffiliateSpec(_Strict):
     systems: tuple[SystemSpec, ...] = ()
 
 
+# Console roles (issue #12): a fixed vocabulary of roles and of pages; the policy says which
+# pages each role may open and whether its sign-in needs a second factor (TOTP).
+ConsoleRoleId = Literal["privacy_officer", "auditor", "call_centre_agent", "inspector"]
+ConsolePage = Literal["home", "log", "log_export", "timeline", "review", "policy"]
+
+
+class ConsoleRoleSpec(_Strict):
+    id: ConsoleRoleId
+    name_ko: Text
+    name_en: Text
+    second_factor: StrictBool
+    pages: tuple[ConsolePage, ...] = Field(min_length=1)
+
+
+class ConsoleSpec(_Strict):
+    roles: list[Any] = Field(min_length=1)  # each a `ConsoleRoleSpec`, checked on its own
+
+
 class AffiliatesFile(_Strict):
     affiliates: list[Any] = Field(min_length=1)
+    console: Any = None  # a `ConsoleSpec`; omitted: nobody can sign in to the console
 
 
 # --- attributes.yaml ---------------------------------------------------------------------------

@@ -173,4 +173,9 @@ ATTRIBUTE_UNRELEASED = _warning(
     "P062", "no rule releases attribute `{attribute}`",
     "항목 `{attribute}`을(를) 제공하는 규칙이 없습니다 (필요 없다면 카탈로그에서 빼도 됩니다)")
 
+# --- the console's roles (affiliates.yaml `console:`) ---------------------------------------------
+CONSOLE_NEEDS_SECOND_FACTOR = _error(
+    "P080", "console role `{role}` must require a second factor (`second_factor: true`)",
+    "콘솔 역할 `{role}`은(는) 2단계 인증(OTP)이 필수입니다 — `second_factor: true`로 적으세요")
+
 CODES: dict[str, Code] = {c.code: c for c in globals().values() if isinstance(c, Code)}

@@ -1,0 +1,84 @@
+"""The console: pages the gateway serves to the people who answer for it (issue #12).
+
+Korean first (`?lang=en` or the `lang` cookie for English), times in KST, every asset served
+by the gateway itself. Employees sign in with a role of the policy (`console:` in
+`policies/affiliates.yaml`); each page declares which of the policy's page ids it is, and only
+roles listing that id may open it.
+
+Mounted as routes only (`install_console`): no middleware, so `/v1/...` pays nothing for it.
+
+Adding a page (see also `gateway/console/README.md`)::
+
+    # gateway/console/pages/review.py
+    router = APIRouter(prefix="/console/review", tags=["console"], include_in_schema=False)
+    add_nav("review", "/console/review", "nav.review")        # page id, link, message key
+    add_messages({"nav.review": ("월간 점검", "Monthly review")})
+
+    @router.get("/{month}", response_class=HTMLResponse)
+    async def review(month: str, page: Annotated[Page, Depends(Opens("review"))]) -> Response:
+        ...                                    # shows a customer? `await page.record(...)` first
+        return page.render("review.html", month=month)   # extends "base.html"
+
+and add the router to `PAGES` below.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from gateway.console.pages import auth, docs, home, log
+from gateway.console.web import (
+    STATIC_DIR,
+    CsrfRefused,
+    NotRecorded,
+    PageForbidden,
+    SignInRequired,
+    signin_redirect,
+)
+
+PAGES = [auth.router, home.router, log.router]
+
+
+async def _signin_required(request: Request, exc: Exception) -> Response:
+    return signin_redirect(request)
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageForbidden)
+    page = exc.page
+    role = page.role.name_ko if page.role and page.lang == "ko" else (
+        page.role.name_en if page.role else "")
+    return page.render("error.html", status=403, title=page.t("error.forbidden.title"),
+                       message=page.t("error.forbidden.body", role=role))
+
+
+async def _csrf(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CsrfRefused)
+    page = exc.page
+    return page.render("error.html", status=403, title=page.t("error.csrf.title"),
+                       message=page.t("error.csrf.body"))
+
+
+async def _not_recorded(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotRecorded)
+    page = exc.page
+    return page.render("error.html", status=503, title=page.t("error.log.title"),
+                       message=page.t("error.log.body"))
+
+
+def install_console(app: FastAPI) -> None:
+    """Add the console's pages, its static assets and the offline `/docs` to `app`."""
+    for router in PAGES:
+        app.include_router(router)
+    app.include_router(docs.router)
+    app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+    app.mount(docs.ASSETS, StaticFiles(directory=str(docs.ASSETS_DIR)), name="docs-assets")
+    app.add_exception_handler(SignInRequired, _signin_required)
+    app.add_exception_handler(PageForbidden, _forbidden)
+    app.add_exception_handler(CsrfRefused, _csrf)
+    app.add_exception_handler(NotRecorded, _not_recorded)
+
+
+__all__ = ["PAGES", "install_console"]
