@@ -2,12 +2,17 @@
 
 Both are Korean first with the English beside, times in KST, names from the policy
 (`gateway.documents`). Every string from the log (employee ids, stated reasons, tickets,
-comments) goes through Jinja2's autoescape in HTML and is plain text in the PDF; the only
-markup inserted unescaped is matplotlib's own SVG.
+comments) goes through Jinja2's autoescape in HTML and is plain text in the PDF.
+
+The SVG of each chart is inlined as a `data:image/svg+xml` image rather than as an `<svg>`
+element: matplotlib styles its shapes with `style` attributes, which the console's
+Content-Security-Policy (`style-src 'self'`) would strip from inline SVG, and an SVG shown as
+an image can run nothing. The same body serves the standalone document and the console page.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,13 +33,7 @@ class _ShownChart:
     key: str
     title_ko: str
     title_en: str
-    svg: Markup
-
-
-@dataclass(frozen=True)
-class SignOffForm:
-    action: str
-    csrf_token: str
+    data_uri: str  # data:image/svg+xml;base64,…
 
 
 def _overdue_count(content: dict[str, Any]) -> int:
@@ -42,19 +41,30 @@ def _overdue_count(content: dict[str, Any]) -> int:
     return len(overdue["campaigns"]) + sum(int(q["count"]) for q in overdue["queries"])
 
 
-def review_html(review: Review, policy: Policy, *, form: SignOffForm | None = None) -> str:
+def _context(review: Review, policy: Policy) -> dict[str, Any]:
     names = Names.of(policy)
     content = review.content
-    charts = [_ShownChart(c.key, c.title_ko, c.title_en, Markup(c.svg()))  # matplotlib's SVG
+    charts = [_ShownChart(c.key, c.title_ko, c.title_en, "data:image/svg+xml;base64,"
+                          + base64.b64encode(c.svg().encode()).decode("ascii"))
               for c in review_charts(content, names)]
     tables = [("by_affiliate", "계열사별", "By affiliate", names.affiliate),
               ("by_system", "시스템별", "By system", names.system),
               ("by_purpose", "목적별", "By purpose", names.purpose)]
-    return render_html(
-        "review.html", month=review.month, review=content, digest=review.digest,
-        signoffs=review.signoffs, names=names, charts=charts, tables=tables,
-        employees=content["volumes"]["by_employee"][:TOP_EMPLOYEES_SHOWN],
-        overdue_count=_overdue_count(content), form=form)
+    return {"month": review.month, "review": content, "digest": review.digest,
+            "signoffs": review.signoffs, "names": names, "charts": charts, "tables": tables,
+            "employees": content["volumes"]["by_employee"][:TOP_EMPLOYEES_SHOWN],
+            "overdue_count": _overdue_count(content)}
+
+
+def review_html(review: Review, policy: Policy) -> str:
+    """The review as a standalone HTML document (`gateway review --format html`)."""
+    return render_html("review.html", **_context(review, policy))
+
+
+def review_body(review: Review, policy: Policy) -> Markup:
+    """The review's content as an HTML fragment for a page that has its own layout (the
+    console); rendered by the autoescaping documents environment, hence safe to insert."""
+    return Markup(render_html("_review_body.html", **_context(review, policy)))
 
 
 class _ReviewPdf(PdfWriter):

@@ -33,7 +33,7 @@ class Month:
         """`YYYY-MM` (e.g. `2026-11`); anything else is `MonthInvalid` (the text not echoed)."""
         found = _MONTH.fullmatch(text.strip())
         if found is None:
-            raise MonthInvalid("`month` must be written as yyyy-mm, e.g. 2026-11")
+            raise MonthInvalid("`month` must be written as yyyy-mm, e.g. 2026-09")
         return cls(int(found.group(1)), int(found.group(2)))
 
     @classmethod

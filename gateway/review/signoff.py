@@ -34,11 +34,11 @@ class ReviewChanged(GatewayError):
     title = "the review changed since it was shown"
 
 
-def signoff_record(review: Review, *, reviewer: str, comment: str, now: datetime,
-                   caller: Caller | None = None, expected_digest: str | None = None,
-                   policy_version: str | None = None) -> dict[str, Any]:
-    """The record to append; refuses an empty or national-id-bearing reviewer or comment,
-    and a digest other than the review's (`ReviewChanged`: it was rebuilt differently)."""
+def signoff_fields(review: Review, *, reviewer: str, comment: str,
+                   expected_digest: str | None = None) -> dict[str, Any]:
+    """The record's own fields, checked: refuses an empty or national-id-bearing reviewer or
+    comment, and a digest other than the review's (`ReviewChanged`: it was rebuilt
+    differently from what the reviewer read)."""
     reviewer, comment = reviewer.strip(), comment.strip()
     if not reviewer or len(reviewer) > MAX_REVIEWER:
         raise SignOffInvalid(f"`reviewer` must be 1 to {MAX_REVIEWER} characters")
@@ -48,8 +48,17 @@ def signoff_record(review: Review, *, reviewer: str, comment: str, now: datetime
     refuse_national_id("comment", comment)
     if expected_digest is not None and expected_digest != review.digest:
         raise ReviewChanged("the review's digest differs from the one shown: reload the review")
+    return {"month": review.month, "digest": review.digest, "tree_size": review.tree_size,
+            "as_of": review.as_of, "reviewer": reviewer, "comment": comment}
+
+
+def signoff_record(review: Review, *, reviewer: str, comment: str, now: datetime,
+                   caller: Caller | None = None, expected_digest: str | None = None,
+                   policy_version: str | None = None) -> dict[str, Any]:
+    """The `review.signoff` record to append (see `signoff_fields` for what is refused)."""
+    fields = signoff_fields(review, reviewer=reviewer, comment=comment,
+                            expected_digest=expected_digest)
     return record.event_record(
         SIGNOFF_KIND, request_id=f"review-{uuid.uuid4()}", now=now, caller=caller,
         source=None if caller is None else caller.source, policy_version=policy_version,
-        status=200, month=review.month, digest=review.digest, tree_size=review.tree_size,
-        as_of=review.as_of, reviewer=reviewer, comment=comment)
+        status=200, **fields)

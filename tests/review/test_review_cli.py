@@ -49,7 +49,7 @@ def test_cli_reviews_the_demo_month_and_signs_it_off(
             done = runner.invoke(app, ["review", "--month", str(MONTH), "--format", fmt,
                                        "--out", str(out), "--quiet"])
             assert done.exit_code == 0, done.output
-        assert (tmp_path / "review.html").read_text("utf-8").count("<svg") >= 5
+        assert (tmp_path / "review.html").read_text("utf-8").count("data:image/svg+xml") >= 5
         assert len(pypdf.PdfReader(tmp_path / "review.pdf").pages) >= 2
 
         pins = ["--tree-size", str(review["pin"]["tree_size"]), "--as-of", review["pin"]["as_of"]]
