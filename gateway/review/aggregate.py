@@ -42,6 +42,7 @@ class Slot:
     month: Month
     weekday: int
     hour: int
+    night: bool
 
 
 def _slot(hour_prefix: str) -> Slot:
@@ -49,7 +50,8 @@ def _slot(hour_prefix: str) -> Slot:
     utc = datetime(int(hour_prefix[0:4]), int(hour_prefix[5:7]), int(hour_prefix[8:10]),
                    int(hour_prefix[11:13]), tzinfo=UTC)
     local = utc.astimezone(KST)
-    return Slot(Month(local.year, local.month), local.weekday(), local.hour)
+    return Slot(Month(local.year, local.month), local.weekday(), local.hour,
+                is_night(local.hour))
 
 
 def is_night(hour: int) -> bool:
@@ -121,6 +123,7 @@ class MonthAggregate:
     signoffs: list[dict[str, Any]] = field(default_factory=list)
     as_of: str = ""  # RFC 3339 UTC, the instant "past its use-by" is judged at
     _slots: dict[str, Slot] = field(default_factory=dict)
+    _customer_counts: dict[EmployeeKey, int] | None = None
 
     def __post_init__(self) -> None:
         self._start = self.month.start()
@@ -180,47 +183,49 @@ class MonthAggregate:
             self._add_bulk(index, record, kind, when)
 
     def _add_query(self, record: Mapping[str, Any], slot: Slot) -> None:
+        # the hottest loop of a review: one call per access of the month, kept flat
         self.accesses += 1
         actor = record.get("actor")
-        affiliate = system = employee = UNKNOWN
         if isinstance(actor, dict):
             affiliate = _text(actor.get("affiliate"))
             system = _text(actor.get("system"))
             employee = _text(actor.get("employee"))
+        else:
+            affiliate = system = employee = UNKNOWN
         who = (affiliate, employee)
+        purpose = _text(record.get("purpose"))
         self.by_affiliate[affiliate] += 1
         self.by_system[system] += 1
         self.by_employee[who] += 1
         self.employee_systems[affiliate, employee, system] += 1
-        self.by_purpose[_text(record.get("purpose"))] += 1
+        self.by_purpose[purpose] += 1
         self.heat[slot.weekday][slot.hour] += 1
-        if is_night(slot.hour):
+        if slot.night:
             self.night[who] += 1
         decision = _text(record.get("decision"))
         self.by_decision[decision] += 1
         withheld = record.get("withheld")
-        reasons = {w.get("reason") for w in withheld if isinstance(w, dict)} \
-            if isinstance(withheld, list) else set()
-        for w in withheld if isinstance(withheld, list) else ():
-            if isinstance(w, dict):
-                self.withheld_by_reason[_text(w.get("reason"))] += 1
+        if withheld and isinstance(withheld, list):
+            reasons = [_text(w.get("reason")) for w in withheld if isinstance(w, dict)]
+            self.withheld_by_reason.update(reasons)
+            if decision == "deny":
+                self.denied_by_reason.update(set(reasons))
         if decision == "deny":
             self.denials[who] += 1
-            for reason in reasons:
-                self.denied_by_reason[_text(reason)] += 1
         customer = record.get("customer")
         if isinstance(customer, str):
             counter = self.customers.get(who)
             if counter is None:
                 counter = self.customers[who] = DistinctCounter()
             counter.add_hash(hash64(customer))
-        sensitive = self._sensitive_released(record)
-        if sensitive:
-            self.sensitive.setdefault(who, set()).update(sensitive)
+        if self.sensitive_attributes:
+            sensitive = self._sensitive_released(record)
+            if sensitive:
+                self.sensitive.setdefault(who, set()).update(sensitive)
         use_by = record.get("use_by")
-        if isinstance(use_by, str) and self.as_of and use_by < self.as_of \
-                and record.get("released"):
-            self.overdue_queries[affiliate, _text(record.get("purpose"))] += 1
+        if use_by is not None and isinstance(use_by, str) and self.as_of \
+                and use_by < self.as_of and record.get("released"):
+            self.overdue_queries[affiliate, purpose] += 1
 
     def _sensitive_released(self, record: Mapping[str, Any]) -> set[str]:
         released = record.get("released")
@@ -279,6 +284,12 @@ class MonthAggregate:
             if key not in best or candidate < best[key]:
                 best[key] = candidate
         return {k: v[1] for k, v in best.items()}
+
+    def customer_counts(self) -> dict[EmployeeKey, int]:
+        """Distinct customers per employee (estimated once: a sketch's count is not free)."""
+        if self._customer_counts is None:
+            self._customer_counts = {who: c.count() for who, c in self.customers.items()}
+        return self._customer_counts
 
     def history_of(self, who: EmployeeKey) -> list[int]:
         return [self.history_volume.get((who, m), 0) for m in self.history_months]

@@ -66,7 +66,9 @@ class DistinctCounter:
             return len(self._exact)
         registers = self._registers
         assert registers is not None
-        estimate = _ALPHA * _REGISTERS * _REGISTERS / sum(2.0 ** -r for r in registers)
+        # Σ 2^-r over the registers, from how many hold each rank (65 scans of 2 KiB in C)
+        harmonic = sum(registers.count(r) * 2.0 ** -r for r in range(_REST_BITS + 2))
+        estimate = _ALPHA * _REGISTERS * _REGISTERS / harmonic
         zeros = registers.count(0)
         if estimate <= 2.5 * _REGISTERS and zeros:  # small range: linear counting
             estimate = _REGISTERS * math.log(_REGISTERS / zeros)

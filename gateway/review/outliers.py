@@ -103,7 +103,7 @@ def _pct(value: float) -> str:
 def find_outliers(agg: MonthAggregate, limits: Thresholds = Thresholds()) -> list[Outlier]:
     """Every employee with at least one reason, most reasons first, then most accesses."""
     main = agg.main_system()
-    customers = {who: c.count() for who, c in agg.customers.items()}
+    customers = agg.customer_counts()
     groups = _peer_groups(main, limits.min_peers)
     found: list[Outlier] = []
     for who in sorted(agg.by_employee):

@@ -89,9 +89,10 @@ def _ranked(counter: Counter[str]) -> list[dict[str, Any]]:
 def review_content(agg: MonthAggregate, limits: Thresholds, *, first_index: int,
                    tree_size: int) -> dict[str, Any]:
     month = agg.month
+    customers = agg.customer_counts()
     employees = [
         {"affiliate": a, "employee": e, "accesses": n,
-         "distinct_customers": agg.customers[a, e].count() if (a, e) in agg.customers else 0,
+         "distinct_customers": customers.get((a, e), 0),
          "night": agg.night.get((a, e), 0), "denials": agg.denials.get((a, e), 0),
          "history": agg.history_of((a, e))}
         for (a, e), n in sorted(agg.by_employee.items(), key=lambda kv: (-kv[1], kv[0]))]
