@@ -17,6 +17,8 @@ counts of a review can be re-derived by anyone holding the same records.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ NIGHT_END_HOUR = 8
 BULK_KINDS = ("campaign.open", "campaign.close", "campaign.destruction", "log.export",
               "pseudonym.map")
 SIGNOFF_KIND = "review.signoff"
+RELEASE_DESTRUCTION_KIND = "release.destruction"  # gateway.rights.releases: names log indexes
 UNKNOWN = "-"
 
 
@@ -118,16 +121,26 @@ class MonthAggregate:
     destroyed_campaigns: set[str] = field(default_factory=set)
     exports: list[dict[str, Any]] = field(default_factory=list)
     mappings: list[dict[str, Any]] = field(default_factory=list)
-    # query releases whose `use_by` has passed by `as_of`: (affiliate, purpose) → count
+    # query releases of the month whose use-by day has passed by `as_of` (KST) and that no
+    # destruction record names: (affiliate, purpose) → count (filled by `finish`)
     overdue_queries: Counter[tuple[str, str]] = field(default_factory=Counter)
     signoffs: list[dict[str, Any]] = field(default_factory=list)
     as_of: str = ""  # RFC 3339 UTC, the instant "past its use-by" is judged at
     _slots: dict[str, Slot] = field(default_factory=dict)
     _customer_counts: dict[EmployeeKey, int] | None = None
+    # releases past their use-by, in index order (appended as read): 11 bytes each — the log
+    # index, a code for (affiliate, purpose), and whether a destruction record named it
+    _late_index: array[int] = field(default_factory=lambda: array("q"))
+    _late_pair: array[int] = field(default_factory=lambda: array("I"))
+    _late_done: bytearray = field(default_factory=bytearray)
+    _pair_code: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._start = self.month.start()
         self._history = frozenset(self.history_months)
+        # use-by days are KST dates (`gateway.rights.useby`): past when before as_of's day
+        self._today = "" if not self.as_of else datetime.fromisoformat(
+            self.as_of.replace("Z", "+00:00")).astimezone(KST).date().isoformat()
 
     # --- one record -----------------------------------------------------------------------
     def add(self, index: int, record: Mapping[str, Any]) -> None:
@@ -145,6 +158,9 @@ class MonthAggregate:
             campaign = record.get("campaign")
             if isinstance(campaign, str):
                 self.destroyed_campaigns.add(campaign)
+            return
+        if kind == RELEASE_DESTRUCTION_KIND:
+            self._destroyed(record)
             return
         when = record.get("time")
         if not isinstance(when, str) or len(when) < 13:
@@ -171,7 +187,7 @@ class MonthAggregate:
         self.in_month += 1
         self.by_kind[kind if isinstance(kind, str) else UNKNOWN] += 1
         if kind == "query":
-            self._add_query(record, slot)
+            self._add_query(index, record, slot)
         elif kind == "refused":
             problem = record.get("problem")
             self.refused_by_problem[problem if isinstance(problem, str) else UNKNOWN] += 1
@@ -182,7 +198,7 @@ class MonthAggregate:
         elif kind in BULK_KINDS:
             self._add_bulk(index, record, kind, when)
 
-    def _add_query(self, record: Mapping[str, Any], slot: Slot) -> None:
+    def _add_query(self, index: int, record: Mapping[str, Any], slot: Slot) -> None:
         # the hottest loop of a review: one call per access of the month, kept flat
         self.accesses += 1
         actor = record.get("actor")
@@ -222,10 +238,32 @@ class MonthAggregate:
             sensitive = self._sensitive_released(record)
             if sensitive:
                 self.sensitive.setdefault(who, set()).update(sensitive)
-        use_by = record.get("use_by")
-        if use_by is not None and isinstance(use_by, str) and self.as_of \
-                and use_by < self.as_of and record.get("released"):
-            self.overdue_queries[affiliate, purpose] += 1
+        released = record.get("released")
+        if released and self._today and isinstance(released, list):
+            days = [r["use_by"] for r in released if isinstance(r, dict)
+                    and isinstance(r.get("use_by"), str)]
+            if days and max(days) < self._today:
+                code = self._pair_code.setdefault((affiliate, purpose), len(self._pair_code))
+                self._late_index.append(index)
+                self._late_pair.append(code)
+                self._late_done.append(0)
+
+    def _destroyed(self, record: Mapping[str, Any]) -> None:
+        """A recipient's confirmation: the late releases it names, to that recipient only."""
+        actor = record.get("actor")
+        named = record.get("releases")
+        if record.get("status") != 200 or not isinstance(actor, dict) \
+                or not isinstance(named, list):
+            return
+        affiliate = actor.get("affiliate")
+        pairs = {code: pair for pair, code in self._pair_code.items()}
+        for each in named:
+            if not isinstance(each, int):
+                continue
+            at = bisect_left(self._late_index, each)
+            if at < len(self._late_index) and self._late_index[at] == each \
+                    and pairs[self._late_pair[at]][0] == affiliate:
+                self._late_done[at] = 1
 
     def _sensitive_released(self, record: Mapping[str, Any]) -> set[str]:
         released = record.get("released")
@@ -265,6 +303,10 @@ class MonthAggregate:
 
     # --- after the pass -------------------------------------------------------------------
     def finish(self) -> None:
+        pairs = {code: pair for pair, code in self._pair_code.items()}
+        for code, done in zip(self._late_pair, self._late_done, strict=True):
+            if not done:
+                self.overdue_queries[pairs[code]] += 1
         for cid in self.destroyed_campaigns:
             found = self.campaigns.get(cid)
             if found is not None:

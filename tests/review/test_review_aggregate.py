@@ -171,3 +171,29 @@ def test_month_bounds_are_kst() -> None:
     assert november.start().isoformat() == "2026-10-31T15:00:00+00:00"
     assert november.end().isoformat() == "2026-11-30T15:00:00+00:00"
     assert [str(m) for m in Month(2026, 2).history(3)] == ["2025-11", "2025-12", "2026-01"]
+
+
+def _release(time: str, use_by: str, affiliate: str = "card") -> dict[str, Any]:
+    """A query record as the receipts work writes it: each released item carries its use-by."""
+    return {"kind": "query", "time": time, "customer": "c1", "purpose": "credit_risk",
+            "decision": "allow", "withheld": [],
+            "actor": {"affiliate": affiliate, "system": f"{affiliate}-risk", "employee": "e"},
+            "released": [{"attribute": "credit_grade", "view": "exact", "use_by": use_by}]}
+
+
+def test_releases_past_their_use_by_without_destruction() -> None:
+    from gateway.review.aggregate import aggregate
+
+    records = [
+        _release("2026-11-02T01:00:00.000000Z", "2026-11-20"),  # 0: past, destroyed below
+        _release("2026-11-02T02:00:00.000000Z", "2026-11-20"),  # 1: past, never destroyed
+        _release("2026-11-02T03:00:00.000000Z", "2026-11-20"),  # 2: past; another's confirmation
+        _release("2026-11-02T04:00:00.000000Z", "2026-12-05"),  # 3: due today: not yet past
+        _release("2026-10-02T04:00:00.000000Z", "2026-10-20"),  # 4: an earlier month's release
+        {"kind": "release.destruction", "time": "2026-11-25T01:00:00.000000Z", "status": 200,
+         "actor": {"affiliate": "card"}, "releases": [0, 4]},
+        {"kind": "release.destruction", "time": "2026-11-25T01:00:00.000000Z", "status": 200,
+         "actor": {"affiliate": "bank"}, "releases": [2]},  # not the bank's release
+    ]
+    agg = aggregate(enumerate(records), MONTH, as_of="2026-12-04T16:00:00.000000Z")  # 12-05 KST
+    assert agg.overdue_queries == {("card", "credit_risk"): 2}
