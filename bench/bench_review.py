@@ -11,7 +11,8 @@ writer, then measures in separate child processes — so that each peak RSS is i
 - `review`: `build_review` (the aggregation, outliers and digest — what `gateway review`
   runs before rendering), and the HTML with its charts from the result.
 
-Not a timed test: run it by hand; it prints one JSON line per measurement.
+Not a timed test: run it by hand; it prints one JSON line per measurement (wall `seconds`
+and `cpu_s`, the process's user + system time, steadier on a shared machine).
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ def measure(kind: str, directory: Path, out: Any) -> None:
     size = head_size(engine)
     policy = _policy(directory) if kind == "review" else None
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     result: dict[str, Any] = {"measure": kind, "records": size}
     if kind == "read":
         rows = 0
@@ -167,6 +170,8 @@ def measure(kind: str, directory: Path, out: Any) -> None:
     else:
         review = build_review(engine, policy, Month.parse(MONTH))
         result["review_s"] = round(time.perf_counter() - started, 2)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["review_cpu_s"] = round(usage.ru_utime + usage.ru_stime - cpu_before, 2)
         from gateway.review.documents import review_html
 
         html = review_html(review, policy)
@@ -175,6 +180,8 @@ def measure(kind: str, directory: Path, out: Any) -> None:
         result["outliers"] = len(review.content["outliers"])
         result["html_bytes"] = len(html)
     result["seconds"] = round(time.perf_counter() - started, 2)
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # CPU time: steadier on a shared machine
+    result["cpu_s"] = round(usage.ru_utime + usage.ru_stime - cpu_before, 2)
     result["records_per_s"] = round(size / max(result.get("review_s", result["seconds"]), 1e-9))
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     engine.dispose()
