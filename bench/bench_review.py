@@ -172,6 +172,7 @@ def measure(kind: str, directory: Path, out: Any) -> None:
         result["review_s"] = round(time.perf_counter() - started, 2)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         result["review_cpu_s"] = round(usage.ru_utime + usage.ru_stime - cpu_before, 2)
+        result["review_peak_rss_mb"] = round(usage.ru_maxrss / 1024)  # before any chart
         from gateway.review.documents import review_html
 
         html = review_html(review, policy)

@@ -7,7 +7,8 @@ released (a handful of names per employee), and the few bulk events of a month (
 exports, pseudonym mappings). Records of the history months before the reviewed one add only
 to per-employee monthly volumes and sensitive attributes seen, which the outlier checks
 compare against. Nothing grows with the number of records but the distinct-customer sketches,
-which are bounded (`distinct.py`).
+which are bounded (`distinct.py`), and 11 bytes per release of the month past its use-by day
+(to match the `release.destruction` records that may name it later in the log).
 
 An *access* is a `query` record (personal data asked for by a named employee); a *denial* is
 a query answered `deny`; a *refusal* is a `refused` record (the request failed a check before
@@ -136,7 +137,6 @@ class MonthAggregate:
     _pair_code: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._start = self.month.start()
         self._history = frozenset(self.history_months)
         # use-by days are KST dates (`gateway.rights.useby`): past when before as_of's day
         self._today = "" if not self.as_of else datetime.fromisoformat(
@@ -167,7 +167,11 @@ class MonthAggregate:
             return
         slot = self._slots.get(when[:13])
         if slot is None:
-            slot = self._slots[when[:13]] = _slot(when[:13])
+            try:
+                slot = _slot(when[:13])
+            except ValueError:  # not an RFC 3339 time: no month to count it in
+                return
+            self._slots[when[:13]] = slot
         if slot.month == self.month:
             self._add_month(index, record, kind, when, slot)
         elif slot.month in self._history and kind == "query":

@@ -43,6 +43,7 @@ EDGES: list[dict[str, Any]] = [
     {"kind": "refused", "time": "2026-11-10T01:00:00.000000Z", "problem": "missing-token",
      "actor": None},  # no caller known
     {"kind": "query", "actor": None},  # no time: ignored
+    {"kind": "query", "time": "not-a-time-at-all", "actor": None},  # malformed: ignored
     {"kind": "consent.grant", "time": "2026-11-02T01:00:00.000000Z", "actor": None},
 ]
 
@@ -59,9 +60,10 @@ def _naive(records: list[dict[str, Any]], month: Month) -> dict[str, Any]:
     customers: dict[tuple[str, str], set[str]] = {}
     night: Counter[tuple[str, str]] = Counter()
     for r in records:
-        if "time" not in r:
+        try:
+            local = datetime.fromisoformat(r["time"].replace("Z", "+00:00")).astimezone(SEOUL)
+        except (KeyError, ValueError):  # no time, or not a time: in no month
             continue
-        local = datetime.fromisoformat(r["time"].replace("Z", "+00:00")).astimezone(SEOUL)
         if (local.year, local.month) != (month.year, month.month):
             continue
         if r["kind"] == "refused":
