@@ -112,6 +112,7 @@ def review_sign_off(
         help="the digest of the review read (refused if the rebuilt review differs)")] = None,
     tree_size: Annotated[int | None, typer.Option(min=0, help="the review's tree size")] = None,
     as_of: Annotated[str | None, typer.Option(help="the review's as-of instant")] = None,
+    history: Annotated[int, typer.Option(min=1, max=12, help="previous months compared")] = 3,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Sign a monthly review off: a `review.signoff` record in the access log naming the
@@ -121,7 +122,7 @@ def review_sign_off(
 
     with built_services(settings_from_env()) as services:
         try:
-            review = _build(services, month, tree_size, as_of, 3, quiet)
+            review = _build(services, month, tree_size, as_of, history, quiet)
             entry = signoff_record(
                 review, reviewer=f"{reviewer} (login: {login_name('cli')})", comment=comment,
                 now=datetime.now(UTC), expected_digest=digest,
