@@ -7,7 +7,8 @@ tree is therefore byte-identical to one built by appending one record at a time.
 
 It takes the same cross-process append lock per transaction (`BEGIN IMMEDIATE` on SQLite,
 `SELECT … FOR UPDATE` on PostgreSQL), so it may run beside a live gateway; it signs no
-checkpoint (call `AccessLog.checkpoint()` afterwards).
+checkpoint (call `AccessLog.checkpoint()` afterwards). Records naming a customer are added to
+the per-customer index in the same transaction, as the writer adds them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from gateway.accesslog import store
+from gateway.accesslog import customer_index, store
 from gateway.accesslog.canonical import CanonicalObject
 from gateway.accesslog.errors import LogCorrupted, RecordNotCanonical
 from gateway.accesslog.merkle import CompactRange
@@ -60,6 +61,7 @@ def bulk_append(
             current = store.read_head(conn, for_update=True)
             # INVARIANT: each record holds its own index, assigned under the append lock
             _append(conn, current, _with_indexes(data, current.size))
+            _index_customers(conn, data, current.size)
             conn.commit()
         written += len(data)
         if progress is not None:
@@ -70,7 +72,7 @@ def bulk_append(
 def prepare(engine: Engine, *, create_tables: bool = True) -> None:
     """Create the log's tables (unless told not to) and the head row of an empty log."""
     if create_tables:
-        Base.metadata.create_all(engine, tables=store.TABLES)
+        Base.metadata.create_all(engine, tables=[*store.TABLES, customer_index.ENTRIES])
     with engine.begin() as conn:
         if conn.execute(select(store.head.c.id)).first() is None:
             store.insert_head_row(conn)
@@ -153,6 +155,19 @@ def _append(conn: Connection, current: store.Head, records: list[bytes]) -> None
             node_rows,
         )
     _advance_head(conn, start, frontier, stamp)
+
+
+def _index_customers(conn: Connection, objects: Sequence[CanonicalObject], start: int) -> None:
+    """The per-customer index rows of the chunk, in its transaction (as the writer does)."""
+    rows = [(start + n, entry) for n, obj in enumerate(objects)
+            if (entry := customer_index.entry_of_canonical(obj)) is not None]
+    if not rows:
+        return
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        customer_index.insert_entries(conn, cursor, rows)
+    finally:
+        cursor.close()
 
 
 def _advance_head(conn: Connection, start: int, frontier: CompactRange, stamp: Any) -> None:

@@ -18,6 +18,9 @@ A record may also carry marketing contact claims (`contacts.ContactClaim`): unde
 lock the writer counts the customer's contacts in the cap's window and writes the record with
 one `contact_events` row per claim, or — at the cap — does not write it and fails its caller
 with `ContactCapReached` (the caller decides again and appends the withheld record).
+
+A record that names a customer (`customer`: a customer key) gets a `customer_log_index` row in
+the same transaction (`customer_index`): the per-customer index the access history reads.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gateway.accesslog import contacts as contact_events
+from gateway.accesslog import customer_index
 from gateway.accesslog import store
 from gateway.accesslog.canonical import CanonicalObject
 from gateway.accesslog.checkpoint import format_checkpoint
@@ -103,6 +107,7 @@ class _Pending:
     record: CanonicalObject | None  # canonicalized at submission; None: a token claim alone
     token: TokenClaim | None = None
     contacts: tuple[ContactClaim, ...] = ()
+    customer: customer_index.IndexEntry | None = None  # the customer the record concerns
     future: Future[int | None] | None = None  # a thread waits on it (`append`)
     waiter: asyncio.Future[int | None] | None = None  # a coroutine awaits it (`append_async`)
 
@@ -215,7 +220,8 @@ class AccessLog:
                         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
                 if create_tables:
                     Base.metadata.create_all(self._engine,
-                                             tables=[*store.TABLES, contact_events.EVENTS])
+                                             tables=[*store.TABLES, contact_events.EVENTS,
+                                                     customer_index.ENTRIES])
                 with self._engine.begin() as conn:
                     if conn.execute(select(store.head.c.id)).first() is None:
                         store.insert_head_row(conn)
@@ -284,7 +290,8 @@ class AccessLog:
             canonical = CanonicalObject.of(record)
         if contacts and canonical is None:
             raise RecordNotCanonical("contact claims need the record that releases them")
-        return _Pending(canonical, token, contacts)
+        entry = None if record is None else customer_index.entry_of(record)
+        return _Pending(canonical, token, contacts, entry)
 
     def _enqueue(self, pending: _Pending) -> None:
         with self._lock:
@@ -425,6 +432,12 @@ class AccessLog:
                 events = [(start + n, c) for n, p in enumerate(keep) for c in p.contacts]
                 if events:
                     contact_events.insert_events(conn, cursor, events)
+                # INVARIANT: a record about a customer is in that customer's index from the
+                # moment it is durable (the history reads the index, never the whole log)
+                indexed = [(start + n, p.customer) for n, p in enumerate(keep)
+                           if p.customer is not None]
+                if indexed:
+                    customer_index.insert_entries(conn, cursor, indexed)
             except conn.dialect.loaded_dbapi.Error as exc:  # named as SQLAlchemy names them
                 raise DBAPIError.instance(None, None, exc,
                                           conn.dialect.loaded_dbapi.Error) from exc

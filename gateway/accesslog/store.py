@@ -282,6 +282,29 @@ def prove_inclusion(conn: Connection, index: int, tree_size: int) -> list[bytes]
     return _assemble(conn, inclusion_ranges(index, tree_size))
 
 
+def prove_inclusions(conn: Connection, indexes: Sequence[int], tree_size: int
+                     ) -> dict[int, list[bytes]]:
+    """`prove_inclusion` of several leaves in one tree, every stored node they need fetched
+    together (a customer's history proves dozens of scattered leaves at once)."""
+    _check_size(conn, tree_size)
+    wanted = {i: inclusion_ranges(i, tree_size) for i in indexes}
+    stored = perfect_hashes(conn, nodes_of_ranges([r for rs in wanted.values() for r in rs]))
+    get = stored.__getitem__
+    return {i: [range_hash(start, end, lambda level, index: get((level, index)))
+                for start, end in ranges] for i, ranges in wanted.items()}
+
+
+def read_records(conn: Connection, indexes: Sequence[int]) -> dict[int, bytes]:
+    """The records at `indexes` exactly as hashed (one query per MAX_KEYS_PER_QUERY)."""
+    found: dict[int, bytes] = {}
+    keys = sorted(set(indexes))
+    for at in range(0, len(keys), MAX_KEYS_PER_QUERY):
+        rows = conn.execute(select(leaves.c.idx, leaves.c.record)
+                            .where(leaves.c.idx.in_(keys[at : at + MAX_KEYS_PER_QUERY])))
+        found.update((int(i), bytes(r)) for i, r in rows)
+    return found
+
+
 def prove_consistency(conn: Connection, first: int, second: int) -> list[bytes]:
     _check_size(conn, second)
     return _assemble(conn, consistency_ranges(first, second))

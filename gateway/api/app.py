@@ -17,7 +17,6 @@ from gateway import __version__
 from gateway.api.middleware import BodyGuard
 from gateway.api.openapi import install_openapi
 from gateway.api.problems import install_problem_handlers
-from gateway.console import install_console
 from gateway.api.routes import (
     admin,
     baseline,
@@ -26,10 +25,12 @@ from gateway.api.routes import (
     consents,
     contact_stops,
     health,
+    history,
     log,
     pseudonyms,
     queries,
 )
+from gateway.console import install_console
 from gateway.reload import PolicyWatcher
 from gateway.services import Services
 from gateway.settings import Settings, get_settings
@@ -141,13 +142,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         lifespan=lifespan,
         openapi_url="/openapi.json",
         docs_url=None,  # served offline by the console (`gateway.console.pages.docs`)
-        redoc_url=None,  # ReDoc ships in no Python package: not served rather than from a CDN
+        redoc_url=None,  # likewise (`/redoc`)
     )
     install_problem_handlers(app)
     install_openapi(app)
     app.include_router(queries.router)
     app.include_router(consents.router)
     app.include_router(contact_stops.router)
+    app.include_router(history.router)
     app.include_router(campaigns.router)
     app.include_router(pseudonyms.router)
     app.include_router(log.router)

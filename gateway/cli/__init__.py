@@ -1,5 +1,5 @@
 """The `gateway` command-line program: serve, demo, seed, keys, tokens, policy, log, db,
-users.
+users, customer.
 
 One module per command group; `common.app` is the root, the groups are added here.
 """
@@ -13,6 +13,7 @@ from gateway.cli import review as _review  # noqa: F401  (review --month, review
 from gateway.cli import run as _run  # noqa: F401  (registers the top-level commands)
 from gateway.cli.campaign import campaign_app, review_app
 from gateway.cli.common import app
+from gateway.cli.customer import customer_app
 from gateway.cli.db import db_app
 from gateway.cli.keys import keys_app
 from gateway.cli.log import log_app
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(review_app, name="review")
 app.add_typer(users_app, name="users")
+app.add_typer(customer_app, name="customer")
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from gateway.console.pages import auth, docs, home, log, review
+from gateway.console.pages import assets, auth, docs, home, log, review, timeline
 from gateway.console.web import (
     STATIC_DIR,
     CsrfRefused,
@@ -38,7 +38,7 @@ from gateway.console.web import (
     signin_redirect,
 )
 
-PAGES = [auth.router, home.router, log.router, review.router]
+PAGES = [auth.router, home.router, log.router, timeline.router, review.router]
 
 
 async def _signin_required(request: Request, exc: Exception) -> Response:
@@ -69,12 +69,13 @@ async def _not_recorded(request: Request, exc: Exception) -> Response:
 
 
 def install_console(app: FastAPI) -> None:
-    """Add the console's pages, its static assets and the offline `/docs` to `app`."""
+    """Add the console's pages, its static assets and the offline `/docs` and `/redoc`."""
     for router in PAGES:
         app.include_router(router)
     app.include_router(docs.router)
+    app.include_router(assets.router)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
-    app.mount(docs.ASSETS, StaticFiles(directory=str(docs.ASSETS_DIR)), name="docs-assets")
+    app.mount(docs.ASSETS, StaticFiles(directory=docs.assets_dir()), name="docs-assets")
     app.add_exception_handler(SignInRequired, _signin_required)
     app.add_exception_handler(PageForbidden, _forbidden)
     app.add_exception_handler(CsrfRefused, _csrf)

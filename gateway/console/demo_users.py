@@ -25,13 +25,13 @@ class DemoUser:
 
 
 DEMO_USERS = (
-    DemoUser("demo.officer", "김지현 (고객정보관리인)", "privacy_officer", "holding",
+    DemoUser("demo.officer", "김지현", "privacy_officer", "holding",
              "demo-officer-2026", "DEMOOFFICERTOTPSECRETAAAAAAAAAAA"),
-    DemoUser("demo.auditor", "박서준 (내부감사)", "auditor", "holding",
+    DemoUser("demo.auditor", "박서준", "auditor", "holding",
              "demo-auditor-2026", "DEMOAUDITORTOTPSECRETBBBBBBBBBBB"),
-    DemoUser("demo.agent", "이하늘 (고객센터)", "call_centre_agent", "bank",
+    DemoUser("demo.agent", "이하늘", "call_centre_agent", "bank",
              "demo-agent-2026", None),
-    DemoUser("demo.inspector", "최민호 (검사역)", "inspector", "holding",
+    DemoUser("demo.inspector", "최민호", "inspector", "holding",
              "demo-inspector-2026", None),
 )
 

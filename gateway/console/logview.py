@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.accesslog import store
+from gateway.console.i18n import kst
 from gateway.services import Services
 
 ALERT_SCAN = 5000  # alerts are looked for among this many of the latest records
@@ -52,6 +53,12 @@ def checkpoints(services: Services, limit: int) -> list[CheckpointView]:
     return [_view(str(row.note), row.created_at) for row in rows]
 
 
+def _text(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return kst(value) if name.endswith(("_start", "_end", "time")) else value
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _who(actor: Any) -> str:
     if not isinstance(actor, dict):
         return ""
@@ -68,8 +75,13 @@ def recent_alerts(services: Services, limit: int = 20, scan: int = ALERT_SCAN
         if b'"kind":"alert"' not in raw:  # canonical JSON: no space after the colon
             continue
         doc = json.loads(raw)
-        details = [(key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-                   for key, value in sorted(doc.items()) if key not in _STANDARD]
+        details: list[tuple[str, str]] = []
+        for key, value in sorted(doc.items()):
+            if key in _STANDARD:
+                continue
+            # one level of nesting is opened up (the limits' `alert: {measure, count, ...}`)
+            items = sorted(value.items()) if isinstance(value, dict) else [(key, value)]
+            details += [(name, _text(name, item)) for name, item in items if item is not None]
         found.append(AlertView(index=start + offset, time=str(doc.get("time", "")),
                                who=_who(doc.get("actor")), details=details))
     found.reverse()

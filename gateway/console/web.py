@@ -36,6 +36,8 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 
+
+
 SESSION_COOKIE = "gw_console"
 CSRF_COOKIE = "gw_console_csrf"  # the double-submit token of forms shown before sign-in
 LANG_COOKIE = "lang"
@@ -45,7 +47,7 @@ CSRF_FIELD = "csrf_token"
 # Pages of the console: same-origin assets only, no inline script, no framing
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; form-action 'self'; "
+                               "img-src 'self' data:; font-src 'self'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -145,6 +147,10 @@ class Page:
     def t(self, key: str, **params: object) -> str:
         return i18n.translate(self.lang, key, **params)
 
+    def label(self, key: str, fallback: str) -> str:
+        """The message `key` if there is one, else `fallback` (e.g. a field's own name)."""
+        return self.t(key) if i18n.known(key) else fallback
+
     @property
     def source(self) -> str | None:
         return self.request.client.host if self.request.client else None
@@ -179,7 +185,7 @@ class Page:
         flashes = [self.t(flash_key)] if flash_key and i18n.known(flash_key) else []
         nav = [item for item in NAV if self.may_open(item.page)]
         body = _env.get_template(template).render(
-            page=self, t=self.t, lang=self.lang, account=self.account, role=self.role,
+            page=self, t=self.t, label=self.label, lang=self.lang, account=self.account, role=self.role,
             csrf_token=self.csrf_token, csrf_field=CSRF_FIELD, nav=nav, flashes=flashes,
             path=self.request.url.path, **context)
         response = HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)

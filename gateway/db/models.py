@@ -171,6 +171,26 @@ class ContactEvent(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class CustomerLogEntry(Base):
+    """One access record concerning a customer: the per-customer index of the log (issue #11).
+
+    Written by the access-log writer in the same transaction as the record it points to
+    (`gateway.accesslog.customer_index`), so a customer's history reads only that customer's
+    rows (신용정보법 제35조: who used or received the customer's credit information, when, why)
+    and never lags the log. `at` is the record's own `time`, to select a period.
+    """
+
+    __tablename__ = "customer_log_index"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    customer_key: Mapped[str] = mapped_column(CHAR(32), primary_key=True)
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # the record's declared purpose, if any: a purpose the policy hides from the history
+    # (`history: shown: false`) is counted, not listed, without reading the records
+    purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class Campaign(Base):
     """A campaign extraction (issue #10): who asked, for what, its progress and its end.
 
@@ -213,7 +233,9 @@ class CampaignLeaf(Base):
     {customer_key, pseudonym, fields, views}: no contact value, no national id."""
 
     __tablename__ = "campaign_leaves"
-    __table_args__ = (Index("ix_campaign_leaves_customer", "campaign_id", "customer_key"),)
+    __table_args__ = (Index("ix_campaign_leaves_customer", "campaign_id", "customer_key"),
+                      # a customer's campaigns, for the access history (issue #11)
+                      Index("ix_campaign_leaves_customer_key", "customer_key"))
 
     campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -27,7 +27,9 @@ def format_kst(moment: datetime | str, *, seconds: bool = False) -> str:
 
 
 def format_kst_date(moment: datetime | date | str) -> str:
-    """The KST calendar date: `2026-11-03`."""
+    """The KST calendar date: `2026-11-03` (a date given as `2026-11-03` is already one)."""
     if isinstance(moment, date) and not isinstance(moment, datetime):
         return moment.isoformat()
+    if isinstance(moment, str) and len(moment) == 10:
+        return date.fromisoformat(moment).isoformat()
     return _aware(moment).astimezone(KST).date().isoformat()

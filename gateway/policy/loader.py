@@ -48,6 +48,7 @@ from gateway.policy.model import (
     ContactCap,
     ConsoleRole,
     ContactChannel,
+    HistoryExemption,
     Policy,
     PublicKey,
     Purpose,
@@ -382,7 +383,7 @@ def _carried(spec: BaseModel, target: type, handled: Iterable[str]) -> dict[str,
 
 # --- purposes ----------------------------------------------------------------------------------
 _PURPOSE_BUILT = ("id", "name_ko", "name_en", "legal_bases", "marketing", "consent_required",
-                  "notify_customer", "retention_days", "channel")
+                  "notify_customer", "retention_days", "channel", "history_exemption")
 
 
 def _marketing(check: _Checker, data: Any) -> tuple[dict[Channel, ContactChannel], int]:
@@ -445,6 +446,15 @@ def _channel_list(channels: Iterable[Channel]) -> str:
     return ", ".join(f"`{c.value}`" for c in channels)
 
 
+def _history_exemption(spec: schema.PurposeSpec) -> HistoryExemption | None:
+    history = spec.history
+    if history is None or history.shown:
+        return None
+    assert history.legal_basis and history.reason_ko and history.reason_en  # the schema's check
+    return HistoryExemption(PurposeId(spec.id), history.legal_basis, history.reason_ko,
+                            history.reason_en)
+
+
 def _purposes(check: _Checker, data: Any,
               channels: Mapping[Channel, ContactChannel]) -> dict[str, Purpose | None]:
     """Marketing needs the customer's consent (개인정보 보호법 제22조, 신용정보법 제32조) and a
@@ -479,6 +489,7 @@ def _purposes(check: _Checker, data: Any,
                 legal_bases=spec.legal_basis, marketing=spec.marketing,
                 consent_required=spec.consent_required, notify_customer=spec.notify_customer,
                 retention_days=spec.retention_days, channel=spec.channel,
+                history_exemption=_history_exemption(spec),
                 **_carried(spec, Purpose, _PURPOSE_BUILT),
             )
     return result

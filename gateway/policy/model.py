@@ -28,7 +28,8 @@ Algorithm = Literal["EdDSA", "ES256"]
 PublicKey = Ed25519PublicKey | EllipticCurvePublicKey
 PERMISSIONS = frozenset({"query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
                          "policy:reload", "pseudonym:map", "consent:any_customer",
-                         "contact_stop:write", "contact_stop:read", "campaign:run"})
+                         "contact_stop:write", "contact_stop:read", "campaign:run",
+                         "history:read"})
 # The group customer channel: manages consents and contact stops of any group customer, not only
 # those its own affiliate holds (the other consent and stop permissions still apply)
 GROUP_CUSTOMER_CHANNEL = "consent:any_customer"
@@ -125,6 +126,17 @@ class Attribute:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryExemption:
+    """Uses under a purpose left out of the customer's access history, by law: the history
+    counts them under this exemption instead of listing them (신용정보법 제35조)."""
+
+    purpose: PurposeId
+    legal_basis: str
+    reason_ko: str
+    reason_en: str
+
+
+@dataclass(frozen=True, slots=True)
 class Purpose:
     id: PurposeId
     name_ko: str
@@ -139,6 +151,8 @@ class Purpose:
     reidentification: bool = False
     # entity → operator for free text of this purpose (`pseudonymizer.scrub.spec`); None: defaults
     scrub: Mapping[str, Any] | None = None
+    # None: its uses are listed in the customer's access history (the default)
+    history_exemption: HistoryExemption | None = None
 
     @property
     def legal_basis(self) -> str:

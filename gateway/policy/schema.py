@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    model_validator,
     AfterValidator,
     BaseModel,
     BeforeValidator,
@@ -26,7 +27,8 @@ Id = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 Text = Annotated[StrictStr, Field(min_length=1)]
 Permission = Literal["query", "consent:grant", "consent:withdraw", "consent:read", "log:read",
                      "policy:reload", "pseudonym:map", "consent:any_customer",
-                     "contact_stop:write", "contact_stop:read", "campaign:run"]
+                     "contact_stop:write", "contact_stop:read", "campaign:run",
+                     "history:read"]
 # a name from `pseudonymizer.schemes.SCHEMES`; the loader checks it against the registry
 SchemeName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 
@@ -111,6 +113,26 @@ class AttributesFile(_Strict):
 
 
 # --- purposes.yaml -----------------------------------------------------------------------------
+class HistorySpec(_Strict):
+    """Whether a purpose's uses appear in the customer's access history (신용정보법 제35조).
+
+    Hidden only where a law exempts them, named in `legal_basis`; the history still says how
+    many entries it hid under this purpose and why (`reason_ko`/`reason_en`), never silently."""
+
+    shown: StrictBool
+    legal_basis: Text | None = None
+    reason_ko: Text | None = None
+    reason_en: Text | None = None
+
+    @model_validator(mode="after")
+    def _hidden_needs_a_law(self) -> HistorySpec:
+        if not self.shown and (self.legal_basis is None or self.reason_ko is None
+                               or self.reason_en is None):
+            raise ValueError("a purpose hidden from the history needs `legal_basis`, "
+                             "`reason_ko` and `reason_en`")
+        return self
+
+
 class PurposeSpec(_Strict):
     id: Id
     name_ko: Text
@@ -126,6 +148,8 @@ class PurposeSpec(_Strict):
     reidentification: StrictBool = False
     # free-text scrubbing: entity → operator (`pseudonymizer.scrub.spec`); omitted = defaults
     scrub: Annotated[dict[StrictStr, Any] | None, AfterValidator(_scrub_operators)] = None
+    # access history (신용정보법 제35조): shown unless a law exempts this purpose's uses
+    history: HistorySpec | None = None
 
 
 class CapSpec(_Strict):

@@ -7,12 +7,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyotp
 import pytest
 
 from gateway.api.app import create_app
 from gateway.console.users import ConsoleUsers
-from tests.api.conftest import AFFILIATE_TABLES, build_settings
+from tests.api.conftest import AFFILIATE_TABLES, BANK_ROW, CARD_ROW, Harness, build_settings
 from tests.console.browser import chromium, free_port, missing_browser, serving
 from tests.console.conftest import PASSWORD, SECRETS, USERS
 
@@ -48,9 +49,16 @@ def site(tmp_path_factory: pytest.TempPathFactory, policy_dir: Path) -> Iterator
         users.add(username=username, display_name=name, role=roles[role], affiliate="holding",
                   password=PASSWORD, now=datetime.now(timezone.utc),
                   totp_secret=SECRETS.get(role))
+    harness = Harness(settings=settings, services=services, client=None,  # type: ignore[arg-type]
+                      algorithms={s.id: s.algorithm
+                                  for s in services.policy.current.systems.values()})
+    customer = harness.customer({"bank": BANK_ROW, "card": CARD_ROW})
     app = create_app(settings, services=services)
     with serving(app, free_port()) as base, chromium() as driver:
-        yield {"base": base, "driver": driver, "services": services}
+        answer = httpx.post(f"{base}/v1/queries", headers=harness.auth("card-risk"), json={
+            "customer": customer.ref, "purpose": "credit_risk", "attributes": ["loan_balance"]})
+        assert answer.status_code == 200, answer.text
+        yield {"base": base, "driver": driver, "services": services, "customer": customer}
     services.close()
 
 
@@ -182,3 +190,41 @@ def test_xss_in_every_field_shown_back_comes_out_escaped(site: dict[str, Any]) -
     shown = driver.find_element(By.ID, "verify-result").text
     assert "<img src=x id=xss-probe>.tar" in shown
     assert str(Path(site["services"].settings.data_dir)) not in shown  # no server path
+
+
+def test_docs_render_offline(site: dict[str, Any]) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = site["driver"]
+    driver.get(site["base"] + "/docs")
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"))
+    assert any("/v1/queries" in e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock"))
+
+
+def test_timeline_and_the_record_its_look_up_leaves(site: dict[str, Any]) -> None:
+    import json
+
+    from selenium.webdriver.common.by import By
+
+    customer = site["customer"]
+    digits = customer.rrn.replace("-", "")
+    driver = _sign_in(site, "call_centre_agent")
+    driver.find_element(By.CSS_SELECTOR, "nav a[href='/console/timeline']").click()
+    _settled(driver, "#rrn")
+    driver.find_element(By.ID, "rrn").send_keys(customer.rrn)
+    driver.find_element(By.ID, "look-up").click()
+    _settled(driver, "#customer, #timeline-error")
+    assert driver.current_url.endswith("/console/timeline")  # the RRN went in the body only
+    assert f"{digits[:6]}-{digits[6]}******" in driver.find_element(By.ID, "customer").text
+    rows = driver.find_elements(By.CSS_SELECTOR, "#entries tbody tr")
+    assert rows and any("정보 조회·제공" in row.text for row in rows)
+    assert "KST" in rows[0].text
+    assert digits not in driver.page_source and digits[6:] not in driver.page_source
+    recorded = driver.find_element(By.ID, "recorded").text
+    index = int(recorded.split("기록 ")[1].split("번")[0].replace(",", ""))
+    log = site["services"].access_log
+    record = json.loads(log.record(index))
+    assert record["kind"] == "console.view" and record["page"] == "timeline"
+    assert record["customer"] == customer.key
+    assert record["actor"]["employee"] == USERS["call_centre_agent"]

@@ -115,3 +115,36 @@ def test_totp_secret_is_checked_against_the_clock() -> None:
     # what the fixture's authenticator computes is what pyotp verifies (no skew in tests)
     secret = pyotp.random_base32()
     assert pyotp.TOTP(secret).verify(pyotp.TOTP(secret).now())
+
+
+def test_cookies_are_secure_unless_turned_off(console: ConsoleHarness) -> None:
+    client = console.gw.client
+    client.get("/console/signin")  # builds the console's state
+    state = client.app.state.console  # type: ignore[attr-defined]
+    state.secure_cookies = True  # the default (`console_secure_cookies`); tests speak http
+    try:
+        client.cookies.clear()
+        page = client.get("/console/signin")
+        assert "secure" in page.headers["set-cookie"].lower()  # the pre-sign-in CSRF cookie
+    finally:
+        state.secure_cookies = False
+
+
+def test_sessions_end_when_idle_or_too_old(console: ConsoleHarness) -> None:
+    from datetime import timedelta
+
+    from gateway.console.sessions import Sessions
+
+    sessions = Sessions(console.gw.services.gateway_engine, idle=timedelta(minutes=30),
+                        lifetime=timedelta(hours=8))
+    start = datetime.now(timezone.utc)
+    token, _ = sessions.open("lee.agent", start)
+    assert sessions.find(token, start + timedelta(minutes=29)) is not None  # and touched
+    assert sessions.find(token, start + timedelta(minutes=58)) is not None
+    assert sessions.find(token, start + timedelta(minutes=89)) is None  # idle 31 minutes
+    assert sessions.find(token, start + timedelta(minutes=90)) is None  # deleted, not revived
+    old, _ = sessions.open("lee.agent", start)
+    for minutes in range(25, 8 * 60, 25):  # kept busy, still ends after 8 hours
+        assert sessions.find(old, start + timedelta(minutes=minutes)) is not None
+    assert sessions.find(old, start + timedelta(hours=8)) is None
+    assert sessions.find("not-a-session", start) is None

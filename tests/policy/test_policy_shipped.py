@@ -12,10 +12,12 @@ from gateway.policy import Policy
 SYSTEMS = {
     "bank-callcenter": ("bank", "EdDSA", {"query", "consent:grant", "consent:withdraw",
                                           "consent:read", "contact_stop:write",
-                                          "contact_stop:read"}),
+                                          "contact_stop:read", "history:read"}),
     "bank-fraud": ("bank", "ES256", {"query", "pseudonym:map"}),
     "bank-app": ("bank", "EdDSA", {"consent:grant", "consent:withdraw", "consent:read",
-                                   "contact_stop:write", "contact_stop:read"}),
+                                   "contact_stop:write", "contact_stop:read", "history:read"}),
+    "bank-branch": ("bank", "EdDSA", {"consent:grant", "consent:withdraw", "consent:read",
+                                      "history:read"}),
     "card-marketing": ("card", "EdDSA", {"query", "campaign:run"}),
     "card-risk": ("card", "ES256", {"query"}),
     "securities-risk": ("securities", "ES256", {"query"}),
@@ -24,13 +26,14 @@ SYSTEMS = {
     "insurance-underwriting": ("insurance", "ES256", {"query"}),
     "insurance-callcenter": ("insurance", "EdDSA", {"consent:grant", "consent:withdraw",
                                                     "consent:read", "contact_stop:write",
-                                                    "contact_stop:read"}),
+                                                    "contact_stop:read", "history:read"}),
     "holding-analytics": ("holding", "EdDSA", {"query"}),
     "holding-audit": ("holding", "EdDSA", {"log:read", "consent:read"}),
     "holding-privacy": ("holding", "EdDSA", {"policy:reload"}),
     "holding-customer-center": ("holding", "EdDSA", {"consent:any_customer", "consent:grant",
                                                      "consent:withdraw", "consent:read",
-                                                     "contact_stop:write", "contact_stop:read"}),
+                                                     "contact_stop:write", "contact_stop:read",
+                                                     "history:read"}),
 }
 
 # attribute: (owner, category, type, table.column, views least revealing first) — "Attributes"

@@ -3,6 +3,7 @@
     gateway-verify ARCHIVE --key VKEY [--key VKEY ...] [--key-file F] [--previous-checkpoint F]
     gateway-verify consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF --key VKEY [...]
     gateway-verify report ARCHIVE --by customer|employee|system --key VKEY [...]
+    gateway-verify history FILE --key VKEY [...]        (a saved customer access history)
 
 Exit status: 0 when everything holds, 1 when a check fails (each failure is named on
 stderr), 2 when the command itself is wrong (no trusted key, unreadable key file).
@@ -228,6 +229,35 @@ def campaign_command(argv: list[str]) -> int:
     return OK
 
 
+def history_command(argv: list[str]) -> int:
+    """`gateway-verify history FILE`: a saved access history (docs/CUSTOMER-RIGHTS.md)."""
+    from gateway_verify.history import summary, verify_history
+
+    parser = argparse.ArgumentParser(
+        prog="gateway-verify history",
+        description="check a saved customer access history (gateway-access-history/v1): the "
+                    "checkpoint's signature and origin, every entry's inclusion proof and record, "
+                    "every campaign inclusion")
+    parser.add_argument("file", type=Path, help="the history JSON as the gateway returned it")
+    _key_options(parser)
+    args = parser.parse_args(argv)
+    trusted = _trusted(args)
+    if trusted is None:
+        return USAGE
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        _usage_error(f"cannot read `{args.file}`: {exc.strerror}", args.lang)
+        return USAGE
+    report = verify_history(data, trusted)
+    for problem in report.findings:
+        print(finding(problem, args.lang), file=sys.stderr)
+    if not report.ok:
+        return FAILED
+    print(summary(report, args.lang))
+    return OK
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "consistency":
@@ -236,4 +266,6 @@ def main(argv: list[str] | None = None) -> int:
         return campaign_command(argv[1:])
     if argv and argv[0] == "report":
         return report_command(argv[1:])
+    if argv and argv[0] == "history":
+        return history_command(argv[1:])
     return verify_command(argv)

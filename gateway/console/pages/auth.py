@@ -48,6 +48,8 @@ async def signin(page: VisitorDep) -> Response:
         await page.record("console.signin", status=401, user=named)
         return page.render("signin.html", status=401, username=username,
                            error=page.t("signin.failed"))
+    if page.session_token is not None:  # signing in again: the old session ends
+        await to_thread.run_sync(console.sessions.close, page.session_token)
     token, session = await to_thread.run_sync(console.sessions.open, account.username, page.now)
     page.account, page.session, page.session_token = account, session, token
     await page.record("console.signin", status=200, role=account.role)

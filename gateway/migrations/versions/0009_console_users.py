@@ -1,7 +1,7 @@
 """console users, sessions and sign-in attempts
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 
 Issue #12: employees sign in to the console (`gateway/console/`). `console_users` holds each
 user's role, Argon2id password hash and TOTP secret; `console_sessions` the SHA-256 of each
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0007"  # re-chained after merging h-history (its 0007); was 0006
 branch_labels = None
 depends_on = None
 
