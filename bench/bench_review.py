@@ -42,12 +42,12 @@ def _keys(directory: Path) -> Path:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
     keys = directory / "public-keys"
-    if keys.is_dir():
-        return keys
-    (keys / "systems").mkdir(parents=True)
+    (keys / "systems").mkdir(parents=True, exist_ok=True)
     doc = yaml.safe_load((ROOT / "policies" / "affiliates.yaml").read_text("utf-8"))
     for affiliate in doc["affiliates"]:
         for system in affiliate["systems"]:
+            if (keys / system["public_key"]).is_file():  # kept from an earlier run
+                continue
             key = (ed25519.Ed25519PrivateKey.generate() if system["algorithm"] == "EdDSA"
                    else ec.generate_private_key(ec.SECP256R1()))
             (keys / system["public_key"]).write_bytes(key.public_key().public_bytes(
@@ -207,8 +207,13 @@ def main() -> None:
         receive, send = spawn.Pipe(duplex=False)
         worker = spawn.Process(target=measure, args=(kind, directory, send))
         worker.start()
-        print(json.dumps(receive.recv()), flush=True)
-        worker.join()
+        send.close()  # the child's copy is the only writer left: a crash ends recv()
+        try:
+            print(json.dumps(receive.recv()), flush=True)
+        except EOFError:
+            raise SystemExit(f"{kind}: the measuring process failed") from None
+        finally:
+            worker.join()
 
 
 if __name__ == "__main__":
