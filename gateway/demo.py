@@ -122,4 +122,6 @@ Monthly access review of the demo month {month} (planted insider: `{PLANTED[1]}`
   .venv/bin/gateway review --month {month} --format html --out {settings.data_dir}/review-{month}.html
   .venv/bin/gateway review --month {month} --format pdf --out {settings.data_dir}/review-{month}.pdf
   .venv/bin/gateway review sign-off --month {month} --reviewer "홍길동 고객정보관리인" --comment "..."
+
+In the console (privacy officer, auditor, inspector): /console/review/{month}
 """

@@ -129,6 +129,8 @@ class MonthAggregate:
     as_of: str = ""  # RFC 3339 UTC, the instant "past its use-by" is judged at
     _slots: dict[str, Slot] = field(default_factory=dict)
     _customer_counts: dict[EmployeeKey, int] | None = None
+    _queries: Counter[tuple[str, str, str, str, str]] = field(default_factory=Counter)
+    _finished: bool = False
     # releases past their use-by, in index order (appended as read): 11 bytes each — the log
     # index, a code for (affiliate, purpose), and whether a destruction record named it
     _late_index: array[int] = field(default_factory=lambda: array("q"))
@@ -214,43 +216,46 @@ class MonthAggregate:
             affiliate = system = employee = UNKNOWN
         who = (affiliate, employee)
         purpose = _text(record.get("purpose"))
-        self.by_affiliate[affiliate] += 1
-        self.by_system[system] += 1
-        self.by_employee[who] += 1
-        self.employee_systems[affiliate, employee, system] += 1
-        self.by_purpose[purpose] += 1
+        decision = _text(record.get("decision"))
+        # one counter for the five breakdowns (a few thousand keys); `finish` splits it
+        self._queries[affiliate, system, employee, purpose, decision] += 1
         self.heat[slot.weekday][slot.hour] += 1
         if slot.night:
             self.night[who] += 1
-        decision = _text(record.get("decision"))
-        self.by_decision[decision] += 1
         withheld = record.get("withheld")
         if withheld and isinstance(withheld, list):
             reasons = [_text(w.get("reason")) for w in withheld if isinstance(w, dict)]
             self.withheld_by_reason.update(reasons)
             if decision == "deny":
                 self.denied_by_reason.update(set(reasons))
-        if decision == "deny":
-            self.denials[who] += 1
         customer = record.get("customer")
         if isinstance(customer, str):
             counter = self.customers.get(who)
             if counter is None:
                 counter = self.customers[who] = DistinctCounter()
             counter.add_hash(hash64(customer))
-        if self.sensitive_attributes:
-            sensitive = self._sensitive_released(record)
-            if sensitive:
-                self.sensitive.setdefault(who, set()).update(sensitive)
         released = record.get("released")
-        if released and self._today and isinstance(released, list):
-            days = [r["use_by"] for r in released if isinstance(r, dict)
-                    and isinstance(r.get("use_by"), str)]
-            if days and max(days) < self._today:
-                code = self._pair_code.setdefault((affiliate, purpose), len(self._pair_code))
-                self._late_index.append(index)
-                self._late_pair.append(code)
-                self._late_done.append(0)
+        if released and isinstance(released, list):
+            self._released(index, who, affiliate, purpose, released)
+
+    def _released(self, index: int, who: EmployeeKey, affiliate: str, purpose: str,
+                  released: list[Any]) -> None:
+        """Sensitive attributes among what was released, and its use-by (one pass)."""
+        sensitive = self.sensitive_attributes
+        latest = ""
+        for item in released:
+            if not isinstance(item, dict):
+                continue
+            if sensitive and item.get("attribute") in sensitive:
+                self.sensitive.setdefault(who, set()).add(item["attribute"])
+            use_by = item.get("use_by")
+            if isinstance(use_by, str) and use_by > latest:
+                latest = use_by
+        if latest and self._today and latest < self._today:
+            code = self._pair_code.setdefault((affiliate, purpose), len(self._pair_code))
+            self._late_index.append(index)
+            self._late_pair.append(code)
+            self._late_done.append(0)
 
     def _destroyed(self, record: Mapping[str, Any]) -> None:
         """A recipient's confirmation: the late releases it names, to that recipient only."""
@@ -307,6 +312,20 @@ class MonthAggregate:
 
     # --- after the pass -------------------------------------------------------------------
     def finish(self) -> None:
+        """Split and settle what the pass gathered (once: later calls do nothing)."""
+        if self._finished:
+            return
+        self._finished = True
+        for (affiliate, system, employee, purpose, decision), n in self._queries.items():
+            self.by_affiliate[affiliate] += n
+            self.by_system[system] += n
+            self.by_employee[affiliate, employee] += n
+            self.employee_systems[affiliate, employee, system] += n
+            self.by_purpose[purpose] += n
+            self.by_decision[decision] += n
+            if decision == "deny":
+                self.denials[affiliate, employee] += n
+        self._queries.clear()
         pairs = {code: pair for pair, code in self._pair_code.items()}
         for code, done in zip(self._late_pair, self._late_done, strict=True):
             if not done:

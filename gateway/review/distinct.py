@@ -23,6 +23,7 @@ _REST_BITS = 64 - PRECISION
 
 
 def hash64(key: str) -> int:
+    """64 well-mixed bits of `key` whatever its form (never trusting a key to be random)."""
     return int.from_bytes(blake2b(key.encode(), digest_size=8).digest(), "big")
 
 
