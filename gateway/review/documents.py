@@ -92,8 +92,10 @@ def review_pdf(review: Review, policy: Policy, *, created: datetime | None = Non
     pdf.heading("특이 직원 (Employees who stand out)")
     if c["outliers"]:
         pdf.table(["직원 (employee)", "계열사·시스템", "접근", "사유 (reasons)"],
-                  [[o["employee"], f"{names.affiliate(o['affiliate']).ko}\n{names.system(o['system']).ko}",
-                    f"{o['accesses']:,}", "\n".join(f"{r['ko']}\n  {r['en']}" for r in o["reasons"])]
+                  [[o["employee"],
+                    f"{names.affiliate(o['affiliate']).ko}\n{names.system(o['system']).ko}",
+                    f"{o['accesses']:,}",
+                    "\n".join(f"{r['ko']}\n  {r['en']}" for r in o["reasons"])]
                    for o in c["outliers"]], widths=(28, 32, 15, 105))
     else:
         pdf.paragraph("기준을 넘은 직원이 없습니다. (No employee crossed a threshold.)")

@@ -11,8 +11,8 @@ when at least one fires, with every reason that fired:
   then everyone). Iglewicz & Hoaglin, "How to Detect and Handle Outliers" (ASQC Basic
   References in Quality Control 16, 1993): M = 0.6745 · (x − median) / MAD, an outlier when
   M > 3.5 — and, so that a tiny spread does not flag a busy week, at least `peer_ratio`
-  times the peers' median. When MAD is 0 (more than half the peers at the same value) the mean absolute
-  deviation stands in: M = (x − median) / (1.253314 · meanAD).
+  times the peers' median. When MAD is 0 (more than half the peers at the same value) the
+  mean absolute deviation stands in: M = (x − median) / (1.253314 · meanAD).
 - `distinct_customers`: the same robust score over distinct customers looked at
   (`min_customers` at least).
 - `night`: accesses between 21:00 and 08:00 KST: at least `night_min` and `night_share` of

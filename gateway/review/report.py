@@ -83,7 +83,8 @@ def build_review(engine: Engine, policy: Policy, month: Month, *, tree_size: int
 
 
 def _ranked(counter: Counter[str]) -> list[dict[str, Any]]:
-    return [{"id": k, "count": n} for k, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
+    ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))  # most first, then by id
+    return [{"id": k, "count": n} for k, n in ranked]
 
 
 def review_content(agg: MonthAggregate, limits: Thresholds, *, first_index: int,

@@ -88,7 +88,8 @@ def test_html_escapes_every_string_from_the_log(policy: Policy, hostile_review: 
         assert payload not in html, field
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the employee, shown as text
     assert "&lt;iframe src=javascript:alert(6)&gt;" in html  # the sign-off comment
-    for tag in ("<iframe", "<img src=x", "<style>body", "<b>aff", "<u>purpose", "<blink", "<a href"):
+    for tag in ("<iframe", "<img src=x", "<style>body", "<b>aff", "<u>purpose", "<blink",
+                "<a href"):
         assert tag not in html, tag
 
 
