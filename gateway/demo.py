@@ -94,3 +94,36 @@ def write_example(settings: Settings) -> Example:
         json.dump(request, out, ensure_ascii=False, indent=2)
     return Example(path=path, data_dir=settings.data_dir,
                    log_keys_dir=Path(settings.public_keys_dir) / "log")
+
+
+def write_review_month(settings: Settings) -> str:
+    """Once per data folder: a month of access records for the monthly review (the previous
+    KST month, with three history months and one planted insider, `review/demo_month.py`).
+    Returns the demo month and how to review it."""
+    from datetime import UTC, datetime
+
+    from gateway.policy import load_policy
+    from gateway.review.demo_month import PLANTED, write_demo_month
+    from gateway.review.period import Month
+
+    marker = settings.data_dir / "review-demo-month"
+    if marker.is_file():
+        month = marker.read_text("utf-8").strip()
+    else:
+        month = str(Month.of(datetime.now(UTC)).previous())
+        policy = load_policy(Path(settings.policy_dir), Path(settings.public_keys_dir))
+        engine = make_engine(settings.gateway_url)
+        try:
+            write_demo_month(engine, policy, Month.parse(month))
+        finally:
+            engine.dispose()
+        marker.write_text(month + "\n", "utf-8")
+    return f"""
+Monthly access review of the demo month {month} (planted insider: `{PLANTED[1]}`):
+
+  .venv/bin/gateway review --month {month} --format html --out {settings.data_dir}/review-{month}.html
+  .venv/bin/gateway review --month {month} --format pdf --out {settings.data_dir}/review-{month}.pdf
+  .venv/bin/gateway review sign-off --month {month} --reviewer "홍길동 고객정보관리인" --comment "..."
+
+In the console (privacy officer, auditor, inspector): /console/review/{month}
+"""

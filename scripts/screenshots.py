@@ -115,6 +115,10 @@ def main() -> int:
             shot("signin")
             sign_in("privacy_officer")
             shot("home")
+            # the demo month's review (the month just ended), with its planted insider
+            driver.get(f"{base}/console/review")
+            settle("#signoff-form")
+            shot("review")
             driver.get(f"{base}/console/log")
             shot("log")
             # the officer's own export, uploaded back and verified

@@ -11,6 +11,7 @@ import sys
 from gateway.cli import policy_approval as _policy_approval  # noqa: F401  (propose, approve)
 from gateway.cli import policy_tools as _policy_tools  # noqa: F401  (explain, diff)
 from gateway.cli import notices as _notices  # noqa: F401  (gateway notices)
+from gateway.cli import review as _review  # noqa: F401  (review --month, review sign-off)
 from gateway.cli import run as _run  # noqa: F401  (registers the top-level commands)
 from gateway.cli.campaign import campaign_app, review_app
 from gateway.cli.common import app

@@ -24,7 +24,8 @@ from gateway.cli.common import built_services, fail, login_name, settings_from_e
 from gateway.errors import GatewayError
 
 campaign_app = typer.Typer(help="Marketing campaigns: extract a consented list.")
-review_app = typer.Typer(help="Reviews: releases and campaigns past their use-by date.")
+review_app = typer.Typer(help="Reviews: the monthly access review (`--month yyyy-mm`), its "
+                                 "sign-off, and releases and campaigns past their use-by date.")
 
 
 @campaign_app.command("run")

@@ -165,7 +165,7 @@ def demo(
     port: Annotated[int | None, typer.Option(help="port")] = None,
 ) -> None:
     """One-shot demo: keys, schema, synthetic data (if needed), an example request, serve."""
-    from gateway.demo import write_example
+    from gateway.demo import write_example, write_review_month
 
     settings = settings_from_env(demo=True)
     # UNSAFE outside the demo: the demo serves plain http://127.0.0.1, where a browser would
@@ -182,11 +182,14 @@ def demo(
         if not _seed(settings, customers, False):
             typer.echo("  already seeded")
         example = write_example(settings)
+        typer.echo("writing a month of access records for the monthly review (once)...")
+        review_help = write_review_month(settings)
         console_users = _demo_console_users(settings)
     except GatewayError as exc:
         fail(exc)
     bind_port = port or settings.port
     typer.echo(example.instructions(settings.host, bind_port))
+    typer.echo(review_help)
     from gateway.console.demo_users import instructions
 
     typer.echo(instructions(f"http://{settings.host}:{bind_port}", console_users))

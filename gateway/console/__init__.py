@@ -28,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from gateway.console.pages import assets, auth, docs, home, log, policy, timeline
+from gateway.console.pages import assets, auth, docs, home, log, policy, review, timeline
 from gateway.console.web import (
     STATIC_DIR,
     CsrfRefused,
@@ -38,7 +38,7 @@ from gateway.console.web import (
     signin_redirect,
 )
 
-PAGES = [auth.router, home.router, log.router, policy.router, timeline.router]
+PAGES = [auth.router, home.router, log.router, policy.router, timeline.router, review.router]
 
 
 async def _signin_required(request: Request, exc: Exception) -> Response:

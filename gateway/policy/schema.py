@@ -79,7 +79,8 @@ class AffiliateSpec(_Strict):
 # Console roles (issue #12): a fixed vocabulary of roles and of pages; the policy says which
 # pages each role may open and whether its sign-in needs a second factor (TOTP).
 ConsoleRoleId = Literal["privacy_officer", "auditor", "call_centre_agent", "inspector"]
-ConsolePage = Literal["home", "log", "log_export", "timeline", "review", "policy"]
+ConsolePage = Literal["home", "log", "log_export", "timeline", "review", "review_signoff",
+                      "policy"]
 
 
 class ConsoleRoleSpec(_Strict):
