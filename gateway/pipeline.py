@@ -30,6 +30,7 @@ from gateway.errors import Forbidden, GatewayError, TokenReplayed
 from gateway.fetch import fetch
 from gateway.marketing.caps import contact_claims
 from gateway.policy import Policy, decide
+from gateway.ratelimits import RateLimited, usage_for
 from gateway.reidentify import from_vault, national_ids
 from gateway.resolve import CustomerRef, Resolved, resolve
 from gateway.scrubbing import name_sources, scrub_context
@@ -120,13 +121,17 @@ async def handle_query(
             _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now)
         # record: durable BEFORE release; a marketing contact is counted against the channel's
         # cap in the same commit, and beyond it the record is refused: decide again at the cap.
+        # The request and its customer are counted against the system's and the employee's
+        # rate limits in that commit too; beyond one the record is refused (429, recorded).
         # INVARIANT: a record is durable before any byte of the response is sent.
         customer = resolved.customer_key if resolved.known else None
+        usage = usage_for(policy, caller, customer, now.timestamp(), request_id)
         try:
             index = await record.append(svc.access_log, record.query_record(
                 request_id=request_id, now=now, caller=caller, source=caller.source,
                 customer=customer, requested=wanted, decision=decision, shaped=shaped,
-            ), token=token, contacts=contact_claims(policy, decision, customer, now))
+            ), token=token, contacts=contact_claims(policy, decision, customer, now),
+                usage=usage)
         except ContactCapReached as full:
             resolved, decision, shaped = await svc.run_reads(
                 _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now,
@@ -134,7 +139,7 @@ async def handle_query(
             index = await record.append(svc.access_log, record.query_record(
                 request_id=request_id, now=now, caller=caller, source=caller.source,
                 customer=customer, requested=wanted, decision=decision, shaped=shaped,
-            ), token=token)
+            ), token=token, usage=usage)
     except GatewayError as exc:
         # a refused request uses up its token too: the refusal claims the id in its commit
         claim = None if isinstance(exc, TokenReplayed) else token
@@ -167,6 +172,9 @@ async def record_refusal(
         source=source if caller is None else caller.source,
         policy_version=policy_version, status=exc.status, customer=customer,
         problem=exc.type_slug,
+        # which limit: the measure and whose (never the count of another request)
+        **({"rate_limit": {"measure": exc.measure, "scope": exc.scope}}
+           if isinstance(exc, RateLimited) else {}),
     ), token=token)
     exc.log_index = index
     return index

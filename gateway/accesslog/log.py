@@ -18,6 +18,12 @@ A record may also carry marketing contact claims (`contacts.ContactClaim`): unde
 lock the writer counts the customer's contacts in the cap's window and writes the record with
 one `contact_events` row per claim, or — at the cap — does not write it and fails its caller
 with `ContactCapReached` (the caller decides again and appends the withheld record).
+
+A record may carry a rate-limit `usage.Usage` (issue #12): under the same lock the writer counts
+the request and its customer against its system's and employee's limits, and writes the record
+with the new counts, or — beyond a limit — does not write it and fails its caller with
+`RateLimited` (the caller records the refusal). Reaching an alert threshold adds one `alert`
+record to the batch, once per subject, measure and window.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gateway.accesslog import contacts as contact_events
 from gateway.accesslog import store
+from gateway.accesslog import usage as rate_usage
 from gateway.accesslog.canonical import CanonicalObject
 from gateway.accesslog.checkpoint import format_checkpoint
 from gateway.accesslog.contacts import ContactClaim
@@ -58,6 +65,7 @@ from gateway.accesslog.errors import (
     RecordNotCanonical,
 )
 from gateway.accesslog.merkle import EMPTY_ROOT
+from gateway.accesslog.usage import RateLimited, Usage, UsageCounter
 from gateway.accesslog.note import NoteSigner
 from gateway.db.base import Base
 from gateway.db.models import UsedToken
@@ -103,6 +111,7 @@ class _Pending:
     record: CanonicalObject | None  # canonicalized at submission; None: a token claim alone
     token: TokenClaim | None = None
     contacts: tuple[ContactClaim, ...] = ()
+    usage: Usage | None = None  # counted against rate limits (`usage.py`)
     future: Future[int | None] | None = None  # a thread waits on it (`append`)
     waiter: asyncio.Future[int | None] | None = None  # a coroutine awaits it (`append_async`)
 
@@ -183,6 +192,7 @@ class AccessLog:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._purged_hour = 0  # the hour this process last purged old rate-limit windows in
         self._prepare_database(create_tables)
 
     @contextlib.contextmanager
@@ -215,7 +225,8 @@ class AccessLog:
                         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
                 if create_tables:
                     Base.metadata.create_all(self._engine,
-                                             tables=[*store.TABLES, contact_events.EVENTS])
+                                             tables=[*store.TABLES, contact_events.EVENTS,
+                                                     *rate_usage.TABLES])
                 with self._engine.begin() as conn:
                     if conn.execute(select(store.head.c.id)).first() is None:
                         store.insert_head_row(conn)
@@ -228,22 +239,26 @@ class AccessLog:
     # --- appending --------------------------------------------------------------------------
     def append(self, record: dict[str, Any], *, timeout: float | None = None,
                token: TokenClaim | None = None,
-               contacts: Sequence[ContactClaim] = ()) -> int:
+               contacts: Sequence[ContactClaim] = (), usage: Usage | None = None) -> int:
         """Append `record` (it gets its own `index`); return the index once it is durable.
 
         With `token`, its id is marked used in the same commit; `TokenReplayed` (and no
         record) when it was used before. With `contacts`, each is counted against its cap and
         recorded in the same commit; `ContactCapReached` (and no record) when one is at its cap.
+        With `usage`, the request is counted against its rate limits in the same commit;
+        `RateLimited` (and no record) when it would pass one.
         """
-        index = self._wait(self._submit(self._prepare(record, token, tuple(contacts))), timeout)
+        index = self._wait(self._submit(self._prepare(record, token, tuple(contacts), usage)),
+                           timeout)
         assert index is not None
         return index
 
     async def append_async(self, record: dict[str, Any], *,
                            token: TokenClaim | None = None,
-                           contacts: Sequence[ContactClaim] = ()) -> int:
+                           contacts: Sequence[ContactClaim] = (),
+                           usage: Usage | None = None) -> int:
         """`append` for the event loop: waits for the writer without blocking the loop."""
-        index = await self._submit_async(self._prepare(record, token, tuple(contacts)))
+        index = await self._submit_async(self._prepare(record, token, tuple(contacts), usage))
         assert index is not None
         return index
 
@@ -273,7 +288,8 @@ class AccessLog:
         return pending.waiter
 
     def _prepare(self, record: dict[str, Any] | None, token: TokenClaim | None,
-                 contacts: tuple[ContactClaim, ...] = ()) -> _Pending:
+                 contacts: tuple[ContactClaim, ...] = (), usage: Usage | None = None
+                 ) -> _Pending:
         canonical = None
         if record is not None or token is None:
             if not isinstance(record, dict):
@@ -282,9 +298,9 @@ class AccessLog:
                 raise RecordNotCanonical("access record must not set `index`: the log assigns it")
             # canonicalize here, in the caller: floats etc. fail this call, not the whole batch
             canonical = CanonicalObject.of(record)
-        if contacts and canonical is None:
-            raise RecordNotCanonical("contact claims need the record that releases them")
-        return _Pending(canonical, token, contacts)
+        if (contacts or usage is not None) and canonical is None:
+            raise RecordNotCanonical("contact claims and usage need the record they count")
+        return _Pending(canonical, token, contacts, usage)
 
     def _enqueue(self, pending: _Pending) -> None:
         with self._lock:
@@ -358,7 +374,7 @@ class AccessLog:
         if not live:
             return
         try:
-            written, fresh, capped = self._write_batch(live)
+            written, fresh, capped, limited = self._write_batch(live)
         except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
             self.stats.failed_batches += 1
             logger.error("access log batch of %d records failed: %s", len(live), type(exc).__name__)
@@ -376,6 +392,8 @@ class AccessLog:
             if id(p) in capped:
                 outcomes.append((p, ContactCapReached(
                     "contact cap reached: the record was not written", capped[id(p)])))
+            elif id(p) in limited:
+                outcomes.append((p, limited[id(p)]))
             elif p.token is not None and id(p) not in fresh:
                 outcomes.append((p, TokenReplayed(
                     f"token `jti` was already used: replay refused for `{p.token.system}`")))
@@ -384,10 +402,11 @@ class AccessLog:
         _settle(outcomes)
 
     def _write_batch(self, batch: list[_Pending]
-                     ) -> tuple[dict[int, int], set[int], dict[int, dict[tuple[str, str], int]]]:
+                     ) -> tuple[dict[int, int], set[int], dict[int, dict[tuple[str, str], int]],
+                                dict[int, RateLimited]]:
         """Write the batch in one transaction; return the index of each written record, the
-        pendings whose token id was new, and those at a contact cap with the counts found
-        (all keyed by `id()` of the pending).
+        pendings whose token id was new, those at a contact cap with the counts found, and
+        those beyond a rate limit with their refusal (all keyed by `id()` of the pending).
 
         A record at a contact cap is not written and its token id is not claimed (its caller
         appends the withheld record with it). A record whose token id was used before is not
@@ -411,15 +430,21 @@ class AccessLog:
                 # INVARIANT: contacts are counted under the append lock, in batch order, and
                 # written in the same commit as the record that releases them
                 capped = self._check_contacts(conn, cursor, batch)
-                fresh = self._claim_tokens(conn, cursor,
-                                           [p for p in batch if id(p) not in capped])
+                # INVARIANT: rate limits are counted under the append lock, in batch order, and
+                # the counts written in the same commit as the records they count
+                limited, alerts = self._check_usage(
+                    conn, cursor, [p for p in batch if id(p) not in capped])
+                fresh = self._claim_tokens(conn, cursor, [
+                    p for p in batch if id(p) not in capped and id(p) not in limited])
                 start = current.size
                 keep = [p for p in batch
                         if p.record is not None and id(p) not in capped
-                        and (p.token is None or id(p) in fresh)]
+                        and id(p) not in limited and (p.token is None or id(p) in fresh)]
                 # INVARIANT: each record holds its own index, assigned under the append lock
                 data = [p.record.with_member("index", start + n)  # type: ignore[union-attr]
                         for n, p in enumerate(keep)]
+                data += [CanonicalObject.of(a).with_member("index", start + len(data) + n)
+                         for n, a in enumerate(alerts)]
                 if data:
                     store.append_leaves(conn, current, data, cursor)
                 events = [(start + n, c) for n, p in enumerate(keep) for c in p.contacts]
@@ -431,7 +456,30 @@ class AccessLog:
             finally:
                 cursor.close()
             conn.commit()
-        return {id(p): start + n for n, p in enumerate(keep)}, fresh, capped
+        return {id(p): start + n for n, p in enumerate(keep)}, fresh, capped, limited
+
+    def _check_usage(self, conn: Connection, cursor: Any, batch: list[_Pending]
+                     ) -> tuple[dict[int, RateLimited], list[dict[str, Any]]]:
+        """The pendings beyond a rate limit (their refusals), and the alert records reached;
+        the others' usage is counted and written. A replayed record's usage still counts (an
+        over-count inside one batch can only refuse: fail closed)."""
+        usages = [(p, p.usage) for p in batch if p.usage is not None]
+        if not usages:
+            return {}, []
+        counter = UsageCounter(conn, cursor)
+        counter.prime([u for _, u in usages])
+        limited: dict[int, RateLimited] = {}
+        for p, usage in usages:
+            refusal = counter.admit(usage)
+            if refusal is not None:
+                limited[id(p)] = refusal
+        counter.write()
+        latest = max(u.at for _, u in usages)
+        hour = rate_usage.bucket_of(rate_usage.CUSTOMERS_HOUR, latest)
+        if hour != self._purged_hour:  # once an hour per process: forget old windows
+            rate_usage.purge(conn, cursor, latest)
+            self._purged_hour = hour
+        return limited, counter.alerts
 
     def _check_contacts(self, conn: Connection, cursor: Any, batch: list[_Pending]
                         ) -> dict[int, dict[tuple[str, str], int]]:

@@ -1,0 +1,295 @@
+"""Rate limits, the writer's part: count requests and distinct customers per subject, exactly.
+
+A query's record may carry a `Usage`: its subjects (the system as a whole, and the employee of
+that system), each with the measures the policy limits (requests per minute, distinct customers
+per hour and per day) and the window each falls in. The log writer handles it under the append
+lock every writer holds (`BEGIN IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on `log_head` on
+PostgreSQL), as it does contact caps (`contacts.py`): it reads the subjects' counts of those
+windows (`rate_counts`) and which of the batch's customers each subject already has in them
+(`rate_customers`), then goes through the batch in order. A record that would take a measure
+beyond its limit is not written and its caller gets `RateLimited` (429, `Retry-After`: the end
+of the window); the others are counted, and the counts and new customers are written in the
+same transaction as the records. Check and increment are one step, so the limits hold whatever
+the number of processes (docs/RATE-LIMITS.md).
+
+A count reaching a measure's alert threshold adds one `alert` record to the batch, once per
+subject, measure and window (`rate_counts.alerted`, in the same commit).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gateway.accesslog import store
+from gateway.db.models import RateCount, RateCustomer
+from gateway.db.reader import padded
+from gateway.errors import GatewayError
+
+COUNTS: Table = RateCount.__table__  # type: ignore[assignment]
+CUSTOMERS: Table = RateCustomer.__table__  # type: ignore[assignment]
+TABLES = (COUNTS, CUSTOMERS)
+
+REQUESTS = "requests_per_minute"
+CUSTOMERS_HOUR = "customers_per_hour"
+CUSTOMERS_DAY = "customers_per_day"
+KST_OFFSET_S = 9 * 3600  # a day is a KST calendar day (Korea has no daylight saving time)
+# measure → (window length in seconds, offset of the window's start from a UTC boundary)
+WINDOWS: dict[str, tuple[int, int]] = {REQUESTS: (60, 0), CUSTOMERS_HOUR: (3600, 0),
+                                       CUSTOMERS_DAY: (86400, -KST_OFFSET_S)}
+# distinct-customer measure → the name of its window in `rate_customers`
+DISTINCT = {CUSTOMERS_HOUR: "hour", CUSTOMERS_DAY: "day"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def bucket_of(measure: str, epoch_s: float) -> int:
+    """The number of the `measure`'s window holding the instant `epoch_s` (UNIX seconds)."""
+    length, offset = WINDOWS[measure]
+    return int((epoch_s - offset) // length)
+
+
+def window_of(measure: str, bucket: int) -> tuple[datetime, datetime]:
+    """Start and end of a window, as aware UTC datetimes."""
+    length, offset = WINDOWS[measure]
+    start = _EPOCH + timedelta(seconds=bucket * length + offset)
+    return start, start + timedelta(seconds=length)
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """One limited measure of a subject, in the window the request falls in."""
+
+    name: str  # REQUESTS, CUSTOMERS_HOUR or CUSTOMERS_DAY
+    bucket: int
+    limit: int
+    alert: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Whose use is counted: a system as a whole (`employee` None) or one employee of it."""
+
+    key: str  # `system:<id>` or `employee:<system>/<sub>`: the counts' row key
+    affiliate: str
+    system: str
+    employee: str | None
+    measures: tuple[Measure, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one request counts: one request, and its customer (if known) as a distinct one."""
+
+    subjects: tuple[Subject, ...]
+    customer: str | None  # the customer key; None: no customer to count (unknown RRN)
+    at: float  # UNIX seconds of the request's clock (the writer reads no clock)
+    request_id: str
+    employee: str  # who made the request (named by a system subject's alert)
+    policy_version: str
+
+
+class RateLimited(GatewayError):
+    """A request would take a rate-limit measure beyond its limit: nothing was released."""
+
+    status = 429
+    type_slug = "rate-limited"
+    title = "rate limit reached"
+
+    def __init__(self, detail: str, *, measure: str, scope: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.measure = measure
+        self.scope = scope  # `system` or `employee`
+        self.retry_after = retry_after  # whole seconds until the window ends (≥ 1)
+
+
+def _counts_read() -> Any:
+    return select(COUNTS.c.count, COUNTS.c.alerted).where(
+        COUNTS.c.subject == bindparam("subject"), COUNTS.c.measure == bindparam("measure"),
+        COUNTS.c.bucket == bindparam("bucket"))
+
+
+_READ_COUNT = _counts_read()
+_UPSERTS = {
+    name: (lambda stmt: stmt.on_conflict_do_update(
+        index_elements=["subject", "measure", "bucket"],
+        set_={"count": stmt.excluded.count, "alerted": stmt.excluded.alerted}))(
+        insert(COUNTS).values(subject=bindparam("subject"), measure=bindparam("measure"),
+                              bucket=bindparam("bucket"), count=bindparam("count"),
+                              alerted=bindparam("alerted")))
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+_INSERT_CUSTOMER = CUSTOMERS.insert().values(
+    subject=bindparam("subject"), window=bindparam("window"), bucket=bindparam("bucket"),
+    customer_key=bindparam("customer_key"))
+_PURGE_CUSTOMERS = delete(CUSTOMERS).where(CUSTOMERS.c.window == bindparam("window"),
+                                           CUSTOMERS.c.bucket < bindparam("before"))
+_PURGE_COUNTS = delete(COUNTS).where(COUNTS.c.measure == bindparam("measure"),
+                                     COUNTS.c.bucket < bindparam("before"))
+_KNOWN: dict[int, Any] = {}  # `known customers` read for n keys; statements live as long as this
+
+
+def _known_statement(n: int) -> Any:
+    statement = _KNOWN.get(n)
+    if statement is None:
+        statement = _KNOWN[n] = select(CUSTOMERS.c.customer_key).where(
+            CUSTOMERS.c.subject == bindparam("subject"), CUSTOMERS.c.window == bindparam("window"),
+            CUSTOMERS.c.bucket == bindparam("bucket"),
+            CUSTOMERS.c.customer_key.in_([bindparam(f"k{i}") for i in range(n)]))
+    return statement
+
+
+CountKey = tuple[str, str, int]  # subject key, measure, bucket
+
+
+class UsageCounter:
+    """The counts of one batch transaction: what the tables hold plus what the batch adds."""
+
+    def __init__(self, conn: Connection, cursor: Any) -> None:
+        self._conn = conn
+        self._cursor = cursor
+        self._counts: dict[CountKey, list[Any]] = {}  # key → [count, alerted, changed]
+        self._customers: dict[CountKey, set[str]] = {}  # distinct measures: customers counted
+        self._new_customers: list[tuple[str, str, int, str]] = []
+        self.alerts: list[dict[str, Any]] = []
+
+    def prime(self, usages: Sequence[Usage]) -> None:
+        """Read every count and known customer the batch's usages touch: one read per
+        subject, measure and window (a batch of one caller's requests: six reads)."""
+        wanted: dict[CountKey, set[str]] = {}
+        for usage in usages:
+            for subject in usage.subjects:
+                for m in subject.measures:
+                    keys = wanted.setdefault((subject.key, m.name, m.bucket), set())
+                    if m.name in DISTINCT and usage.customer is not None:
+                        keys.add(usage.customer)
+        read = store.compiled(self._conn, _READ_COUNT)
+        cursor = self._cursor
+        for key, customers in wanted.items():
+            name, measure, bucket = key
+            cursor.execute(read.sql, read.params(
+                {"subject": name, "measure": measure, "bucket": bucket}))
+            row = cursor.fetchone()
+            self._counts[key] = [0, False, False] if row is None else [int(row[0]),
+                                                                        bool(row[1]), False]
+            if measure in DISTINCT:
+                self._customers[key] = self._known(name, DISTINCT[measure], bucket, customers)
+
+    def _known(self, subject: str, window: str, bucket: int, customers: set[str]) -> set[str]:
+        if not customers:
+            return set()
+        wanted = padded(sorted(customers))
+        statement = store.compiled(self._conn, _known_statement(len(wanted)))
+        values: dict[str, object] = {f"k{i}": key for i, key in enumerate(wanted)}
+        values.update(subject=subject, window=window, bucket=bucket)
+        self._cursor.execute(statement.sql, statement.params(values))
+        return {str(row[0]) for row in self._cursor.fetchall()}
+
+    def admit(self, usage: Usage) -> RateLimited | None:
+        """Count the request, or — when a measure would pass its limit — the refusal, counting
+        nothing. Reaching an alert threshold queues that window's one alert record."""
+        steps: list[tuple[Subject, Measure, CountKey, int]] = []
+        refusal: RateLimited | None = None
+        for subject in usage.subjects:
+            for m in subject.measures:
+                key = (subject.key, m.name, m.bucket)
+                if m.name in DISTINCT:
+                    if usage.customer is None or usage.customer in self._customers[key]:
+                        continue  # no customer, or one already counted in this window
+                after = self._counts[key][0] + 1
+                if after > m.limit:
+                    candidate = _refusal(subject, m, usage.at)
+                    if refusal is None or candidate.retry_after > refusal.retry_after:
+                        refusal = candidate
+                steps.append((subject, m, key, after))
+        if refusal is not None:
+            return refusal
+        for subject, m, key, after in steps:
+            entry = self._counts[key]
+            entry[0] = after
+            entry[2] = True
+            if m.name in DISTINCT:
+                assert usage.customer is not None
+                self._customers[key].add(usage.customer)
+                self._new_customers.append((subject.key, DISTINCT[m.name], m.bucket,
+                                            usage.customer))
+            if m.alert is not None and after >= m.alert and not entry[1]:
+                entry[1] = True
+                self.alerts.append(alert_record(subject, m, after, usage))
+        return None
+
+    def write(self) -> None:
+        """The changed counts and the newly counted customers, in the batch's transaction."""
+        changed = [(key, entry) for key, entry in self._counts.items() if entry[2]]
+        if changed:
+            upsert = store.compiled(self._conn, _UPSERTS[self._conn.dialect.name])
+            self._cursor.executemany(upsert.sql, [upsert.params({
+                "subject": key[0], "measure": key[1], "bucket": key[2], "count": entry[0],
+                "alerted": entry[1]}) for key, entry in changed])
+        if self._new_customers:
+            insert = store.compiled(self._conn, _INSERT_CUSTOMER)
+            self._cursor.executemany(insert.sql, [insert.params({
+                "subject": s, "window": w, "bucket": b, "customer_key": c})
+                for s, w, b, c in self._new_customers])
+
+
+def purge(conn: Connection, cursor: Any, epoch_s: float) -> None:
+    """Forget windows that ended before the previous one of each measure (kept: the current
+    and the previous window, for a reader looking at the turn of the hour or day)."""
+    customers = store.compiled(conn, _PURGE_CUSTOMERS)
+    counts = store.compiled(conn, _PURGE_COUNTS)
+    for measure, window in DISTINCT.items():
+        before = bucket_of(measure, epoch_s) - 1
+        cursor.execute(customers.sql, customers.params({"window": window, "before": before}))
+    for measure in WINDOWS:
+        before = bucket_of(measure, epoch_s) - 1
+        cursor.execute(counts.sql, counts.params({"measure": measure, "before": before}))
+
+
+def _refusal(subject: Subject, m: Measure, at: float) -> RateLimited:
+    _start, end = window_of(m.name, m.bucket)
+    retry = max(1, math.ceil(end.timestamp() - at))
+    scope = "system" if subject.employee is None else "employee"
+    return RateLimited(f"rate limit reached: `{m.name}` of the {scope} (limit {m.limit})",
+                       measure=m.name, scope=scope, retry_after=retry)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(
+        timespec="microseconds") + "Z"
+
+
+def alert_record(subject: Subject, m: Measure, count: int, usage: Usage) -> dict[str, Any]:
+    """The `alert` access record: who (the system, or the employee of a system), which measure,
+    which window, the count reached and the threshold; no customer."""
+    start, end = window_of(m.name, m.bucket)
+    return {
+        "v": 1,
+        "kind": "alert",
+        "time": _timestamp(datetime.fromtimestamp(usage.at, timezone.utc)),
+        "request_id": usage.request_id,  # the request that reached the threshold
+        "actor": {"affiliate": subject.affiliate, "system": subject.system,
+                  "employee": usage.employee},
+        "source": None,
+        "customer": None,
+        "policy_version": usage.policy_version,
+        "status": None,
+        "alert": {
+            "scope": "system" if subject.employee is None else "employee",
+            "affiliate": subject.affiliate,
+            "system": subject.system,
+            "employee": subject.employee,
+            "measure": m.name,
+            "window_start": _timestamp(start),
+            "window_end": _timestamp(end),
+            "count": count,
+            "threshold": m.alert,
+            "limit": m.limit,
+        },
+    }
