@@ -65,7 +65,7 @@ from gateway.accesslog.errors import (
     RecordNotCanonical,
 )
 from gateway.accesslog.merkle import EMPTY_ROOT
-from gateway.accesslog.usage import RateLimited, Usage, UsageCounter
+from gateway.accesslog.usage import RateLimited, Usage, UsageCache, UsageCounter
 from gateway.accesslog.note import NoteSigner
 from gateway.db.base import Base
 from gateway.db.models import UsedToken
@@ -193,6 +193,7 @@ class AccessLog:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._purged_hour = 0  # the hour this process last purged old rate-limit windows in
+        self._usage = UsageCache()  # rate-limit counts kept between batches (writer thread)
         self._prepare_database(create_tables)
 
     @contextlib.contextmanager
@@ -376,6 +377,7 @@ class AccessLog:
         try:
             written, fresh, capped, limited = self._write_batch(live)
         except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
+            self._usage.discard()
             self.stats.failed_batches += 1
             logger.error("access log batch of %d records failed: %s", len(live), type(exc).__name__)
             failures: list[tuple[_Pending, Outcome]] = []
@@ -432,14 +434,23 @@ class AccessLog:
                 capped = self._check_contacts(conn, cursor, batch)
                 # INVARIANT: rate limits are counted under the append lock, in batch order, and
                 # the counts written in the same commit as the records they count
-                limited, alerts = self._check_usage(
-                    conn, cursor, [p for p in batch if id(p) not in capped])
+                usage = self._check_usage(conn, cursor, current.size,
+                                          [p for p in batch if id(p) not in capped])
+                limited = usage[0] if usage is not None else {}
                 fresh = self._claim_tokens(conn, cursor, [
                     p for p in batch if id(p) not in capped and id(p) not in limited])
                 start = current.size
                 keep = [p for p in batch
                         if p.record is not None and id(p) not in capped
                         and id(p) not in limited and (p.token is None or id(p) in fresh)]
+                alerts: list[dict[str, Any]] = []
+                if usage is not None and keep:
+                    usage[1].write()
+                    alerts = usage[1].alerts
+                elif usage is not None:
+                    # every record it counted was a replay: the counts stay as they were (and
+                    # a batch that changes counts always grows the log: see `UsageCache`)
+                    self._usage.discard()
                 # INVARIANT: each record holds its own index, assigned under the append lock
                 data = [p.record.with_member("index", start + n)  # type: ignore[union-attr]
                         for n, p in enumerate(keep)]
@@ -456,30 +467,36 @@ class AccessLog:
             finally:
                 cursor.close()
             conn.commit()
+        if usage is not None and keep:
+            self._usage.commit(start + len(data))
+        elif data:  # records of this batch counted nothing: the cache, if it held, still does
+            self._usage.size = start + len(data) if self._usage.size == start else None
         return {id(p): start + n for n, p in enumerate(keep)}, fresh, capped, limited
 
-    def _check_usage(self, conn: Connection, cursor: Any, batch: list[_Pending]
-                     ) -> tuple[dict[int, RateLimited], list[dict[str, Any]]]:
-        """The pendings beyond a rate limit (their refusals), and the alert records reached;
-        the others' usage is counted and written. A replayed record's usage still counts (an
-        over-count inside one batch can only refuse: fail closed)."""
+    def _check_usage(self, conn: Connection, cursor: Any, size: int, batch: list[_Pending]
+                     ) -> tuple[dict[int, RateLimited], UsageCounter] | None:
+        """The pendings beyond a rate limit (their refusals), and the counter holding the
+        others' usage (written by the caller once it knows a record is written; None: no
+        usage in the batch). A replayed record's usage still counts when other records of the
+        batch are written (an over-count inside one batch can only refuse: fail closed)."""
         usages = [(p, p.usage) for p in batch if p.usage is not None]
         if not usages:
-            return {}, []
-        counter = UsageCounter(conn, cursor)
+            return None
+        warm = self._usage.begin(size)
+        latest = max(u.at for _, u in usages)
+        hour = rate_usage.bucket_of(rate_usage.CUSTOMERS_HOUR, latest)
+        if hour != self._purged_hour:  # once an hour per process: forget old windows
+            rate_usage.purge(conn, cursor, latest)
+            self._usage.forget_before(latest)
+            self._purged_hour = hour
+        counter = UsageCounter(conn, cursor, self._usage, warm)
         counter.prime([u for _, u in usages])
         limited: dict[int, RateLimited] = {}
         for p, usage in usages:
             refusal = counter.admit(usage)
             if refusal is not None:
                 limited[id(p)] = refusal
-        counter.write()
-        latest = max(u.at for _, u in usages)
-        hour = rate_usage.bucket_of(rate_usage.CUSTOMERS_HOUR, latest)
-        if hour != self._purged_hour:  # once an hour per process: forget old windows
-            rate_usage.purge(conn, cursor, latest)
-            self._purged_hour = hour
-        return limited, counter.alerts
+        return limited, counter
 
     def _check_contacts(self, conn: Connection, cursor: Any, batch: list[_Pending]
                         ) -> dict[int, dict[tuple[str, str], int]]:

@@ -132,6 +132,9 @@ _PURGE_CUSTOMERS = delete(CUSTOMERS).where(CUSTOMERS.c.window == bindparam("wind
                                            CUSTOMERS.c.bucket < bindparam("before"))
 _PURGE_COUNTS = delete(COUNTS).where(COUNTS.c.measure == bindparam("measure"),
                                      COUNTS.c.bucket < bindparam("before"))
+_ALL_CUSTOMERS = select(CUSTOMERS.c.customer_key).where(
+    CUSTOMERS.c.subject == bindparam("subject"), CUSTOMERS.c.window == bindparam("window"),
+    CUSTOMERS.c.bucket == bindparam("bucket"))
 _KNOWN: dict[int, Any] = {}  # `known customers` read for n keys; statements live as long as this
 
 
@@ -146,29 +149,88 @@ def _known_statement(n: int) -> Any:
 
 
 CountKey = tuple[str, str, int]  # subject key, measure, bucket
+FULL_LOAD_MAX = 20_000  # customers of one window read whole into the cache, at most
+
+
+@dataclass(slots=True)
+class _Entry:
+    count: int
+    alerted: bool
+    # distinct measures: the customers counted, all of them (`complete`) or at least those of
+    # the current batch; None for requests per minute
+    customers: set[str] | None = None
+    complete: bool = False
+    changed: bool = False
+
+
+class UsageCache:
+    """A writer's counts, kept between its batches while no other process writes.
+
+    Under the append lock the writer compares the log's size with the size after its own last
+    commit: equal, nobody else appended since, and the counts it holds are the table's (every
+    batch that changes counts also appends a record: see `AccessLog._check_usage`). Then a
+    batch of known subjects reads nothing. Otherwise the batch reads what it needs, as a cold
+    cache does."""
+
+    def __init__(self) -> None:
+        self.entries: dict[CountKey, _Entry] = {}
+        self.size: int | None = None  # the log's size after this writer's last commit
+
+    def begin(self, size: int) -> bool:
+        """At the start of a batch: whether the cache still holds; cleared when not."""
+        if self.size != size:
+            self.entries.clear()
+            self.size = None
+            return False
+        return True
+
+    def commit(self, size: int) -> None:
+        """After the batch's commit: keep what is complete, and remember the log's size."""
+        self.entries = {k: e for k, e in self.entries.items()
+                        if e.customers is None or e.complete}
+        for entry in self.entries.values():
+            entry.changed = False
+        self.size = size
+
+    def discard(self) -> None:
+        """The batch failed, or wrote no record: nothing it counted holds."""
+        self.entries.clear()
+        self.size = None
+
+    def forget_before(self, epoch_s: float) -> None:
+        """Drop windows older than the current one of each measure."""
+        self.entries = {k: e for k, e in self.entries.items()
+                        if k[2] >= bucket_of(k[1], epoch_s)}
 
 
 class UsageCounter:
-    """The counts of one batch transaction: what the tables hold plus what the batch adds."""
+    """The counts of one batch transaction: what the tables (or the cache) hold plus what the
+    batch adds."""
 
-    def __init__(self, conn: Connection, cursor: Any) -> None:
+    def __init__(self, conn: Connection, cursor: Any, cache: UsageCache, warm: bool) -> None:
         self._conn = conn
         self._cursor = cursor
-        self._counts: dict[CountKey, list[Any]] = {}  # key → [count, alerted, changed]
-        self._customers: dict[CountKey, set[str]] = {}  # distinct measures: customers counted
+        self._entries = cache.entries
+        self._warm = warm  # the cache held at this batch: this writer is likely alone
         self._new_customers: list[tuple[str, str, int, str]] = []
         self.alerts: list[dict[str, Any]] = []
 
     def prime(self, usages: Sequence[Usage]) -> None:
-        """Read every count and known customer the batch's usages touch: one read per
-        subject, measure and window (a batch of one caller's requests: six reads)."""
+        """Read every count and known customer the batch's usages touch that the cache does
+        not hold: one read per subject, measure and window at most."""
         wanted: dict[CountKey, set[str]] = {}
         for usage in usages:
             for subject in usage.subjects:
                 for m in subject.measures:
-                    keys = wanted.setdefault((subject.key, m.name, m.bucket), set())
+                    key = (subject.key, m.name, m.bucket)
+                    if key in self._entries and (m.name not in DISTINCT
+                                                 or self._entries[key].complete):
+                        continue
+                    keys = wanted.setdefault(key, set())
                     if m.name in DISTINCT and usage.customer is not None:
                         keys.add(usage.customer)
+        if not wanted:
+            return
         read = store.compiled(self._conn, _READ_COUNT)
         cursor = self._cursor
         for key, customers in wanted.items():
@@ -176,10 +238,23 @@ class UsageCounter:
             cursor.execute(read.sql, read.params(
                 {"subject": name, "measure": measure, "bucket": bucket}))
             row = cursor.fetchone()
-            self._counts[key] = [0, False, False] if row is None else [int(row[0]),
-                                                                        bool(row[1]), False]
+            entry = _Entry(0, False) if row is None else _Entry(int(row[0]), bool(row[1]))
             if measure in DISTINCT:
-                self._customers[key] = self._known(name, DISTINCT[measure], bucket, customers)
+                window = DISTINCT[measure]
+                if entry.count == 0:
+                    entry.customers, entry.complete = set(), True
+                elif self._warm and entry.count <= FULL_LOAD_MAX:
+                    entry.customers = self._all(name, window, bucket)
+                    entry.complete = True
+                else:
+                    entry.customers = self._known(name, window, bucket, customers)
+            self._entries[key] = entry
+
+    def _all(self, subject: str, window: str, bucket: int) -> set[str]:
+        statement = store.compiled(self._conn, _ALL_CUSTOMERS)
+        self._cursor.execute(statement.sql, statement.params(
+            {"subject": subject, "window": window, "bucket": bucket}))
+        return {str(row[0]) for row in self._cursor.fetchall()}
 
     def _known(self, subject: str, window: str, bucket: int, customers: set[str]) -> set[str]:
         if not customers:
@@ -194,44 +269,44 @@ class UsageCounter:
     def admit(self, usage: Usage) -> RateLimited | None:
         """Count the request, or — when a measure would pass its limit — the refusal, counting
         nothing. Reaching an alert threshold queues that window's one alert record."""
-        steps: list[tuple[Subject, Measure, CountKey, int]] = []
+        steps: list[tuple[Subject, Measure, _Entry, int]] = []
         refusal: RateLimited | None = None
+        entries = self._entries
+        customer = usage.customer
         for subject in usage.subjects:
             for m in subject.measures:
-                key = (subject.key, m.name, m.bucket)
-                if m.name in DISTINCT:
-                    if usage.customer is None or usage.customer in self._customers[key]:
-                        continue  # no customer, or one already counted in this window
-                after = self._counts[key][0] + 1
+                entry = entries[(subject.key, m.name, m.bucket)]
+                if entry.customers is not None and (customer is None
+                                                    or customer in entry.customers):
+                    continue  # no customer, or one already counted in this window
+                after = entry.count + 1
                 if after > m.limit:
                     candidate = _refusal(subject, m, usage.at)
                     if refusal is None or candidate.retry_after > refusal.retry_after:
                         refusal = candidate
-                steps.append((subject, m, key, after))
+                steps.append((subject, m, entry, after))
         if refusal is not None:
             return refusal
-        for subject, m, key, after in steps:
-            entry = self._counts[key]
-            entry[0] = after
-            entry[2] = True
-            if m.name in DISTINCT:
-                assert usage.customer is not None
-                self._customers[key].add(usage.customer)
-                self._new_customers.append((subject.key, DISTINCT[m.name], m.bucket,
-                                            usage.customer))
-            if m.alert is not None and after >= m.alert and not entry[1]:
-                entry[1] = True
+        for subject, m, entry, after in steps:
+            entry.count = after
+            entry.changed = True
+            if entry.customers is not None:
+                assert customer is not None
+                entry.customers.add(customer)
+                self._new_customers.append((subject.key, DISTINCT[m.name], m.bucket, customer))
+            if m.alert is not None and after >= m.alert and not entry.alerted:
+                entry.alerted = True
                 self.alerts.append(alert_record(subject, m, after, usage))
         return None
 
     def write(self) -> None:
         """The changed counts and the newly counted customers, in the batch's transaction."""
-        changed = [(key, entry) for key, entry in self._counts.items() if entry[2]]
+        changed = [(key, entry) for key, entry in self._entries.items() if entry.changed]
         if changed:
             upsert = store.compiled(self._conn, _UPSERTS[self._conn.dialect.name])
             self._cursor.executemany(upsert.sql, [upsert.params({
-                "subject": key[0], "measure": key[1], "bucket": key[2], "count": entry[0],
-                "alerted": entry[1]}) for key, entry in changed])
+                "subject": key[0], "measure": key[1], "bucket": key[2], "count": entry.count,
+                "alerted": entry.alerted}) for key, entry in changed])
         if self._new_customers:
             insert = store.compiled(self._conn, _INSERT_CUSTOMER)
             self._cursor.executemany(insert.sql, [insert.params({

@@ -182,6 +182,7 @@ class RateCount(Base):
     """
 
     __tablename__ = "rate_counts"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows kept in the key's B-tree: one write
 
     subject: Mapped[str] = mapped_column(String(200), primary_key=True)
     measure: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -195,6 +196,7 @@ class RateCustomer(Base):
     the distinct-customer measures count these rows (old windows are purged by the writer)."""
 
     __tablename__ = "rate_customers"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows kept in the key's B-tree: one write
 
     subject: Mapped[str] = mapped_column(String(200), primary_key=True)
     window: Mapped[str] = mapped_column(String(8), primary_key=True)

@@ -165,6 +165,26 @@ def test_old_windows_are_purged(sqlite_url: str) -> None:
         engine.dispose()
 
 
+def test_a_writer_alone_keeps_counts_and_sees_another_writers(sqlite_url: str) -> None:
+    """A writer keeps its counts between batches while nobody else appends; once another
+    writer has appended, it reads them again (two `AccessLog`s on one file: two processes)."""
+    engines, logs = zip(*(new_log(sqlite_url) for _ in range(2)))
+    first, second = logs
+    try:
+        customers = [f"{n:032d}" for n in range(7)]
+        outcomes = [_try(log, usage(customers[n], requests=5, customers=4))
+                    for n, log in enumerate([first, first, first, second, first])]
+        assert outcomes == [True, True, True, True, False]  # the 5th customer: 4 per hour
+        assert _try(second, usage(customers[0], requests=5, customers=4))  # counted already
+        assert not _try(first, usage(customers[1], requests=5, customers=4))  # 6 requests
+        # a replayed record's batch writes no counts: the others' counts are still exact
+        assert first.size() == second.size() == 5
+    finally:
+        for log, engine in zip(logs, engines):
+            log.close()
+            engine.dispose()
+
+
 def _try(access_log: AccessLog, u: Usage) -> bool:
     try:
         access_log.append({"kind": "query"}, usage=u)

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.Column("alerted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("subject", "measure", "bucket", name=op.f("pk_rate_counts")),
+        sqlite_with_rowid=False,  # SQLite: rows kept in the key's B-tree, one write per row
     )
     op.create_table(
         "rate_customers",
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.Column("customer_key", sa.CHAR(length=32), nullable=False),
         sa.PrimaryKeyConstraint("subject", "window", "bucket", "customer_key",
                                 name=op.f("pk_rate_customers")),
+        sqlite_with_rowid=False,
     )
 
 
