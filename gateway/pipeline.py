@@ -155,6 +155,21 @@ async def handle_query(
                        decision=decision, shaped=shaped, policy=policy)
 
 
+async def append_counted(svc: Services, event: dict[str, Any], *, caller: Caller,
+                         customer: CustomerKey, now: datetime, request_id: str) -> int:
+    """Append the record of a request about one customer (a consent or contact-stop read or
+    change), counted against the caller's rate limits in its commit like a query; beyond a
+    limit nothing is written but the refusal, and `RateLimited` (429) is raised."""
+    policy = svc.policy.current
+    usage = usage_for(policy, caller, customer, now.timestamp(), request_id)
+    try:
+        return await record.append(svc.access_log, event, usage=usage)
+    except RateLimited as exc:
+        await record_refusal(svc, exc, request_id=request_id, now=now, caller=caller,
+                             policy_version=policy.version)
+        raise
+
+
 async def record_refusal(
     svc: Services, exc: GatewayError, *, request_id: str, now: datetime, caller: Caller | None,
     policy_version: str | None, source: str | None = None,

@@ -30,14 +30,11 @@ PROBLEMS: dict[int, str] = {
     503: "A store or the access log is unavailable: nothing was released",
 }
 
-# problems only some operations answer with
-PATH_PROBLEMS: dict[str, dict[int, str]] = {
-    "/v1/queries": {
-        429: "A rate limit of the policy was reached (`…/problems/rate-limited`, with a "
-             "`Retry-After` header, `measure`, `scope` and `retry_after`); the refusal is "
-             "recorded and nothing was released",
-    },
-}
+# the routes counted against the policy's rate limits (one customer per request)
+RATE_LIMITED_PATHS = ("/v1/queries", "/v1/consents", "/v1/contact-stops")
+RATE_LIMITED = (429, "A rate limit of the policy was reached (`…/problems/rate-limited`, with a "
+                "`Retry-After` header, `measure`, `scope` and `retry_after`); the refusal is "
+                "recorded and nothing was released or changed")
 
 
 class ProblemError(BaseModel):
@@ -95,7 +92,10 @@ def install_openapi(app: FastAPI) -> None:
             for operation in operations.values():
                 operation["security"] = [{SECURITY_SCHEME: []}]
                 responses = operation.setdefault("responses", {})
-                for status, why in {**PROBLEMS, **PATH_PROBLEMS.get(path, {})}.items():
+                problems = dict(PROBLEMS)
+                if path.startswith(RATE_LIMITED_PATHS):
+                    problems[RATE_LIMITED[0]] = RATE_LIMITED[1]
+                for status, why in sorted(problems.items()):
                     responses[str(status)] = {"description": why, "content": {
                         PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         app.openapi_schema = schema

@@ -160,3 +160,28 @@ def test_two_processes_share_the_count(limited: Harness, clock: Clock) -> None:
         statuses = [ask(limited, customer.ref, "shared.tester",
                         client=other if n % 2 else None).status_code for n in range(7)]
     assert statuses == [200] * 5 + [429] * 2  # five in all, whichever process answered
+
+
+def test_consent_reads_count_too(limited: Harness, clock: Clock) -> None:
+    customer = limited.customer({"bank": BANK_ROW})
+    headers = {"Authorization": ""}
+
+    def search() -> Any:
+        headers["Authorization"] = "Bearer " + limited.token("bank-callcenter",
+                                                             employee="cc.tester")
+        return limited.client.post("/v1/consents/search", headers=headers,
+                                   json={"customer": customer.ref})
+
+    assert [search().status_code for _ in range(5)] == [200] * 5
+    refused = search()
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert "consents" not in refused.json()
+    record = record_at(limited, refused.json()["log_index"])
+    assert (record["kind"], record["problem"]) == ("refused", "rate-limited")
+
+
+def test_openapi_documents_the_429_where_it_is_answered(limited: Harness) -> None:
+    paths = limited.client.get("/openapi.json").json()["paths"]
+    assert "429" in paths["/v1/queries"]["post"]["responses"]
+    assert "429" in paths["/v1/consents/search"]["post"]["responses"]
+    assert "429" not in paths["/v1/log/checkpoint"]["get"]["responses"]
