@@ -99,3 +99,25 @@ def test_unknown_measure_system_and_subject(policy_set: PolicySet) -> None:
     assert problems["P023"].message == "unknown system `card-rsk`"
     assert "kim risk" not in problems["P073"].message  # the name written is not echoed
     assert "each employee of `card-risk`" in problems["P074"].message
+
+
+def test_diff_calls_a_raised_or_removed_limit_widening(policy_set: PolicySet,
+                                                       shipped_policy: Policy) -> None:
+    from gateway.policy.diff import diff_policies
+
+    policy_set.edit("affiliates.yaml", "  employee:\n" + EMPLOYEE_RPM,
+                    "  employee:\n    requests_per_minute: {limit: 600, alert: 120}\n")
+    policy_set.edit("affiliates.yaml", "          customers_per_day: {limit: 500000}\n", "")
+    diff = diff_policies(shipped_policy, policy_set.load())
+    changes = {(c.subject, c.field): c for c in diff.conditions}
+    each = changes[("system `card-risk`", "limits.employee")]
+    assert each.widening
+    assert each.old["requests_per_minute"] == {"limit": 300, "alert": 120}
+    assert each.new["requests_per_minute"] == {"limit": 600, "alert": 120}
+    # the bench job now inherits the employee default per day: narrower, not a widening
+    bench = changes[("system `card-risk`", "limits.employees.bench")]
+    assert bench.new["customers_per_day"] == {"limit": 1000, "alert": 300}
+    assert not bench.widening
+    narrower = diff_policies(policy_set.load(), shipped_policy)
+    assert not {(c.subject, c.field): c for c in narrower.conditions}[
+        ("system `bank-app`", "limits.employee")].widening
