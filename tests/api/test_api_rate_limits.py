@@ -17,6 +17,7 @@ from gateway.api.deps import request_time
 from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
 from tests.api.marketing_helpers import record_at, second_process
 from tests.api.test_api_queries import Clock
+from tests.conftest import postgres_schema
 
 ATTRIBUTES = ["deposit_balance", "credit_grade"]
 LIMITS = """
@@ -32,16 +33,20 @@ limits:
 """
 
 
+def limited_policies(tmp: Path, policy_dir: Path) -> Path:
+    policies = tmp / "policies"
+    shutil.copytree(policy_dir, policies)
+    text = (policies / "affiliates.yaml").read_text("utf-8")
+    (policies / "affiliates.yaml").write_text(text[: text.index("\nlimits:")] + LIMITS, "utf-8")
+    return policies
+
+
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory, policy_dir: Path) -> Iterator[Harness]:
     """A gateway whose policy limits each employee to 5 requests a minute and 3 customers an
     hour (alerts at 3 and 2), and the bank's fraud system to 4 requests a minute in all."""
     tmp = tmp_path_factory.mktemp("limited")
-    policies = tmp / "policies"
-    shutil.copytree(policy_dir, policies)
-    text = (policies / "affiliates.yaml").read_text("utf-8")
-    (policies / "affiliates.yaml").write_text(text[: text.index("\nlimits:")] + LIMITS, "utf-8")
-    yield from start_harness(build_settings(tmp, policies))
+    yield from start_harness(build_settings(tmp, limited_policies(tmp, policy_dir)))
 
 
 @pytest.fixture
@@ -185,3 +190,29 @@ def test_openapi_documents_the_429_where_it_is_answered(limited: Harness) -> Non
     assert "429" in paths["/v1/queries"]["post"]["responses"]
     assert "429" in paths["/v1/consents/search"]["post"]["responses"]
     assert "429" not in paths["/v1/log/checkpoint"]["get"]["responses"]
+
+
+@pytest.mark.postgres
+def test_limits_and_alerts_on_postgres(tmp_path: Path, policy_dir: Path) -> None:
+    with postgres_schema("rate_api") as url:
+        settings = build_settings(tmp_path, limited_policies(tmp_path, policy_dir),
+                                  database_url=url)
+        settings.affiliate_database_urls.update({a: url for a in ("bank", "card", "securities",
+                                                                    "insurance")})
+        harness = start_harness(settings)
+        gw = next(harness)
+        try:
+            assert gw.services.gateway_engine.dialect.name == "postgresql"
+            moment = Clock(gw)
+            gw.now = datetime.now(timezone.utc).replace(second=1, microsecond=0)
+            gw.client.app.dependency_overrides[request_time] = lambda: moment.now
+            customer = gw.customer({"bank": BANK_ROW, "card": CARD_ROW})
+            with second_process(gw) as other:
+                other.app.dependency_overrides[request_time] = lambda: moment.now
+                statuses = [ask(gw, customer.ref, "pg.tester",
+                                client=other if n % 2 else None).status_code for n in range(6)]
+            assert statuses == [200] * 5 + [429]
+            alerts = [r for r in records_since(gw, 0) if r["kind"] == "alert"]
+            assert [a["alert"]["measure"] for a in alerts] == ["requests_per_minute"]
+        finally:
+            next(harness, None)  # closes the services
