@@ -184,7 +184,7 @@ class RateCount(Base):
     __tablename__ = "rate_counts"
     __table_args__ = {"sqlite_with_rowid": False}  # rows kept in the key's B-tree: one write
 
-    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
     measure: Mapped[str] = mapped_column(String(32), primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(BigInteger)
@@ -198,7 +198,7 @@ class RateCustomer(Base):
     __tablename__ = "rate_customers"
     __table_args__ = {"sqlite_with_rowid": False}  # rows kept in the key's B-tree: one write
 
-    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
     window: Mapped[str] = mapped_column(String(8), primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     customer_key: Mapped[str] = mapped_column(CHAR(32), primary_key=True)

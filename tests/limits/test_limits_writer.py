@@ -245,3 +245,22 @@ def test_two_processes_share_the_counts_on_sqlite(sqlite_url: str) -> None:
 def test_two_processes_share_the_counts_on_postgres() -> None:
     with postgres_schema("rate_limits") as url:
         check_shared(url)
+
+
+@pytest.mark.postgres
+def test_the_longest_subject_fits_on_postgres() -> None:
+    """`employee:` + a 64-character system id + `/` + a 128-character `sub` (202 characters)."""
+    with postgres_schema("rate_subject") as url:
+        engine, access_log = new_log(url)
+        try:
+            long = usage(employee="e" * 128)
+            subject = long.subjects[0]
+            wide = Subject(f"employee:{'s' * 64}/{'e' * 128}", "card", "s" * 64, "e" * 128,
+                           subject.measures)
+            access_log.append({"kind": "query"}, usage=Usage((wide,), ALICE, AT, "r", "e", "v"))
+            with engine.connect() as conn:
+                assert conn.execute(select(func.max(func.length(COUNTS.c.subject)))
+                                    ).scalar_one() == 202
+        finally:
+            access_log.close()
+            engine.dispose()

@@ -23,7 +23,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "rate_counts",
-        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("subject", sa.String(length=255), nullable=False),
         sa.Column("measure", sa.String(length=32), nullable=False),
         sa.Column("bucket", sa.BigInteger(), nullable=False, autoincrement=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
@@ -33,7 +33,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "rate_customers",
-        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("subject", sa.String(length=255), nullable=False),
         sa.Column("window", sa.String(length=8), nullable=False),
         sa.Column("bucket", sa.BigInteger(), nullable=False, autoincrement=False),
         sa.Column("customer_key", sa.CHAR(length=32), nullable=False),
