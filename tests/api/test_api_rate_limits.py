@@ -139,6 +139,10 @@ def test_an_alert_is_written_once_per_window(limited: Harness, clock: Clock) -> 
     hour = by_measure["customers_per_hour"]["alert"]
     assert (hour["count"], hour["threshold"], hour["limit"]) == (2, 2, 3)
     assert by_measure["customers_per_hour"]["customer"] is None  # an alert names no customer
+    # the request that reached it is named inside the alert, not as the record's request id
+    assert by_measure["requests_per_minute"]["request_id"] is None
+    third = [r for r in records_since(limited, start) if r["kind"] == "query"][2]
+    assert minute["request_id"] == third["request_id"]
     # the next minute is a new window: its own alert when reached again
     clock.advance(timedelta(minutes=1))
     start = limited.services.access_log.size()
