@@ -30,7 +30,7 @@ from gateway.errors import Forbidden, GatewayError, TokenReplayed
 from gateway.fetch import fetch
 from gateway.marketing.caps import contact_claims
 from gateway.policy import Policy, decide
-from gateway.ratelimits import RateLimited, usage_for
+from gateway.ratelimits import RateLimited, refuse_early, remember, usage_for
 from gateway.reidentify import from_vault, national_ids
 from gateway.resolve import CustomerRef, Resolved, resolve
 from gateway.scrubbing import name_sources, scrub_context
@@ -117,6 +117,7 @@ async def handle_query(
     try:
         if token is None:
             await svc.token_ids.claim(verified)
+        refuse_early(policy, caller, now.timestamp())  # a window already full: no work for it
         resolved, decision, shaped = await svc.run_reads(
             _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now)
         # record: durable BEFORE release; a marketing contact is counted against the channel's
@@ -141,6 +142,8 @@ async def handle_query(
                 customer=customer, requested=wanted, decision=decision, shaped=shaped,
             ), token=token, usage=usage)
     except GatewayError as exc:
+        if isinstance(exc, RateLimited):
+            remember(policy, exc)
         # a refused request uses up its token too: the refusal claims the id in its commit
         claim = None if isinstance(exc, TokenReplayed) else token
         try:
@@ -165,6 +168,7 @@ async def append_counted(svc: Services, event: dict[str, Any], *, caller: Caller
     try:
         return await record.append(svc.access_log, event, usage=usage)
     except RateLimited as exc:
+        remember(policy, exc)
         await record_refusal(svc, exc, request_id=request_id, now=now, caller=caller,
                              policy_version=policy.version)
         raise

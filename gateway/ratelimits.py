@@ -10,6 +10,8 @@ the limit (fail closed) and the count is exact across processes (docs/RATE-LIMIT
 
 from __future__ import annotations
 
+import math
+
 from gateway.accesslog.usage import (
     CUSTOMERS_DAY,
     CUSTOMERS_HOUR,
@@ -23,7 +25,7 @@ from gateway.accesslog.usage import (
 from gateway.domain import Caller, CustomerKey
 from gateway.policy.model import Limits, Policy
 
-__all__ = ["RateLimited", "usage_for"]
+__all__ = ["RateLimited", "refuse_early", "remember", "usage_for"]
 
 # (id of the limits, minute) → their measures in that minute's windows; the hour and the KST
 # day follow from the minute. Small: a few subjects' limits in the current minute.
@@ -48,6 +50,39 @@ def _measures(limits: Limits, at: float) -> tuple[Measure, ...]:
         _MEASURES.clear()
     _MEASURES[key] = (limits, measures)  # the limits kept alive with their id
     return measures
+
+
+# (policy version, subject) → the writer's refusal of a full requests-per-minute window, seen by
+# this process: until the window ends every request of that subject would be refused again
+_FULL: dict[tuple[str, str], RateLimited] = {}
+
+
+def remember(policy: Policy, refusal: RateLimited) -> None:
+    """Keep the writer's refusal of a full requests-per-minute window for `refuse_early`. (Only
+    that measure: a full customer window still admits the customers already counted in it.)"""
+    if refusal.measure == REQUESTS and refusal.subject:
+        if len(_FULL) >= _CACHE_MAX:
+            _FULL.clear()
+        _FULL[(policy.version, refusal.subject)] = refusal
+
+
+def refuse_early(policy: Policy, caller: Caller, at: float) -> None:
+    """Refuse, before any work, a request whose requests-per-minute window this process already
+    saw refused as full: the writer would refuse it too (a count never falls within a window,
+    and refusals do not count). Under a flood, a refusal then costs a record, not a query."""
+    if not _FULL:
+        return
+    for subject in (f"employee:{caller.system}/{caller.employee}", f"system:{caller.system}"):
+        full = _FULL.get((policy.version, subject))
+        if full is None:
+            continue
+        start, end = full.window
+        if at >= end:
+            _FULL.pop((policy.version, subject), None)
+        elif at >= start:
+            raise RateLimited(str(full.detail), measure=full.measure, scope=full.scope,
+                              retry_after=max(1, math.ceil(end - at)), subject=subject,
+                              window=full.window)
 
 
 def usage_for(policy: Policy, caller: Caller, customer: CustomerKey | None, at: float,

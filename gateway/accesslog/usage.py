@@ -102,11 +102,14 @@ class RateLimited(GatewayError):
     type_slug = "rate-limited"
     title = "rate limit reached"
 
-    def __init__(self, detail: str, *, measure: str, scope: str, retry_after: int) -> None:
+    def __init__(self, detail: str, *, measure: str, scope: str, retry_after: int,
+                 subject: str = "", window: tuple[float, float] = (0.0, 0.0)) -> None:
         super().__init__(detail)
         self.measure = measure
         self.scope = scope  # `system` or `employee`
         self.retry_after = retry_after  # whole seconds until the window ends (≥ 1)
+        self.subject = subject  # the counts' row key of whose limit it is
+        self.window = window  # UNIX seconds: start and end of the full window
 
 
 def _counts_read() -> Any:
@@ -348,11 +351,12 @@ def purge(conn: Connection, cursor: Any, epoch_s: float) -> None:
 
 
 def _refusal(subject: Subject, m: Measure, at: float) -> RateLimited:
-    _start, end = window_of(m.name, m.bucket)
+    start, end = window_of(m.name, m.bucket)
     retry = max(1, math.ceil(end.timestamp() - at))
     scope = "system" if subject.employee is None else "employee"
     return RateLimited(f"rate limit reached: `{m.name}` of the {scope} (limit {m.limit})",
-                       measure=m.name, scope=scope, retry_after=retry)
+                       measure=m.name, scope=scope, retry_after=retry, subject=subject.key,
+                       window=(start.timestamp(), end.timestamp()))
 
 
 def _timestamp(moment: datetime) -> str:

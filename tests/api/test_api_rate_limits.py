@@ -220,3 +220,28 @@ def test_limits_and_alerts_on_postgres(tmp_path: Path, policy_dir: Path) -> None
             assert [a["alert"]["measure"] for a in alerts] == ["requests_per_minute"]
         finally:
             next(harness, None)  # closes the services
+
+
+def test_a_full_minute_is_refused_again_without_the_work(limited: Harness, clock: Clock,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.pipeline
+
+    customer = limited.customer({"bank": BANK_ROW, "card": CARD_ROW})
+    for _ in range(5):
+        assert ask(limited, customer.ref, "flood.tester").status_code == 200
+    assert ask(limited, customer.ref, "flood.tester").status_code == 429  # the writer's
+    resolved: list[object] = []
+    real = gateway.pipeline.resolve
+    monkeypatch.setattr(gateway.pipeline, "resolve",
+                        lambda *a, **k: resolved.append(1) or real(*a, **k))
+    clock.advance(timedelta(seconds=10))
+    again = ask(limited, customer.ref, "flood.tester")
+    assert again.status_code == 429 and again.headers["Retry-After"] == "49"
+    assert resolved == []  # refused before resolve, decide and fetch
+    record = record_at(limited, again.json()["log_index"])  # and still recorded
+    assert (record["problem"], record["rate_limit"]["measure"]) == ("rate-limited",
+                                                                    "requests_per_minute")
+    assert ask(limited, customer.ref, "other.flood").status_code == 200  # others unaffected
+    clock.advance(timedelta(minutes=1))  # the next minute: the writer decides again
+    assert ask(limited, customer.ref, "flood.tester").status_code == 200
+    assert resolved == [1, 1]
