@@ -482,14 +482,14 @@ class AccessLog:
         usages = [(p, p.usage) for p in batch if p.usage is not None]
         if not usages:
             return None
-        warm = self._usage.begin(size)
+        self._usage.begin(size)
         latest = max(u.at for _, u in usages)
         hour = rate_usage.bucket_of(rate_usage.CUSTOMERS_HOUR, latest)
         if hour != self._purged_hour:  # once an hour per process: forget old windows
             rate_usage.purge(conn, cursor, latest)
             self._usage.forget_before(latest)
             self._purged_hour = hour
-        counter = UsageCounter(conn, cursor, self._usage, warm)
+        counter = UsageCounter(conn, cursor, self._usage, self._usage.alone)
         counter.prime([u for _, u in usages])
         limited: dict[int, RateLimited] = {}
         for p, usage in usages:
