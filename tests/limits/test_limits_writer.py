@@ -168,7 +168,17 @@ def test_old_windows_are_purged(sqlite_url: str) -> None:
 def test_a_writer_alone_keeps_counts_and_sees_another_writers(sqlite_url: str) -> None:
     """A writer keeps its counts between batches while nobody else appends; once another
     writer has appended, it reads them again (two `AccessLog`s on one file: two processes)."""
-    engines, logs = zip(*(new_log(sqlite_url) for _ in range(2)))
+    check_two_writers(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_two_writers_on_postgres() -> None:
+    with postgres_schema("rate_writers") as url:
+        check_two_writers(url)
+
+
+def check_two_writers(url: str) -> None:
+    engines, logs = zip(*(new_log(url) for _ in range(2)))
     first, second = logs
     try:
         customers = [f"{n:032d}" for n in range(7)]
@@ -177,8 +187,12 @@ def test_a_writer_alone_keeps_counts_and_sees_another_writers(sqlite_url: str) -
         assert outcomes == [True, True, True, True, False]  # the 5th customer: 4 per hour
         assert _try(second, usage(customers[0], requests=5, customers=4))  # counted already
         assert not _try(first, usage(customers[1], requests=5, customers=4))  # 6 requests
-        # a replayed record's batch writes no counts: the others' counts are still exact
-        assert first.size() == second.size() == 5
+        # the next minute: requests start afresh, the hour's customers are still counted
+        later = AT + 60
+        assert _try(second, usage(customers[2], at=later, requests=5, customers=4))
+        assert not _try(first, usage(customers[5], at=later, requests=5, customers=4))
+        assert _try(first, usage(customers[3], at=later, requests=5, customers=4))
+        assert first.size() == second.size() == 7  # the admitted ones, no refused record
     finally:
         for log, engine in zip(logs, engines):
             log.close()
