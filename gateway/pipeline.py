@@ -30,6 +30,7 @@ from gateway.errors import Forbidden, GatewayError, TokenReplayed
 from gateway.fetch import fetch
 from gateway.marketing.caps import contact_claims
 from gateway.policy import Policy, decide
+from gateway.ratelimits import RateLimited, refuse_early, remember, usage_for
 from gateway.reidentify import from_vault, national_ids
 from gateway.resolve import CustomerRef, Resolved, resolve
 from gateway.rights.useby import use_by_text
@@ -118,20 +119,25 @@ async def handle_query(
     try:
         if token is None:
             await svc.token_ids.claim(verified)
+        refuse_early(policy, caller, now.timestamp())  # a window already full: no work for it
         resolved, decision, shaped = await svc.run_reads(
             _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now)
         # record: durable BEFORE release; a marketing contact is counted against the channel's
         # cap in the same commit, and beyond it the record is refused: decide again at the cap.
+        # The request and its customer are counted against the system's and the employee's
+        # rate limits in that commit too; beyond one the record is refused (429, recorded).
         # INVARIANT: a record is durable before any byte of the response is sent.
         customer = resolved.customer_key if resolved.known else None
         # use-by: release day (KST) + the purpose's retention, from a per-day table
         use_by = use_by_text(policy, decision.purpose, now) if shaped.released else None
+        usage = usage_for(policy, caller, customer, now.timestamp(), request_id)
         try:
             index = await record.append(svc.access_log, record.query_record(
                 request_id=request_id, now=now, caller=caller, source=caller.source,
                 customer=customer, requested=wanted, decision=decision, shaped=shaped,
                 use_by=use_by,
-            ), token=token, contacts=contact_claims(policy, decision, customer, now))
+            ), token=token, contacts=contact_claims(policy, decision, customer, now),
+                usage=usage)
         except ContactCapReached as full:
             resolved, decision, shaped = await svc.run_reads(
                 _decide_and_fetch, svc, policy, caller, ref, purpose, wanted, now,
@@ -141,8 +147,10 @@ async def handle_query(
                 request_id=request_id, now=now, caller=caller, source=caller.source,
                 customer=customer, requested=wanted, decision=decision, shaped=shaped,
                 use_by=use_by,
-            ), token=token)
+            ), token=token, usage=usage)
     except GatewayError as exc:
+        if isinstance(exc, RateLimited):
+            remember(policy, exc)
         # a refused request uses up its token too: the refusal claims the id in its commit
         claim = None if isinstance(exc, TokenReplayed) else token
         try:
@@ -155,6 +163,22 @@ async def handle_query(
         raise
     return QueryResult(request_id=request_id, log_index=index, pseudonym=resolved.pseudonym,
                        decision=decision, shaped=shaped, policy=policy, use_by=use_by)
+
+
+async def append_counted(svc: Services, event: dict[str, Any], *, caller: Caller,
+                         customer: CustomerKey, now: datetime, request_id: str) -> int:
+    """Append the record of a request about one customer (a consent or contact-stop read or
+    change), counted against the caller's rate limits in its commit like a query; beyond a
+    limit nothing is written but the refusal, and `RateLimited` (429) is raised."""
+    policy = svc.policy.current
+    usage = usage_for(policy, caller, customer, now.timestamp(), request_id)
+    try:
+        return await record.append(svc.access_log, event, usage=usage)
+    except RateLimited as exc:
+        remember(policy, exc)
+        await record_refusal(svc, exc, request_id=request_id, now=now, caller=caller,
+                             policy_version=policy.version)
+        raise
 
 
 async def record_refusal(
@@ -174,6 +198,9 @@ async def record_refusal(
         source=source if caller is None else caller.source,
         policy_version=policy_version, status=exc.status, customer=customer,
         problem=exc.type_slug,
+        # which limit: the measure and whose (never the count of another request)
+        **({"rate_limit": {"measure": exc.measure, "scope": exc.scope}}
+           if isinstance(exc, RateLimited) else {}),
     ), token=token)
     exc.log_index = index
     return index

@@ -16,6 +16,7 @@ from typing import Any, Protocol, Sequence
 
 from gateway.accesslog.contacts import ContactClaim
 from gateway.accesslog.log import TokenClaim
+from gateway.accesslog.usage import Usage
 from gateway.domain import AttributeRequest, Caller, CustomerKey, Decision
 from gateway.errors import GatewayError, LogWriteFailed
 from gateway.shape import Shaped
@@ -28,7 +29,8 @@ RECORD_VERSION = 1
 class AppendOnlyLog(Protocol):
     async def append_async(self, record: dict[str, Any], *,
                            token: TokenClaim | None = None,
-                           contacts: Sequence[ContactClaim] = ()) -> int: ...
+                           contacts: Sequence[ContactClaim] = (),
+                           usage: Usage | None = None) -> int: ...
 
 
 def timestamp(now: datetime) -> str:
@@ -104,17 +106,19 @@ def event_record(kind: str, *, request_id: str, now: datetime, caller: Caller | 
 
 async def append(access_log: AppendOnlyLog, record: dict[str, Any], *,
                  token: TokenClaim | None = None,
-                 contacts: Sequence[ContactClaim] = ()) -> int:
+                 contacts: Sequence[ContactClaim] = (), usage: Usage | None = None) -> int:
     """Append and wait for durability. INVARIANT: no response is built before this returns.
 
     With `token`, the request's token id is claimed in the same commit (`TokenReplayed`, and
     no record, when it was used before). With `contacts`, the marketing contacts the record
     releases are counted against their caps in the same commit (`ContactCapReached`, and no
-    record, when one is at its cap).
+    record, when one is at its cap). With `usage`, the request is counted against its rate
+    limits in the same commit (`RateLimited`, and no record, beyond one).
     """
     try:
-        if contacts:
-            return await access_log.append_async(record, token=token, contacts=contacts)
+        if contacts or usage is not None:
+            return await access_log.append_async(record, token=token, contacts=contacts,
+                                                 usage=usage)
         return await access_log.append_async(record, token=token)
     except GatewayError:  # LogWriteFailed included: already the right answer
         raise

@@ -21,6 +21,12 @@ with `ContactCapReached` (the caller decides again and appends the withheld reco
 
 A record that names a customer (`customer`: a customer key) gets a `customer_log_index` row in
 the same transaction (`customer_index`): the per-customer index the access history reads.
+
+A record may carry a rate-limit `usage.Usage` (issue #12): under the same lock the writer counts
+the request and its customer against its system's and employee's limits, and writes the record
+with the new counts, or — beyond a limit — does not write it and fails its caller with
+`RateLimited` (the caller records the refusal). Reaching an alert threshold adds one `alert`
+record to the batch, once per subject, measure and window.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from gateway.accesslog import contacts as contact_events
 from gateway.accesslog import customer_index
 from gateway.accesslog import store
+from gateway.accesslog import usage as rate_usage
 from gateway.accesslog.canonical import CanonicalObject
 from gateway.accesslog.checkpoint import format_checkpoint
 from gateway.accesslog.contacts import ContactClaim
@@ -63,6 +70,7 @@ from gateway.accesslog.errors import (
     RecordNotCanonical,
 )
 from gateway.accesslog.merkle import EMPTY_ROOT
+from gateway.accesslog.usage import RateLimited, Usage, UsageCache, UsageCounter
 from gateway.accesslog.note import NoteSigner
 from gateway.db.base import Base
 from gateway.db.models import UsedToken
@@ -116,6 +124,7 @@ class _Pending:
     token: TokenClaim | None = None
     contacts: tuple[ContactClaim, ...] = ()
     customer: customer_index.IndexEntry | None = None  # the customer the record concerns
+    usage: Usage | None = None  # counted against rate limits (`usage.py`)
     future: Future[int | None] | None = None  # a thread waits on it (`append`)
     waiter: asyncio.Future[int | None] | None = None  # a coroutine awaits it (`append_async`)
 
@@ -202,6 +211,8 @@ class AccessLog:
         # the writer thread's own: its connection and turn file, with the pid that opened them
         self._conn: tuple[int, Connection] | None = None
         self._turn_fd: tuple[int, int] | None = None
+        self._purged_hour = 0  # the hour this process last purged old rate-limit windows in
+        self._usage = UsageCache()  # rate-limit counts kept between batches (writer thread)
         self._prepare_database(create_tables)
 
     @contextlib.contextmanager
@@ -275,7 +286,7 @@ class AccessLog:
                 if create_tables:
                     Base.metadata.create_all(self._engine,
                                              tables=[*store.TABLES, contact_events.EVENTS,
-                                                     customer_index.ENTRIES])
+                                                     customer_index.ENTRIES, *rate_usage.TABLES])
                 with self._engine.begin() as conn:
                     if conn.execute(select(store.head.c.id)).first() is None:
                         store.insert_head_row(conn)
@@ -288,22 +299,26 @@ class AccessLog:
     # --- appending --------------------------------------------------------------------------
     def append(self, record: dict[str, Any], *, timeout: float | None = None,
                token: TokenClaim | None = None,
-               contacts: Sequence[ContactClaim] = ()) -> int:
+               contacts: Sequence[ContactClaim] = (), usage: Usage | None = None) -> int:
         """Append `record` (it gets its own `index`); return the index once it is durable.
 
         With `token`, its id is marked used in the same commit; `TokenReplayed` (and no
         record) when it was used before. With `contacts`, each is counted against its cap and
         recorded in the same commit; `ContactCapReached` (and no record) when one is at its cap.
+        With `usage`, the request is counted against its rate limits in the same commit;
+        `RateLimited` (and no record) when it would pass one.
         """
-        index = self._wait(self._submit(self._prepare(record, token, tuple(contacts))), timeout)
+        index = self._wait(self._submit(self._prepare(record, token, tuple(contacts), usage)),
+                           timeout)
         assert index is not None
         return index
 
     async def append_async(self, record: dict[str, Any], *,
                            token: TokenClaim | None = None,
-                           contacts: Sequence[ContactClaim] = ()) -> int:
+                           contacts: Sequence[ContactClaim] = (),
+                           usage: Usage | None = None) -> int:
         """`append` for the event loop: waits for the writer without blocking the loop."""
-        index = await self._submit_async(self._prepare(record, token, tuple(contacts)))
+        index = await self._submit_async(self._prepare(record, token, tuple(contacts), usage))
         assert index is not None
         return index
 
@@ -336,7 +351,8 @@ class AccessLog:
         return pending.waiter
 
     def _prepare(self, record: dict[str, Any] | None, token: TokenClaim | None,
-                 contacts: tuple[ContactClaim, ...] = ()) -> _Pending:
+                 contacts: tuple[ContactClaim, ...] = (), usage: Usage | None = None
+                 ) -> _Pending:
         canonical = None
         if record is not None or token is None:
             if not isinstance(record, dict):
@@ -345,10 +361,10 @@ class AccessLog:
                 raise RecordNotCanonical("access record must not set `index`: the log assigns it")
             # canonicalize here, in the caller: floats etc. fail this call, not the whole batch
             canonical = CanonicalObject.of(record)
-        if contacts and canonical is None:
-            raise RecordNotCanonical("contact claims need the record that releases them")
+        if (contacts or usage is not None) and canonical is None:
+            raise RecordNotCanonical("contact claims and usage need the record they count")
         entry = None if record is None else customer_index.entry_of(record)
-        return _Pending(canonical, token, contacts, entry)
+        return _Pending(canonical, token, contacts, customer=entry, usage=usage)
 
     def _enqueue(self, pending: _Pending) -> None:
         with self._lock:
@@ -451,8 +467,9 @@ class AccessLog:
         if not live:
             return
         try:
-            written, fresh, capped = self._write_batch(live)
+            written, fresh, capped, limited = self._write_batch(live)
         except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
+            self._usage.discard()
             self.stats.failed_batches += 1
             logger.error("access log batch of %d records failed: %s", len(live), type(exc).__name__)
             failures: list[tuple[_Pending, Outcome]] = []
@@ -469,6 +486,8 @@ class AccessLog:
             if id(p) in capped:
                 outcomes.append((p, ContactCapReached(
                     "contact cap reached: the record was not written", capped[id(p)])))
+            elif id(p) in limited:
+                outcomes.append((p, limited[id(p)]))
             elif p.token is not None and id(p) not in fresh:
                 outcomes.append((p, TokenReplayed(
                     f"token `jti` was already used: replay refused for `{p.token.system}`")))
@@ -477,10 +496,11 @@ class AccessLog:
         _settle(outcomes)
 
     def _write_batch(self, batch: list[_Pending]
-                     ) -> tuple[dict[int, int], set[int], dict[int, dict[tuple[str, str], int]]]:
+                     ) -> tuple[dict[int, int], set[int], dict[int, dict[tuple[str, str], int]],
+                                dict[int, RateLimited]]:
         """Write the batch in one transaction; return the index of each written record, the
-        pendings whose token id was new, and those at a contact cap with the counts found
-        (all keyed by `id()` of the pending).
+        pendings whose token id was new, those at a contact cap with the counts found, and
+        those beyond a rate limit with their refusal (all keyed by `id()` of the pending).
 
         A record at a contact cap is not written and its token id is not claimed (its caller
         appends the withheld record with it). A record whose token id was used before is not
@@ -500,15 +520,30 @@ class AccessLog:
                 # INVARIANT: contacts are counted under the append lock, in batch order, and
                 # written in the same commit as the record that releases them
                 capped = self._check_contacts(conn, cursor, batch)
-                fresh = self._claim_tokens(conn, cursor,
-                                           [p for p in batch if id(p) not in capped])
+                # INVARIANT: rate limits are counted under the append lock, in batch order, and
+                # the counts written in the same commit as the records they count
+                usage = self._check_usage(conn, cursor, current.size,
+                                          [p for p in batch if id(p) not in capped])
+                limited = usage[0] if usage is not None else {}
+                fresh = self._claim_tokens(conn, cursor, [
+                    p for p in batch if id(p) not in capped and id(p) not in limited])
                 start = current.size
                 keep = [p for p in batch
                         if p.record is not None and id(p) not in capped
-                        and (p.token is None or id(p) in fresh)]
+                        and id(p) not in limited and (p.token is None or id(p) in fresh)]
+                alerts: list[dict[str, Any]] = []
+                if usage is not None and keep:
+                    usage[1].write()
+                    alerts = usage[1].alerts
+                elif usage is not None:
+                    # every record it counted was a replay: the counts stay as they were (and
+                    # a batch that changes counts always grows the log: see `UsageCache`)
+                    self._usage.discard()
                 # INVARIANT: each record holds its own index, assigned under the append lock
                 data = [p.record.with_member("index", start + n)  # type: ignore[union-attr]
                         for n, p in enumerate(keep)]
+                data += [CanonicalObject.of(a).with_member("index", start + len(data) + n)
+                         for n, a in enumerate(alerts)]
                 if data:
                     store.append_leaves(conn, current, data, cursor)
                 events = [(start + n, c) for n, p in enumerate(keep) for c in p.contacts]
@@ -529,7 +564,36 @@ class AccessLog:
             except BaseException:
                 self._drop_connection()
                 raise
-        return {id(p): start + n for n, p in enumerate(keep)}, fresh, capped
+        if usage is not None and keep:
+            self._usage.commit(start + len(data))
+        elif data:  # records of this batch counted nothing: the cache, if it held, still does
+            self._usage.size = start + len(data) if self._usage.size == start else None
+        return {id(p): start + n for n, p in enumerate(keep)}, fresh, capped, limited
+
+    def _check_usage(self, conn: Connection, cursor: Any, size: int, batch: list[_Pending]
+                     ) -> tuple[dict[int, RateLimited], UsageCounter] | None:
+        """The pendings beyond a rate limit (their refusals), and the counter holding the
+        others' usage (written by the caller once it knows a record is written; None: no
+        usage in the batch). A replayed record's usage still counts when other records of the
+        batch are written (an over-count inside one batch can only refuse: fail closed)."""
+        usages = [(p, p.usage) for p in batch if p.usage is not None]
+        if not usages:
+            return None
+        self._usage.begin(size)
+        latest = max(u.at for _, u in usages)
+        hour = rate_usage.bucket_of(rate_usage.CUSTOMERS_HOUR, latest)
+        if hour != self._purged_hour:  # once an hour per process: forget old windows
+            rate_usage.purge(conn, cursor, latest)
+            self._usage.forget_before(latest)
+            self._purged_hour = hour
+        counter = UsageCounter(conn, cursor, self._usage, self._usage.alone)
+        counter.prime([u for _, u in usages])
+        limited: dict[int, RateLimited] = {}
+        for p, usage in usages:
+            refusal = counter.admit(usage)
+            if refusal is not None:
+                limited[id(p)] = refusal
+        return limited, counter
 
     def _check_contacts(self, conn: Connection, cursor: Any, batch: list[_Pending]
                         ) -> dict[int, dict[tuple[str, str], int]]:

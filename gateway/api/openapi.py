@@ -30,6 +30,12 @@ PROBLEMS: dict[int, str] = {
     503: "A store or the access log is unavailable: nothing was released",
 }
 
+# the routes counted against the policy's rate limits (one customer per request)
+RATE_LIMITED_PATHS = ("/v1/queries", "/v1/consents", "/v1/contact-stops")
+RATE_LIMITED = (429, "A rate limit of the policy was reached (`…/problems/rate-limited`, with a "
+                "`Retry-After` header, `measure`, `scope` and `retry_after`); the refusal is "
+                "recorded and nothing was released or changed")
+
 
 class ProblemError(BaseModel):
     location: str = Field(description="where in the body, by schema field names only")
@@ -47,6 +53,12 @@ class Problem(BaseModel):
     request_id: str | None = None
     log_index: int | None = Field(None, description="index of the refusal's access record")
     errors: list[ProblemError] | None = None
+    measure: str | None = Field(None, description="rate-limited: `requests_per_minute`, "
+                                "`customers_per_hour` or `customers_per_day`")
+    scope: str | None = Field(None, description="rate-limited: whose limit, `system` or "
+                              "`employee`")
+    retry_after: int | None = Field(None, description="rate-limited: seconds until the window "
+                                    "ends (as the `Retry-After` header)")
 
 
 TOKEN_DESCRIPTION = (
@@ -80,7 +92,10 @@ def install_openapi(app: FastAPI) -> None:
             for operation in operations.values():
                 operation["security"] = [{SECURITY_SCHEME: []}]
                 responses = operation.setdefault("responses", {})
-                for status, why in PROBLEMS.items():
+                problems = dict(PROBLEMS)
+                if path.startswith(RATE_LIMITED_PATHS):
+                    problems[RATE_LIMITED[0]] = RATE_LIMITED[1]
+                for status, why in sorted(problems.items()):
                     responses[str(status)] = {"description": why, "content": {
                         PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
                 for status, response in responses.items():  # a route's own (e.g. 409, 429)

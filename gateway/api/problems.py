@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.accesslog.usage import RateLimited
 from gateway.errors import PROBLEM_BASE, GatewayError, MalformedJson, ValidationFailed
 
 log = logging.getLogger("gateway.api")
@@ -61,6 +62,10 @@ def problem_response(
 
 def gateway_error_response(request: Request, exc: GatewayError) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer realm="gateway"'} if exc.status == 401 else None
+    extra: dict[str, Any] = {"log_index": exc.log_index} if exc.log_index is not None else {}
+    if isinstance(exc, RateLimited):  # RFC 9110 §10.2.3 / RFC 6585 §4: when to try again
+        headers = {"Retry-After": str(exc.retry_after)}
+        extra.update(measure=exc.measure, scope=exc.scope, retry_after=exc.retry_after)
     return problem_response(
         request,
         status=exc.status,
@@ -68,7 +73,7 @@ def gateway_error_response(request: Request, exc: GatewayError) -> JSONResponse:
         title=exc.title,
         detail=exc.detail,
         headers=headers,
-        extra={"log_index": exc.log_index} if exc.log_index is not None else None,
+        extra=extra or None,
     )
 
 

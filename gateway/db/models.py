@@ -192,6 +192,39 @@ class CustomerLogEntry(Base):
     purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+class RateCount(Base):
+    """How many requests, or distinct customers, one subject (`system:<id>` or
+    `employee:<system>/<sub>`) had in one fixed window (`bucket`: the window's number) of one
+    measure, and whether that window's alert record was written (issue #12).
+
+    Written only by the access-log writer under the log's append lock, in the same transaction as
+    the records it counts, so that the count is exact across processes
+    (`gateway.accesslog.usage`, docs/RATE-LIMITS.md).
+    """
+
+    __tablename__ = "rate_counts"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows kept in the key's B-tree: one write
+
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+    alerted: Mapped[bool] = mapped_column(Boolean)
+
+
+class RateCustomer(Base):
+    """One customer counted for a subject in one hour or day window (`window`: `hour`/`day`):
+    the distinct-customer measures count these rows (old windows are purged by the writer)."""
+
+    __tablename__ = "rate_customers"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows kept in the key's B-tree: one write
+
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    window: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    customer_key: Mapped[str] = mapped_column(CHAR(32), primary_key=True)
+
+
 class Campaign(Base):
     """A campaign extraction (issue #10): who asked, for what, its progress and its end.
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.domain import AttributeId, Category, PurposeId
-from gateway.policy.model import Attribute, Policy, Purpose
+from gateway.policy.model import NO_LIMITS, Attribute, Limits, Policy, Purpose
 from gateway.policy.reveal import at_most, covered, describe
 from gateway.policy.views import View
 
@@ -285,6 +285,7 @@ def diff_conditions(old: Policy, new: Policy) -> tuple[ConditionChange, ...]:
             # widening: a recipient may now filter on more (a filter is a use of data)
             found.append(ConditionChange(f"segment `{gid}`", "filters", a_filters, b_filters,
                                          bool(set(b_filters) - set(a_filters))))
+    found += _limit_changes(old, new)
     for sid in sorted(old.systems.keys() | new.systems.keys()):
         a_perms = sorted(old.systems[sid].permissions) if sid in old.systems else []
         b_perms = sorted(new.systems[sid].permissions) if sid in new.systems else []
@@ -292,6 +293,46 @@ def diff_conditions(old: Policy, new: Policy) -> tuple[ConditionChange, ...]:
             found.append(ConditionChange(f"system `{sid}`", "permissions", a_perms, b_perms,
                                          bool(set(b_perms) - set(a_perms))))
     return tuple(found)
+
+
+_MEASURES = ("requests_per_minute", "customers_per_hour", "customers_per_day")
+
+
+def _limit_changes(old: Policy, new: Policy) -> list[ConditionChange]:
+    """Rate limits per system, per employee and per named employee that changed (issue #12).
+    Widening: a limit or an alert raised or removed (more is read before anyone is stopped or
+    told)."""
+    found = []
+    for sid in sorted(old.systems.keys() | new.systems.keys()):
+        pairs = [("limits.system", old.limits.for_system(sid), new.limits.for_system(sid)),
+                 ("limits.employee", old.limits.employees.get(sid, NO_LIMITS),
+                  new.limits.employees.get(sid, NO_LIMITS))]
+        names = {n for s_, n in old.limits.named if s_ == sid} | {
+            n for s_, n in new.limits.named if s_ == sid}
+        pairs += [(f"limits.employees.{name}", old.limits.for_employee(sid, name),
+                   new.limits.for_employee(sid, name)) for name in sorted(names)]
+        for field_name, a, b in pairs:
+            if a != b:
+                found.append(ConditionChange(f"system `{sid}`", field_name, _limits_json(a),
+                                             _limits_json(b), _limits_wider(a, b)))
+    return found
+
+
+def _limits_json(limits: Limits) -> dict[str, Any]:
+    return {m: None if (r := getattr(limits, m)) is None else {"limit": r.limit, "alert": r.alert}
+            for m in _MEASURES}
+
+
+def _limits_wider(a: Limits, b: Limits) -> bool:
+    for measure in _MEASURES:
+        was, now = getattr(a, measure), getattr(b, measure)
+        if was is None:
+            continue
+        if now is None or now.limit > was.limit:
+            return True
+        if was.alert is not None and (now.alert is None or now.alert > was.alert):
+            return True
+    return False
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ either kind refuse the set; warnings are reported by `inspect_policy` only.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -51,9 +52,12 @@ from gateway.policy.model import (
     ConsoleRole,
     ContactChannel,
     HistoryExemption,
+    Limits,
     Policy,
     PublicKey,
     Purpose,
+    RateLimit,
+    RateLimits,
     Rule,
     Segment,
     Source,
@@ -291,6 +295,7 @@ def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
 
     check.names = _declared_names(raw)
     affiliates = _affiliates(check, raw.get("affiliates.yaml"), public_keys_dir)
+    limits = _limits(check, raw.get("affiliates.yaml"))
     channels, reconfirm_days = _marketing(check, raw.get("purposes.yaml"))
     purposes = _purposes(check, raw.get("purposes.yaml"), channels)
     attributes = _attributes(check, raw.get("attributes.yaml"), affiliates)
@@ -310,6 +315,7 @@ def inspect_policy(policy_dir: Path, public_keys_dir: Path) -> Inspection:
         reconfirm_days=reconfirm_days,
         segments=tuple(segments),
         console_roles=_frozen(console_roles),
+        limits=limits,
     )
     # The meaning checks see only what could be built; the dead-entry warnings need the whole
     # set (a system left out for a bad key would look like a missing one), so they wait.
@@ -598,6 +604,97 @@ def _purposes(check: _Checker, data: Any,
                 **_carried(spec, Purpose, _PURPOSE_BUILT),
             )
     return result
+
+
+# --- rate limits and alerts (issue #12) --------------------------------------------------------
+_SUBJECT = re.compile(r"[^\W_][\w.@-]{0,127}")  # as the authenticator accepts `sub`
+
+
+def _limits(check: _Checker, data: Any) -> RateLimits:
+    """`limits:` of affiliates.yaml: defaults for every system and every employee, replaced per
+    system (and per named employee or batch job) measure by measure. Each measure is checked on
+    its own, so every bad value is reported at once (P070–P074), and no value is echoed but a
+    number the officer wrote next to the other."""
+    name = "affiliates.yaml"
+    raw = data.get("limits") if isinstance(data, dict) else None
+    if raw is None:
+        return RateLimits()
+    spec = check.validate(schema.LimitsSpec, raw, name, ("limits",))
+    if spec is None:
+        return RateLimits()
+    path: YamlPath = ("limits",)
+    system_default = _measures(check, spec.system, path + ("system",), "every system",
+                               "모든 시스템 합계")
+    employee_default = _measures(check, spec.employee, path + ("employee",), "every employee",
+                                 "모든 직원(각자)")
+    overrides: dict[str, schema.SystemLimitsSpec] = {}
+    for system, entry in spec.systems.items():
+        where = path + ("systems", system)
+        if system not in check.system_owner:
+            if check.system_owner:
+                check.at(name, where, C.UNKNOWN_SYSTEM, ident=system)
+            continue
+        found = check.validate(schema.SystemLimitsSpec, entry if entry is not None else {},
+                               name, where)
+        if found is not None:
+            overrides[system] = found
+    systems: dict[SystemId, Limits] = {}
+    employees: dict[SystemId, Limits] = {}
+    named: dict[tuple[SystemId, str], Limits] = {}
+    for system in check.system_owner:
+        sid = SystemId(system)
+        own = overrides.get(system)
+        total, each = system_default, employee_default
+        if own is not None:
+            where = path + ("systems", system)
+            total = total.merged(_measures(check, own.system, where + ("system",),
+                                           f"system `{system}`", f"시스템 `{system}` 합계"))
+            each = each.merged(_measures(check, own.employee, where + ("employee",),
+                                         f"each employee of `{system}`",
+                                         f"시스템 `{system}`의 직원(각자)"))
+            for subject, measures in own.employees.items():
+                spot = where + ("employees", subject)
+                if not _SUBJECT.fullmatch(subject):
+                    check.at(name, spot, C.INVALID_LIMIT_SUBJECT, system=system)
+                    continue
+                named[(sid, subject)] = each.merged(_measures(
+                    check, measures, spot, f"`{subject}` of `{system}`",
+                    f"시스템 `{system}`의 `{subject}`"))
+        if not total.empty:
+            systems[sid] = total
+        if not each.empty:
+            employees[sid] = each
+    return RateLimits(systems=_frozen(systems), employees=_frozen(employees),
+                      named=_frozen({k: v for k, v in named.items() if not v.empty}))
+
+
+def _measures(check: _Checker, raw: Any, path: YamlPath, scope: str, scope_ko: str) -> Limits:
+    """One subject's measures; a bad one is reported and left out (the rest still apply)."""
+    name = "affiliates.yaml"
+    if raw is None:
+        return Limits()
+    if not isinstance(raw, dict):
+        check.at(name, path, C.LIMITS_NOT_A_MAPPING, scope=scope, scope_ko=scope_ko)
+        return Limits()
+    found: dict[str, RateLimit] = {}
+    for measure, value in raw.items():
+        where = path + (measure,)
+        if measure not in schema.MEASURES:
+            check.at(name, where, C.UNKNOWN_MEASURE, measure=measure, scope=scope,
+                     scope_ko=scope_ko, known=", ".join(f"`{m}`" for m in schema.MEASURES))
+            continue
+        try:
+            limit = schema.LimitSpec.model_validate(value)
+        except ValidationError:
+            check.at(name, where, C.INVALID_LIMIT, measure=measure, scope=scope,
+                     scope_ko=scope_ko)
+            continue
+        if limit.alert is not None and limit.alert >= limit.limit:
+            check.at(name, where + ("alert",), C.ALERT_NOT_BELOW_LIMIT, measure=measure,
+                     scope=scope, scope_ko=scope_ko, alert=limit.alert, limit=limit.limit)
+            continue
+        found[measure] = RateLimit(limit.limit, limit.alert)
+    return Limits(**found)
 
 
 # --- attributes and their views ----------------------------------------------------------------

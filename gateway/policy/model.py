@@ -72,6 +72,56 @@ DEFAULT_CHANNELS: Mapping[Channel, ContactChannel] = MappingProxyType({c.id: c f
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """One measure's limit in its window (refused beyond it) and its alert threshold (one alert
+    record per window when reached; None: no alert)."""
+
+    limit: int
+    alert: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits of one subject (a system as a whole, or one employee of a system); None: the
+    measure is not limited (issue #12, docs/RATE-LIMITS.md)."""
+
+    requests_per_minute: RateLimit | None = None
+    customers_per_hour: RateLimit | None = None
+    customers_per_day: RateLimit | None = None
+
+    def merged(self, override: Limits) -> Limits:
+        """These limits with `override`'s measures in place of theirs, measure by measure."""
+        return Limits(override.requests_per_minute or self.requests_per_minute,
+                      override.customers_per_hour or self.customers_per_hour,
+                      override.customers_per_day or self.customers_per_day)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.requests_per_minute or self.customers_per_hour
+                    or self.customers_per_day)
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per system and per employee limits, resolved per system when the policy is built, so
+    that a request looks its two subjects up in two dict reads."""
+
+    systems: Mapping[SystemId, Limits] = field(default_factory=dict)  # each system's total
+    employees: Mapping[SystemId, Limits] = field(default_factory=dict)  # each employee of it
+    named: Mapping[tuple[SystemId, str], Limits] = field(default_factory=dict)  # by `sub`
+
+    def for_system(self, system: SystemId) -> Limits:
+        return self.systems.get(system, NO_LIMITS)
+
+    def for_employee(self, system: SystemId, employee: str) -> Limits:
+        found = self.named.get((system, employee))
+        return found if found is not None else self.employees.get(system, NO_LIMITS)
+
+
+@dataclass(frozen=True, slots=True)
 class System:
     """A client system of an affiliate; its tokens verify with `public_key` and `algorithm` only."""
 
@@ -232,6 +282,8 @@ class Policy:
     segments: tuple[Segment, ...] = ()  # what campaigns may filter on (rules.yaml `segments:`)
     # who may use the console and what each role may open (affiliates.yaml `console:`)
     console_roles: Mapping[str, ConsoleRole] = field(default_factory=lambda: MappingProxyType({}))
+    # requests and distinct customers per system and per employee (affiliates.yaml `limits:`)
+    limits: RateLimits = field(default_factory=RateLimits)
 
     def is_marketing(self, purpose: PurposeId) -> bool:
         found = self.purposes.get(purpose)

@@ -98,6 +98,41 @@ class ConsoleSpec(_Strict):
 class AffiliatesFile(_Strict):
     affiliates: list[Any] = Field(min_length=1)
     console: Any = None  # a `ConsoleSpec`; omitted: nobody can sign in to the console
+    limits: Any = None  # a `LimitsSpec`, each measure checked on its own (P070, P071)
+
+
+# --- affiliates.yaml `limits:` (rate limits and alert thresholds, issue #12) ---------------------
+MEASURES = ("requests_per_minute", "customers_per_hour", "customers_per_day")
+LIMIT_MAX = 10_000_000
+
+
+class LimitSpec(_Strict):
+    """One measure: refuse beyond `limit` in a window; write one alert record at `alert`."""
+
+    limit: StrictInt = Field(ge=1, le=LIMIT_MAX)
+    alert: StrictInt | None = Field(None, ge=1, le=LIMIT_MAX)
+
+
+class MeasuresSpec(_Strict):
+    """Which measures apply, each optional (an omitted measure is inherited, or unlimited)."""
+
+    requests_per_minute: Any = None
+    customers_per_hour: Any = None
+    customers_per_day: Any = None
+
+
+class SystemLimitsSpec(_Strict):
+    """One system's own limits: its total, each of its employees, named employees or jobs."""
+
+    system: Any = None
+    employee: Any = None
+    employees: dict[StrictStr, Any] = {}  # `sub` → measures (names checked by the loader)
+
+
+class LimitsSpec(_Strict):
+    system: Any = None  # each system as a whole (all its employees together)
+    employee: Any = None  # each employee (or batch job) of any system
+    systems: dict[StrictStr, Any] = {}  # per system: replaces the defaults measure by measure
 
 
 # --- attributes.yaml ---------------------------------------------------------------------------

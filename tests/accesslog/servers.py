@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ ORIGIN = "robustness.example-holdings.co.kr/access-log"
 ATTRIBUTES = ["deposit_balance", "loan_balance", "credit_grade", "annual_income"]
 # (system, token algorithm, purpose): an allowed use and a consent-bound marketing use
 USES = [("card-risk", "ES256", "credit_risk"), ("card-marketing", "EdDSA", "marketing_sms")]
+EMPLOYEES = 256  # token subjects the load is spread over (each stays far below its limits)
 
 
 def free_port() -> int:
@@ -202,8 +204,11 @@ def workload(data: GatewayData, n: int) -> list[Query]:
 def token(data: GatewayData, system: str, algorithm: str) -> str:
     from gateway.keys import mint_token
 
+    # spread over many employees, as real traffic is: one employee sending thousands of
+    # queries a minute would be refused by the shipped rate limits (docs/RATE-LIMITS.md)
+    employee = f"robustness-test-{random.randrange(EMPLOYEES)}"
     return mint_token(data.secrets / "systems" / f"{system}.key.pem", system=system,
-                      employee="robustness-test", audience="affiliate-gateway",
+                      employee=employee, audience="affiliate-gateway",
                       lifetime_s=300, algorithm=algorithm)
 
 

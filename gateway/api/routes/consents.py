@@ -35,7 +35,7 @@ from gateway.api.schemas import (
 from gateway.consents import ConsentInvalid, PlannedConsent
 from gateway.domain import AffiliateId, Caller, Channel, ConsentRecord, CustomerKey, PurposeId
 from gateway.errors import GatewayError, NotFound, UnknownChannel
-from gateway.pipeline import record_refusal, require_permission
+from gateway.pipeline import append_counted, record_refusal, require_permission
 from gateway.policy import Policy
 from gateway.policy.model import GROUP_CUSTOMER_CHANNEL
 from gateway.resolve import CustomerRef, resolve
@@ -138,10 +138,11 @@ async def _recorded(svc: Services, kind: str, *, rid: str, now: datetime, caller
                       refusal_right_notified=consent.refusal_right_notified)
     if count is not None:
         fields["count"] = count
-    return await record.append(svc.access_log, record.event_record(
+    # counted against the caller's rate limits like a query (429 and a recorded refusal)
+    return await append_counted(svc, record.event_record(
         kind, request_id=rid, now=now, caller=caller, source=caller.source,
         policy_version=svc.policy.current.version, status=200, customer=customer, **fields,
-    ))
+    ), caller=caller, customer=customer, now=now, request_id=rid)
 
 
 async def _recorded_change(

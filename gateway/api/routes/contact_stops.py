@@ -36,7 +36,7 @@ from gateway.api.schemas import (
 from gateway.domain import AffiliateId, Caller, ContactStop, CustomerKey
 from gateway.errors import GatewayError
 from gateway.marketing.stops import ContactStopInvalid, StopReason, new_stop
-from gateway.pipeline import record_refusal, require_permission
+from gateway.pipeline import append_counted, record_refusal, require_permission
 from gateway.policy import Policy
 from gateway.services import Services
 
@@ -75,10 +75,11 @@ async def _recorded(svc: Services, kind: str, *, rid: str, now: datetime, caller
                       reason=stop.reason)
     if count is not None:
         fields["count"] = count
-    return await record.append(svc.access_log, record.event_record(
+    # counted against the caller's rate limits like a query (429 and a recorded refusal)
+    return await append_counted(svc, record.event_record(
         kind, request_id=rid, now=now, caller=caller, source=caller.source,
         policy_version=svc.policy.current.version, status=200, customer=customer, **fields,
-    ))
+    ), caller=caller, customer=customer, now=now, request_id=rid)
 
 
 async def _refusing(svc: Services, exc: GatewayError, rid: str, now: datetime,

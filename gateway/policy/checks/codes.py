@@ -247,6 +247,33 @@ DUPLICATE_GRANT = _warning(
             "`{purpose}` in the same views",
     "규칙 `{first}`와(과) `{second}`이(가) 같은 허용을 중복해서 적었습니다 (`{attribute}`)")
 
+# --- rate limits and alerts (affiliates.yaml `limits:`, issue #12) -------------------------------
+INVALID_LIMIT = _error(
+    "P070", "`{measure}` of {scope}: `limit` must be a whole number from 1 to 10000000, and "
+            "`alert` (optional) a whole number from 1 to 10000000, with nothing else",
+    "{scope_ko}의 `{measure}` 제한이 올바르지 않습니다 — `limit`(1~10000000 사이의 정수)과 "
+    "선택 항목 `alert`(1~10000000 사이의 정수)만 적을 수 있습니다. 예: "
+    "`{measure}: {{limit: 120, alert: 60}}`")
+ALERT_NOT_BELOW_LIMIT = _error(
+    "P071", "`{measure}` of {scope}: `alert` ({alert}) must be lower than `limit` ({limit})",
+    "{scope_ko}의 `{measure}`: 경보 기준 `alert`({alert})는 제한 `limit`({limit})보다 작아야 "
+    "합니다 — 제한에 걸리기 전에 경보가 먼저 울려야 합니다")
+UNKNOWN_MEASURE = _error(
+    "P072", "unknown measure `{measure}` in {scope} (known: {known})",
+    "{scope_ko}에 알 수 없는 측정 항목 `{measure}`이(가) 있습니다 (가능한 항목: {known}) — "
+    "requests_per_minute(분당 요청 수), customers_per_hour(시간당 고객 수), "
+    "customers_per_day(하루 고객 수)")
+INVALID_LIMIT_SUBJECT = _error(
+    "P073", "employees of `{system}` in `limits`: each must be named by an identifier (letters, "
+            "digits, `.`, `_`, `@`, `-`; at most 128), as the token's `sub` names it",
+    "`limits`에서 시스템 `{system}`의 직원·배치 작업 이름은 토큰의 `sub`와 같은 식별자여야 합니다 "
+    "(글자·숫자와 `.` `_` `@` `-`, 128자 이하)")
+LIMITS_NOT_A_MAPPING = _error(
+    "P074", "{scope} in `limits`: expected measures such as `requests_per_minute: {{limit: 120, "
+            "alert: 60}}`",
+    "`limits`의 {scope_ko}에는 측정 항목을 적습니다 — 예: "
+    "`requests_per_minute: {{limit: 120, alert: 60}}`")
+
 # --- warnings: dead entries ---------------------------------------------------------------------
 RULE_UNUSABLE = _warning(
     "P060", "rule `{rule}` can never apply: no system of `{recipient}` it names has the "
