@@ -3,6 +3,7 @@ exact version; the switch is atomic and recorded; invalid sets are never pending
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import shutil
@@ -209,11 +210,16 @@ def test_switch_under_concurrent_queries_is_atomic(hgw: Harness, policies: Path)
     stop = threading.Event()
     answers: list[tuple[float, dict[str, Any]]] = []
 
+    sent = itertools.count()
+
     def client() -> None:
         while not stop.is_set():
             started = time.monotonic()
-            response = hgw.query("card-risk", customer.ref, "credit_risk",
-                                 ["annual_income", "credit_grade"])
+            # many employees: the load must not reach one employee's rate limit
+            response = hgw.client.post(
+                "/v1/queries", headers=hgw.auth("card-risk", employee=f"load{next(sent)}"),
+                json={"customer": customer.ref, "purpose": "credit_risk",
+                      "attributes": ["annual_income", "credit_grade"]})
             assert response.status_code == 200, response.text
             answers.append((started, response.json()))
 
