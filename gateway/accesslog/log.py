@@ -240,6 +240,25 @@ class AccessLog:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
+    @contextlib.contextmanager
+    def writing_turn(self) -> Iterator[None]:
+        """Take the log writers' turn to write to the log's database file (SQLite; a no-op
+        elsewhere), for another writer of that file, e.g. a follower of the log.
+
+        Without it such a transaction would meet the log writer's `BEGIN IMMEDIATE` inside
+        SQLite's busy handler, which sleeps up to 100 ms: every request waiting for the log
+        would wait that long. The turn uses a descriptor of its own (a `flock` belongs to the
+        open file, so sharing the writer's would exclude nothing)."""
+        if self._turn_file is None:
+            yield
+            return
+        fd = os.open(self._turn_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
     def _connection(self) -> Connection:
         """The writer's connection, kept between batches (a pool check-out, the connection
         settings and the check-in would cost every group commit); opened again in a forked

@@ -105,7 +105,7 @@ async def _policy_watch_loop(services: Services, interval: float) -> None:
             logger.error("policy watch failed: %s", type(exc).__name__)
 
 
-RELEASES_FOLLOW_INTERVAL_S = 30.0
+RELEASES_FOLLOW_INTERVAL_S = 2.0  # small, frequent catch-ups: no burst of parsing
 
 
 async def _releases_follow_loop(services: Services, interval: float) -> None:

@@ -12,14 +12,16 @@ rows not yet confirmed (개인정보 보호법 제21조: destruction when the re
 
 from __future__ import annotations
 
-import json
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+import orjson
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -28,7 +30,10 @@ from gateway.errors import NotFound
 
 FOLLOWER = "releases"
 DESTRUCTION_KIND = "release.destruction"
-CHUNK = 5000  # records read and rows written per transaction
+CHUNK = 500  # records read and rows written per transaction
+# between chunks the follower sleeps this long: a thread parsing records holds the GIL, and
+# the requests on the event loop must not wait behind a whole backlog (their p99 did)
+YIELD_S = 0.002
 MAX_NAMED = 1000  # log indexes one confirmation may name
 
 _RELEASES: Table = Release.__table__  # type: ignore[assignment]
@@ -47,6 +52,8 @@ class LogReader(Protocol):
     def size(self) -> int: ...
 
     def iter_records(self, start: int, end: int) -> Iterable[bytes]: ...
+
+    def writing_turn(self) -> AbstractContextManager[None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +119,15 @@ class ReleaseIndex:
                 except IntegrityError:
                     pass  # another process wrote this chunk first: read on from where it is
                 start = self.position()
+                if start < end:
+                    time.sleep(YIELD_S)
             return start
 
     def _apply(self, start: int, stop: int) -> None:
         rows: list[dict[str, Any]] = []
         confirmations: list[tuple[int, str, list[int]]] = []
         for offset, data in enumerate(self._log.iter_records(start, stop)):
-            record = json.loads(data)
+            record = orjson.loads(data)
             index = start + offset
             found = release_of(record)
             if found is not None:
@@ -126,7 +135,8 @@ class ReleaseIndex:
             elif record.get("kind") == DESTRUCTION_KIND and record.get("status") == 200:
                 confirmations.append((index, str(record["actor"]["affiliate"]),
                                       [int(i) for i in record.get("releases", ())]))
-        with self._engine.begin() as conn:
+        # in the log writers' turn: the releases table may share the log's SQLite file
+        with self._log.writing_turn(), self._engine.begin() as conn:
             moved = conn.execute(update(_FOLLOWERS).where(
                 _FOLLOWERS.c.name == FOLLOWER, _FOLLOWERS.c.next_index == start)
                 .values(next_index=stop)).rowcount
