@@ -135,7 +135,15 @@ def counts_for(conn: Connection, customers: Sequence[str], channel: str,
     values.update(channel=channel, since=since)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(statement.sql, statement.params(values))
+        if conn.dialect.name == "postgresql":
+            # Never a server-side prepared statement: its generic plan cannot hash the IN list
+            # and compared every row of `contact_events` with every key (a 1,000-candidate
+            # campaign batch took over a second at 120,000 events); planned with the values,
+            # the list is hashed (milliseconds).
+            cursor.execute(statement.sql, statement.params(values),
+                           prepare=False)  # type: ignore[call-arg]  # psycopg's own
+        else:
+            cursor.execute(statement.sql, statement.params(values))
         return {str(key): int(n) for key, n in cursor.fetchall()}
     finally:
         cursor.close()
