@@ -7,16 +7,13 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import func, select
 
-from gateway.accesslog import AccessLog, LogSigner
+from gateway.accesslog import AccessLog
 from gateway.accesslog.log import TokenClaim
 from gateway.accesslog.usage import (
     COUNTS,
@@ -34,8 +31,8 @@ from gateway.accesslog.usage import (
 from gateway.db.models import create_gateway_schema
 from gateway.errors import TokenReplayed
 from tests.conftest import postgres_schema
+from tests.writer_logs import log, new_log, sqlite_url  # noqa: F401  (fixtures)
 
-ORIGIN = "test.example-holdings.co.kr/access-log"
 AT = datetime(2026, 11, 2, 0, 30, 10, tzinfo=UTC).timestamp()  # 09:30:10 KST
 ALICE, BOB, CAROL = "a" * 32, "b" * 32, "c" * 32
 
@@ -49,23 +46,6 @@ def usage(customer: str | None = ALICE, *, at: float = AT, requests: int = 1000,
     return Usage((subject,), customer, at, "req-1", employee, "sha256:test")
 
 
-def new_log(url: str, **kw: object) -> tuple[Engine, AccessLog]:
-    engine = create_engine(url)
-    signer = LogSigner(Ed25519PrivateKey.generate(), ORIGIN)
-    return engine, AccessLog(engine, signer, origin=ORIGIN, **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'gateway.db'}"
-
-
-@pytest.fixture
-def log(sqlite_url: str) -> Iterator[AccessLog]:
-    engine, access_log = new_log(sqlite_url)
-    yield access_log
-    access_log.close()
-    engine.dispose()
 
 
 def kinds(access_log: AccessLog) -> list[str]:

@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import create_engine, select
 
-from gateway.accesslog import AccessLog, LogSigner
+from gateway.accesslog import AccessLog
 from gateway.accesslog.contacts import EVENTS, ContactClaim
 from gateway.accesslog.errors import ContactCapReached
 from gateway.accesslog.log import TokenClaim
 from gateway.db.models import create_gateway_schema
 from gateway.errors import TokenReplayed
 from tests.conftest import postgres_schema
+from tests.writer_logs import log, new_log, sqlite_url  # noqa: F401  (fixtures)
 
-ORIGIN = "test.example-holdings.co.kr/access-log"
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 ALICE = "a" * 32
 BOB = "b" * 32
@@ -33,23 +30,6 @@ def claim(customer: str = ALICE, channel: str = "agent_call", *, at: datetime = 
     return ContactClaim(customer, channel, at, at - timedelta(days=window_days), cap)
 
 
-def new_log(url: str, **kw: object) -> tuple[Engine, AccessLog]:
-    engine = create_engine(url)
-    signer = LogSigner(Ed25519PrivateKey.generate(), ORIGIN)
-    return engine, AccessLog(engine, signer, origin=ORIGIN, **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'gateway.db'}"
-
-
-@pytest.fixture
-def log(sqlite_url: str) -> Iterator[AccessLog]:
-    engine, access_log = new_log(sqlite_url)
-    yield access_log
-    access_log.close()
-    engine.dispose()
 
 
 def events(access_log: AccessLog, url: str) -> list[tuple[int, str, str]]:
