@@ -170,6 +170,10 @@ class Authenticator:
             raise MalformedToken("token claim `sub` holds a national id number")
         if subject != system.id and self._lookup_system(subject) is not None:
             raise MalformedToken(f"token claim `sub` names another system than `{system.id}`")
+        shape = getattr(system, "employee_ids", None)  # the policy's `employee_id`, if set
+        if shape is not None and not shape.fits(subject):
+            raise MalformedToken(
+                f"token claim `sub` is not an employee id of the form `{system.id}` declares")
         return subject
 
     def _system_for(self, unverified: dict[str, Any]) -> tuple[SystemKey, PublicKey]:

@@ -41,6 +41,7 @@ from gateway.policy import schema
 from gateway.policy.checks import Context, run_checks
 from gateway.policy.checks import codes as C
 from gateway.policy.checks.codes import Code, Hint, suggest
+from gateway.policy.employee_ids import EmployeeIdFormat
 from gateway.policy.model import (
     DEFAULT_CHANNELS,
     LEGAL_BASIS_48_2,
@@ -414,6 +415,8 @@ def _affiliates(check: _Checker, data: Any, keys_dir: Path) -> dict[str, Affilia
                 algorithm="EdDSA" if sys_spec.algorithm in ("EdDSA", "Ed25519") else "ES256",
                 public_key=key,
                 public_key_path=sys_spec.public_key, permissions=frozenset(sys_spec.permissions),
+                employee_ids=(EmployeeIdFormat.parse(sys_spec.employee_id)
+                              if sys_spec.employee_id is not None else None),
             )
         if spec.pseudonym_scheme not in SCHEMES:
             check.at(name, ("affiliates", i, "pseudonym_scheme"), C.UNKNOWN_SCHEME,

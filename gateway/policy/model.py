@@ -22,6 +22,7 @@ from gateway.domain import (
     ViewName,
 )
 from gateway.errors import UnknownView
+from gateway.policy.employee_ids import EmployeeIdFormat
 from gateway.policy.views import JsonValue, View
 
 Algorithm = Literal["EdDSA", "ES256"]
@@ -133,6 +134,8 @@ class System:
     public_key: PublicKey
     public_key_path: str  # as written in the policy, relative to the public keys dir
     permissions: frozenset[str]
+    # the shape of the employee ids its tokens may name (`affiliates.yaml` `employee_id`)
+    employee_ids: EmployeeIdFormat | None = None
 
 
 @dataclass(frozen=True, slots=True)

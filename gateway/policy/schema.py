@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from gateway.auth.algorithms import pinned_name
 from pydantic import (
     model_validator,
     AfterValidator,
@@ -22,7 +21,9 @@ from pydantic import (
     field_validator,
 )
 
+from gateway.auth.algorithms import pinned_name
 from gateway.domain import Category, Channel
+from gateway.policy.employee_ids import EmployeeIdFormat
 from pseudonymizer.scrub.spec import parse_operators
 
 Id = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
@@ -46,6 +47,11 @@ def _scrub_operators(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
+def _employee_id_format(value: str) -> str:
+    EmployeeIdFormat.parse(value)  # EmployeeIdFormatInvalid is a ValueError: file and line
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -60,6 +66,9 @@ class SystemSpec(_Strict):
     # Ed25519 (the only curve accepted), `ESP256` is `ES256`; a token may carry either name
     algorithm: Literal["EdDSA", "ES256", "Ed25519", "ESP256"]
     permissions: tuple[Permission, ...] = Field(min_length=1)
+    # the shape of the employee ids its tokens may name in `sub` (`policy.employee_ids`);
+    # omitted: any employee identifier
+    employee_id: Annotated[StrictStr, AfterValidator(_employee_id_format)] | None = None
 
     @field_validator("algorithm")
     @classmethod

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from gateway.errors import (
     UnknownSystem,
     WrongAudience,
 )
+from gateway.policy.employee_ids import EmployeeIdFormat
 from tests.auth.conftest import AUDIENCE, NOW, SKEW_S, FakeSystem, Forge, open_store
 
 T0 = int(NOW.timestamp())
@@ -463,3 +465,38 @@ def test_the_high_s_twin_of_a_valid_signature_is_refused(authenticator: Authenti
     caller = authenticator.authenticate(f"Bearer {header}.{payload}.{signature}", now=NOW,
                                         source=None)
     assert caller.token_id == "jti-low-s"  # the low-S original is accepted (and used once)
+
+
+@dataclass(frozen=True)
+class ShapedSystem(FakeSystem):
+    """A system whose policy entry declares the shape of its employee ids."""
+
+    employee_ids: EmployeeIdFormat | None = None
+
+
+@pytest.mark.parametrize(("sub", "accepted"), [
+    ("E123456", True),
+    ("E12345", False),  # one digit short
+    ("e123456", False),  # the format's letter is literal
+    ("tester", False),
+])
+def test_sub_must_have_the_shape_the_policy_declares(
+        systems: dict[str, FakeSystem], db_path: Path, forge: Forge, sub: str,
+        accepted: bool) -> None:
+    plain = systems["bank-callcenter"]
+    shaped = ShapedSystem(plain.id, plain.affiliate, plain.algorithm, plain.public_key,
+                          EmployeeIdFormat.parse("E######"))
+    engine, store = open_store(db_path)
+    try:
+        authenticator = Authenticator({plain.id: shaped}.get, store, audience=AUDIENCE,
+                                      max_lifetime_s=300, skew_s=SKEW_S)
+        header = f"Bearer {forge.token('bank-callcenter', sub=sub)}"
+        if accepted:
+            caller, _ = authenticator.verify(header, now=NOW, source=None)
+            assert caller.employee == sub
+        else:
+            with pytest.raises(MalformedToken, match="not an employee id of the form") as refused:
+                authenticator.verify(header, now=NOW, source=None)
+            assert sub not in str(refused.value)  # never echoed
+    finally:
+        engine.dispose()

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from gateway.domain import AffiliateId, SystemId
 from gateway.errors import PolicyError
 from gateway.policy import Policy, PolicyLoadError, Problem, load_policy
 from gateway.policy.loader import FILES
@@ -199,3 +200,34 @@ def test_rfc_9864_names_pin_the_same_algorithm(written: str, pinned: str) -> Non
     spec = SystemSpec(id="bank_app", name_ko="앱", name_en="app", public_key="k.pem",
                       algorithm=written, permissions=("query",))
     assert spec.algorithm == pinned
+
+
+def test_a_system_may_declare_the_shape_of_its_employee_ids(policy_set: PolicySet) -> None:
+    policy_set.edit("affiliates.yaml", "bank-fraud.pub.pem\n        algorithm: ES256",
+                    'bank-fraud.pub.pem\n        algorithm: ES256\n        employee_id: "F######"')
+    system = policy_set.load().affiliates[AffiliateId("bank")].systems[SystemId("bank-fraud")]
+    assert system.employee_ids is not None and system.employee_ids.text == "F######"
+    assert system.employee_ids.fits("F123456") and not system.employee_ids.fits("tester")
+
+
+def test_an_employee_id_format_is_explained_without_a_regex(policy_set: PolicySet) -> None:
+    policy_set.edit("affiliates.yaml", "bank-fraud.pub.pem\n        algorithm: ES256",
+                    'bank-fraud.pub.pem\n        algorithm: ES256\n        employee_id: "F[0-9]+"')
+    problems = policy_set.problems()
+    assert len(problems) == 1 and "`employee_id`" in problems[0].message
+    assert "wildcards `#` (a digit)" in problems[0].message
+    assert "[0-9]" not in problems[0].message.replace("F[0-9]+", "")
+
+
+@pytest.mark.parametrize(("shape", "employee", "fits"), [
+    ("E######", "E000123", True),
+    ("E######", "E00012", False),
+    ("*.callcenter", "kim.callcenter", True),
+    ("*.callcenter", ".callcenter", False),  # `*` is one or more
+    ("??-#", "ab-1", True),
+    ("??-#", "AB-1", False),  # `?` is a lowercase letter or digit
+])
+def test_employee_id_formats(shape: str, employee: str, fits: bool) -> None:
+    from gateway.policy.employee_ids import EmployeeIdFormat
+
+    assert EmployeeIdFormat.parse(shape).fits(employee) is fits
