@@ -37,22 +37,10 @@ MONTH = "2026-11"
 
 
 def _keys(directory: Path) -> Path:
-    import yaml
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    from gateway.policy.snapshot import write_throwaway_keys
 
     keys = directory / "public-keys"
-    (keys / "systems").mkdir(parents=True, exist_ok=True)
-    doc = yaml.safe_load((ROOT / "policies" / "affiliates.yaml").read_text("utf-8"))
-    for affiliate in doc["affiliates"]:
-        for system in affiliate["systems"]:
-            if (keys / system["public_key"]).is_file():  # kept from an earlier run
-                continue
-            key = (ed25519.Ed25519PrivateKey.generate()
-                   if system["algorithm"] in ("EdDSA", "Ed25519")
-                   else ec.generate_private_key(ec.SECP256R1()))
-            (keys / system["public_key"]).write_bytes(key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    write_throwaway_keys(ROOT / "policies", keys)  # a key of the pinned type per system
     return keys
 
 

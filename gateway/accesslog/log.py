@@ -167,6 +167,17 @@ def _resolve(group: list[tuple[asyncio.Future[int | None], Outcome]]) -> None:
             waiter.set_result(outcome)
 
 
+@contextlib.contextmanager
+def _held(fd: int) -> Iterator[None]:
+    """An exclusive `flock` on `fd` for the block (blocks this thread only: the GIL is
+    released while it waits)."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 @dataclass(slots=True)
 class WriterStats:
     batches: int = 0
@@ -233,12 +244,8 @@ class AccessLog:
         if self._turn_fd is None or self._turn_fd[0] != os.getpid():
             self._turn_fd = (os.getpid(),
                              os.open(self._turn_file, os.O_RDWR | os.O_CREAT, 0o600))
-        fd = self._turn_fd[1]
-        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks this thread only (the GIL is released)
-        try:
+        with _held(self._turn_fd[1]):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def writing_turn(self) -> Iterator[None]:
@@ -254,10 +261,10 @@ class AccessLog:
             return
         fd = os.open(self._turn_file, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            with _held(fd):
+                yield
         finally:
-            os.close(fd)  # closing the descriptor releases the lock
+            os.close(fd)
 
     def _connection(self) -> Connection:
         """The writer's connection, kept between batches (a pool check-out, the connection

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,3 +61,13 @@ def login_name(fallback: str) -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (e.g. a container user)
         return fallback
+
+
+def national_id_from_stdin(option: str | None) -> str:
+    """The national id number a command was given as `--rrn -`: read from standard input,
+    never from the command line, where it would stay in the shell history (exit 2 otherwise)."""
+    if option != "-":
+        typer.secho("error: give `--rrn -` and type the number on standard input: a number on "
+                    "the command line stays in the shell history", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2)
+    return sys.stdin.readline().strip()

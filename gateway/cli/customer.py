@@ -16,7 +16,12 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from gateway.cli.common import built_services, login_name, settings_from_env
+from gateway.cli.common import (
+    built_services,
+    login_name,
+    national_id_from_stdin,
+    settings_from_env,
+)
 
 customer_app = typer.Typer(help="What the log says about one customer (신용정보법 제35조).",
                            no_args_is_help=True)
@@ -39,17 +44,13 @@ def customer_history(
     until: Annotated[str | None, typer.Option(help="end, RFC 3339 (default: now)")] = None,
 ) -> None:
     """Render the customer's access history: 개인신용정보 이용·제공 내역 조회."""
-    if rrn != "-":
-        typer.secho("error: give `--rrn -` and type the RRN on standard input: an RRN on the "
-                    "command line stays in the shell history", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=2)
     if format not in ("json", "html", "pdf"):
         typer.secho("error: `--format` must be json, html or pdf", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2)
     if format == "pdf" and out is None:
         typer.secho("error: a pdf needs `--out FILE`", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2)
-    given = sys.stdin.readline().strip()
+    given = national_id_from_stdin(rrn)
     now = datetime.now(UTC)
     with built_services(settings_from_env()) as svc:
         doc, masked = _history(svc, given, system, _moment(since), _moment(until), now)

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli.common import built_services, fail, settings_from_env
+from gateway.cli.common import (
+    built_services,
+    fail,
+    national_id_from_stdin,
+    settings_from_env,
+)
 from gateway.errors import GatewayError
 from gateway.settings import Settings
 
@@ -58,13 +63,10 @@ def _customer_of_rrn(settings: Settings, rrn: str, exported_by: str) -> str:
     from gateway.freetext import refuse_national_id
     from pseudonymizer.rrn import InvalidNationalId, parse_national_id
 
-    if rrn != "-":
-        typer.secho("error: give `--rrn -` and type the number on standard input: a number on "
-                    "the command line stays in the shell history", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=2)
+    given = national_id_from_stdin(rrn)
     refuse_national_id("exported_by", exported_by)
     try:
-        nid = parse_national_id(sys.stdin.readline().strip())
+        nid = parse_national_id(given)
     except InvalidNationalId:
         typer.secho("error: standard input does not hold a valid national id number", err=True,
                     fg=typer.colors.RED)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
@@ -48,6 +48,7 @@ from gateway.policy.model import (
     RECONFIRM_DAYS,
     RETENTION_48_2_DAYS,
     Affiliate,
+    Algorithm,
     Attribute,
     ContactCap,
     ConsoleRole,
@@ -412,8 +413,8 @@ def _affiliates(check: _Checker, data: Any, keys_dir: Path) -> dict[str, Affilia
             systems[SystemId(sys_spec.id)] = System(
                 id=SystemId(sys_spec.id), affiliate=AffiliateId(spec.id),
                 name_ko=sys_spec.name_ko, name_en=sys_spec.name_en,
-                algorithm="EdDSA" if sys_spec.algorithm in ("EdDSA", "Ed25519") else "ES256",
-                public_key=key,
+                # the schema keeps one name per algorithm (`pinned_name`): EdDSA or ES256
+                algorithm=cast(Algorithm, sys_spec.algorithm), public_key=key,
                 public_key_path=sys_spec.public_key, permissions=frozenset(sys_spec.permissions),
                 employee_ids=(EmployeeIdFormat.parse(sys_spec.employee_id)
                               if sys_spec.employee_id is not None else None),

@@ -9,34 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from gateway.auth.algorithms import pinned_name
 from gateway.policy import Policy, PolicyLoadError, Problem, load_policy
+from gateway.policy.snapshot import write_throwaway_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "policies"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def _public_pem(algorithm: str) -> bytes:
-    key = (ed25519.Ed25519PrivateKey.generate() if pinned_name(algorithm) == "EdDSA"
-           else ec.generate_private_key(ec.SECP256R1()))
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
 @pytest.fixture(scope="session")
 def public_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh key per system of the shipped affiliates.yaml, of the algorithm pinned there."""
     root = tmp_path_factory.mktemp("public-keys")
-    (root / "systems").mkdir()
-    doc = yaml.safe_load((SHIPPED / "affiliates.yaml").read_text("utf-8"))
-    for affiliate in doc["affiliates"]:
-        for system in affiliate["systems"]:
-            (root / system["public_key"]).write_bytes(_public_pem(system["algorithm"]))
+    write_throwaway_keys(SHIPPED, root)
     return root
 
 
