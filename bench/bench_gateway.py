@@ -61,6 +61,7 @@ from load_drivers import (  # noqa: E402  (bench/ is this script's own directory
     write_requests,
 )
 from server_processes import ServerFailed, serving  # noqa: E402
+import cpu_use  # noqa: E402
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -326,8 +327,15 @@ def request_lines(scenario: Scenario, tokens: list[str]) -> list[tuple[str, str,
     return [(scenario.path, token, scenario.bodies[i % n]) for i, token in enumerate(tokens)]
 
 
+@dataclass(frozen=True)
+class Result:
+    scenario: Scenario
+    outcome: Outcome
+    cpu: cpu_use.CpuUse | None  # None where /proc is not there to tell
+
+
 def run_scenario(scenario: Scenario, drive: Driver, args: argparse.Namespace, tmp: Path,
-                 mint: Callable[[int], list[str]]) -> Outcome:
+                 mint: Callable[[int], list[str]], server_pid: int) -> Result:
     """Pre-build (and mint), warm up, then the timed run; prints one line."""
     warm, timed = tmp / f"{scenario.name}.warm.txt", tmp / f"{scenario.name}.txt"
     if scenario.tokens:
@@ -341,10 +349,14 @@ def run_scenario(scenario: Scenario, drive: Driver, args: argparse.Namespace, tm
         warm = timed
     if args.warmup:
         drive(warm, args.warmup, scenario, not scenario.tokens)
+    before = cpu_use.mark(server_pid)
     outcome = drive(timed, args.duration, scenario, not scenario.tokens)
+    cpu = cpu_use.between(before, cpu_use.mark(server_pid))
     print(f"  {scenario.name:<15}{outcome.ok_per_s:>9,.0f} req/s   p50 {outcome.p50_ms:7.2f} ms"
           f"   p99 {outcome.p99_ms:7.2f} ms   {outcome.ok:,} ok{problems(scenario, outcome)}")
-    return outcome
+    if cpu is not None:
+        print(f"  {'':<15}{cpu.line()}")
+    return Result(scenario, outcome, cpu)
 
 
 def problems(scenario: Scenario, outcome: Outcome) -> str:
@@ -404,18 +416,18 @@ def server_logs(args: argparse.Namespace) -> Path:
 
 def run_all(args: argparse.Namespace, plan: list[Scenario], databases: Databases,
             env: dict[str, str], drive: Driver,
-            mint: Callable[[int], list[str]]) -> list[tuple[Scenario, Outcome]]:
+            mint: Callable[[int], list[str]]) -> list[Result]:
     """Each server in turn (never both at once), its scenarios in order."""
-    results: list[tuple[Scenario, Outcome]] = []
+    results: list[Result] = []
     logs = server_logs(args)
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as name:
         tmp = Path(name)
-        with bare_server(args, databases, logs, plan[0].bodies[0]):
+        with bare_server(args, databases, logs, plan[0].bodies[0]) as pid:
             for scenario in (s for s in plan if s.server == "bare"):
-                results.append((scenario, run_scenario(scenario, drive, args, tmp, mint)))
-        with gateway_server(args, env, logs):
+                results.append(run_scenario(scenario, drive, args, tmp, mint, pid))
+        with gateway_server(args, env, logs) as pid:
             for scenario in (s for s in plan if s.server == "gateway"):
-                results.append((scenario, run_scenario(scenario, drive, args, tmp, mint)))
+                results.append(run_scenario(scenario, drive, args, tmp, mint, pid))
     return results
 
 
@@ -490,22 +502,47 @@ def ratio(value: float, reference: float) -> str:
     return f"{value / reference:.2f}×" if reference else "—"
 
 
-def markdown_table(results: list[tuple[Scenario, Outcome]], caption: str) -> str:
-    bare = next((o for s, o in results if s.name == "bare"), None)
+def markdown_table(results: list[Result], caption: str) -> str:
+    bare = next((r.outcome for r in results if r.scenario.name == "bare"), None)
     rows = [f"**{caption}**", "",
-            "| scenario | request | req/s | ÷ bare | p50 ms | ÷ bare | p99 ms | ÷ bare | not ok |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for scenario, o in results:
-        ref = bare or o
+            "| scenario | request | req/s | ÷ bare | p50 ms | ÷ bare | p99 ms | ÷ bare | not ok "
+            "| server cores | server µs/req | cores busy |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        o, ref = r.outcome, bare or r.outcome
         flag = " ⚠ ran out" if o.exhausted else ""
+        cpu = (f"{r.cpu.server:.2f} | {r.cpu.server_us_per_request(o.requests):,.0f} | "
+               f"{r.cpu.machine:.2f}" if r.cpu else "— | — | —")
         rows.append(
-            f"| {scenario.name} | {scenario.what} | {o.ok_per_s:,.0f} | "
+            f"| {r.scenario.name} | {r.scenario.what} | {o.ok_per_s:,.0f} | "
             f"{ratio(o.ok_per_s, ref.ok_per_s)} | {o.p50_ms:.2f} | {ratio(o.p50_ms, ref.p50_ms)} | "
-            f"{o.p99_ms:.2f} | {ratio(o.p99_ms, ref.p99_ms)} | {o.not_ok:,}{flag} |")
+            f"{o.p99_ms:.2f} | {ratio(o.p99_ms, ref.p99_ms)} | {o.not_ok:,}{flag} | {cpu} |")
     rows += ["", "req/s counts answers with the expected status and outcome; `÷ bare` is this "
              "row's figure divided by the bare app's; `not ok` counts every other answer and "
-             "socket error."]
+             "socket error. `server cores`: cores the server's processes kept busy on average; "
+             "`server µs/req` their CPU time per answer; `cores busy`: the whole machine (server, "
+             "database, wrk and the rest)."]
     return "\n".join(rows)
+
+
+def headroom(results: list[Result]) -> str:
+    """How far more server processes could go on these cores at the CPU cost measured: a run
+    that already keeps the machine busy has nothing left for a second process to use."""
+    lines = []
+    for r in results:
+        if r.cpu is None or not r.outcome.ok or r.scenario.server != "gateway":
+            continue
+        used = r.cpu.server + r.cpu.database + r.cpu.load  # what this run itself needed
+        ceiling = r.outcome.ok_per_s * r.cpu.cores / max(used, 1e-9)
+        lines.append(f"  {r.scenario.name:<15}{used:.2f} of {r.cpu.cores} cores used → at "
+                     f"most {ceiling:,.0f} req/s on this machine "
+                     f"({ceiling / r.outcome.ok_per_s:.2f}× this run) with any number of "
+                     "processes")
+    if not lines:
+        return ""
+    return ("\nheadroom: the server, the database server and wrk together used this much; with "
+            "every core busy at the same CPU cost per answer (others' use, e.g. a busy machine, "
+            "left out):\n" + "\n".join(lines))
 
 
 # ---------------------------------------------------------------------------- main
@@ -590,7 +627,9 @@ def main() -> None:
                f"{'wrk' if wrk else 'the Python driver'}")
     print()
     print(markdown_table(results, caption))
-    notes = [f"{s.name}:{problems(s, o)}" for s, o in results if problems(s, o)]
+    print(headroom(results))
+    notes = [f"{r.scenario.name}:{problems(r.scenario, r.outcome)}" for r in results
+             if problems(r.scenario, r.outcome)]
     if notes:
         print("\nNOT AS EXPECTED (the figures of these rows are not valid; server output in "
               f"{server_logs(args)}):\n" + "\n".join(notes))

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.db.models import Consent
-from gateway.db.reader import Reader, Row, padded, utc_datetime
+from gateway.db.reader import KeyList, Reader, Row, utc_datetime
 from gateway.domain import AffiliateId, Category, ConsentId, ConsentRecord, CustomerKey, PurposeId
 from gateway.errors import NotFound, StoreUnavailable, ValidationFailed
 from gateway.freetext import refuse_national_id
@@ -257,16 +257,16 @@ class ConsentStore:
         found: dict[CustomerKey, list[ConsentRecord]] = {k: [] for k in keys}
         if not keys:
             return found
-        # compiled once per padded batch size (`gateway.db.reader.padded`)
-        wanted = padded(keys)
-        prepared = self._reader.prepared(("for_customers", len(wanted)))
+        # compiled once per dialect and padded batch size (`gateway.db.reader.KeyList`)
+        wanted = KeyList.of(keys, self._reader.dialect)
+        prepared = self._reader.prepared(("for_customers", wanted.size))
         if prepared is None:
-            prepared = self._reader.prepare(("for_customers", len(wanted)), select(*_COLUMNS).where(
-                Consent.customer_key.in_([bindparam(f"k{n}") for n in range(len(wanted))]),
+            prepared = self._reader.prepare(("for_customers", wanted.size), select(*_COLUMNS).where(
+                wanted.where(Consent.customer_key),
                 Consent.recipient == bindparam("recipient"),
                 Consent.purpose == bindparam("purpose"),
             ).order_by(Consent.granted_at, Consent.id))
-        values: dict[str, Any] = {f"k{n}": key for n, key in enumerate(wanted)}
+        values: dict[str, Any] = dict(wanted.values)
         values.update(recipient=recipient, purpose=purpose)
         try:
             for row in self._reader.all(prepared, values):

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, column, select, table
 
 from gateway.affiliates import AffiliateDatabases
-from gateway.db.reader import padded
+from gateway.db.reader import KeyList
 from gateway.domain import AttributeId, CustomerKey
 from gateway.errors import ConfigError, StoreUnavailable
 
@@ -169,16 +169,16 @@ def fetch_many(databases: AffiliateDatabases, attributes: Sequence[AttributeSour
     for (owner, table_name), group in groups.items():
         columns = sorted({a.source.column for a in group})
         reader = databases.reader(owner)
-        # compiled once per table, columns and padded batch size (`gateway.db.reader`)
-        wanted = padded(keys)
-        key = ("many", table_name, len(wanted), *columns)
+        # compiled once per table, columns and padded batch size (`gateway.db.reader.KeyList`)
+        wanted = KeyList.of(keys, reader.dialect)
+        key = ("many", table_name, wanted.size, *columns)
         prepared = reader.prepared(key)
         if prepared is None:
             source = table(table_name, column(_KEY_COLUMN), *(column(c) for c in columns))
             prepared = reader.prepare(key, select(
                 source.c[_KEY_COLUMN], *(source.c[c] for c in columns)).where(
-                source.c[_KEY_COLUMN].in_([bindparam(f"k{n}") for n in range(len(wanted))])))
-        rows = reader.all(prepared, {f"k{n}": k for n, k in enumerate(wanted)})
+                wanted.where(source.c[_KEY_COLUMN])))
+        rows = reader.all(prepared, wanted.values)
         for row in rows:
             found = dict(zip(columns, row[1:]))
             mine = values[CustomerKey(row[0])]

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.accesslog import store
 from gateway.db.models import RateCount, RateCustomer
-from gateway.db.reader import padded
+from gateway.db.reader import KeyList
 from gateway.errors import GatewayError
 
 COUNTS: Table = RateCount.__table__  # type: ignore[assignment]
@@ -176,16 +176,15 @@ def _packed(rows: Sequence[Sequence[object]]) -> str:
 _ALL_CUSTOMERS = select(CUSTOMERS.c.customer_key).where(
     CUSTOMERS.c.subject == bindparam("subject"), CUSTOMERS.c.window == bindparam("window"),
     CUSTOMERS.c.bucket == bindparam("bucket"))
-_KNOWN: dict[int, Any] = {}  # `known customers` read for n keys; statements live as long as this
+_KNOWN: dict[tuple[str, int], Any] = {}  # `known customers` read per dialect and key-list size
 
 
-def _known_statement(n: int) -> Any:
-    statement = _KNOWN.get(n)
+def _known_statement(keys: KeyList) -> Any:
+    statement = _KNOWN.get((keys.dialect, keys.size))
     if statement is None:
-        statement = _KNOWN[n] = select(CUSTOMERS.c.customer_key).where(
+        statement = _KNOWN[(keys.dialect, keys.size)] = select(CUSTOMERS.c.customer_key).where(
             CUSTOMERS.c.subject == bindparam("subject"), CUSTOMERS.c.window == bindparam("window"),
-            CUSTOMERS.c.bucket == bindparam("bucket"),
-            CUSTOMERS.c.customer_key.in_([bindparam(f"k{i}") for i in range(n)]))
+            CUSTOMERS.c.bucket == bindparam("bucket"), keys.where(CUSTOMERS.c.customer_key))
     return statement
 
 
@@ -347,9 +346,9 @@ class UsageCounter:
     def _known(self, subject: str, window: str, bucket: int, customers: set[str]) -> set[str]:
         if not customers:
             return set()
-        wanted = padded(sorted(customers))
-        statement = store.compiled(self._conn, _known_statement(len(wanted)))
-        values: dict[str, object] = {f"k{i}": key for i, key in enumerate(wanted)}
+        keys = KeyList.of(sorted(customers), self._conn.dialect.name)
+        statement = store.compiled(self._conn, _known_statement(keys))
+        values: dict[str, object] = dict(keys.values)
         values.update(subject=subject, window=window, bucket=bucket)
         self._cursor.execute(statement.sql, statement.params(values))
         return {str(row[0]) for row in self._cursor.fetchall()}

@@ -23,14 +23,15 @@ from functools import partial
 from typing import Any
 import weakref
 
-from sqlalchemy import event
+from sqlalchemy import any_, bindparam, event
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql import ClauseElement, ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from gateway.errors import StoreUnavailable
 
-__all__ = ["Prepared", "Reader", "Row", "padded", "utc_datetime"]
+__all__ = ["KeyList", "Prepared", "Reader", "Row", "padded", "utc_datetime"]
 
 Row = tuple[Any, ...]
 
@@ -43,6 +44,37 @@ def padded(keys: Sequence[Any]) -> list[Any]:
         return []
     size = 1 << (len(keys) - 1).bit_length()
     return [*keys, *([keys[-1]] * (size - len(keys)))]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyList:
+    """`column IN (keys)` for a batch of keys (a campaign's 1,000 customers), as each dialect
+    runs it best.
+
+    PostgreSQL: `column = ANY(:keys)`, one array parameter whose element type the server takes
+    from the column (so its index serves it). An IN-list of a thousand placeholders costs
+    psycopg a regular-expression pass over the statement on every execution (it caches the
+    conversion only for short statements with few parameters): a quarter of a 1M-customer
+    campaign's time went there. Elsewhere (SQLite): an IN-list of bound values, padded to a
+    power of two (`padded`) so that a dozen compiled statements serve every batch size.
+    """
+
+    dialect: str
+    size: int  # the IN-list's length (0 with an array parameter); part of a statement's key
+    values: dict[str, Any]
+
+    @classmethod
+    def of(cls, keys: Sequence[Any], dialect: str) -> KeyList:
+        if dialect == "postgresql":
+            return cls(dialect, 0, {"keys": list(keys)})
+        wanted = padded(keys)
+        return cls(dialect, len(wanted), {f"k{n}": key for n, key in enumerate(wanted)})
+
+    def where(self, column: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement[bool]:
+        """The condition, for a statement compiled under `self.size` (and the dialect)."""
+        if self.dialect == "postgresql":
+            return column == any_(bindparam("keys"))
+        return column.in_([bindparam(f"k{n}") for n in range(self.size)])
 
 
 def utc_datetime(value: Any) -> datetime:

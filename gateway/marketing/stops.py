@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.db.models import ContactStop as StopRow
-from gateway.db.reader import Reader, padded, utc_datetime
+from gateway.db.reader import KeyList, Reader, utc_datetime
 from gateway.domain import AffiliateId, ContactStop, ContactStopId, CustomerKey
 from gateway.errors import NotFound, StoreUnavailable, ValidationFailed
 
@@ -172,20 +172,20 @@ class ContactStopStore:
     def active_for_many(self, customers: Sequence[CustomerKey], now: datetime
                         ) -> dict[CustomerKey, list[ContactStop]]:
         """`active_for` of several customers in one read (a campaign batch), compiled once per
-        padded batch size on the reader's connection (`gateway.db.reader`)."""
+        batch size on the reader's connection (`gateway.db.reader.KeyList`)."""
         found: dict[CustomerKey, list[ContactStop]] = {k: [] for k in customers}
         if not customers:
             return found
-        wanted = padded(customers)
-        key = ("active_for_many", len(wanted))
+        wanted = KeyList.of(customers, self._reader.dialect)
+        key = ("active_for_many", wanted.size)
         prepared = self._reader.prepared(key)
         if prepared is None:
             prepared = self._reader.prepare(key, select(*_COLUMNS).where(
-                StopRow.customer_key.in_([bindparam(f"k{n}") for n in range(len(wanted))]),
+                wanted.where(StopRow.customer_key),
                 or_(StopRow.lifted_at.is_(None),
                     StopRow.lifted_at > bindparam("now", type_=StopRow.lifted_at.type)),
             ).order_by(StopRow.registered_at, StopRow.id))
-        values: dict[str, Any] = {f"k{n}": k for n, k in enumerate(wanted)}
+        values: dict[str, Any] = dict(wanted.values)
         values["now"] = now  # processed as the column's type binds it (`Prepared.params`)
         for row in self._reader.all(prepared, values):
             stop = _raw_stop(row)
