@@ -102,9 +102,8 @@ class ContactCounter:
 def insert_events(conn: Connection, cursor: Any,
                   rows: Sequence[tuple[int, ContactClaim]]) -> None:
     """One event per (record index, claim), in the batch's transaction."""
-    statement = store.compiled(conn, _INSERT)
-    cursor.executemany(statement.sql, [statement.params({
-        "log_index": index, "customer_key": c.customer_key, "channel": c.channel, "at": c.at})
+    store.insert_rows(conn, cursor, _INSERT, [
+        {"log_index": index, "customer_key": c.customer_key, "channel": c.channel, "at": c.at}
         for index, c in rows])
 
 

@@ -9,7 +9,7 @@ frontier, ≤ 64 hashes, so an append reads one row); `log_checkpoints` the sign
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.dml import Insert
 
 from gateway.accesslog import append_only
 from gateway.accesslog.errors import LogCorrupted, LogRangeError
@@ -348,6 +349,36 @@ _MOVE_HEAD = (update(head)
 
 
 _COMPILED: dict[tuple[str, int], Prepared] = {}
+
+
+COPY_MIN_ROWS = 64  # from this many rows on, PostgreSQL's COPY beats a pipelined executemany
+
+
+def insert_rows(conn: Connection, cursor: Any, statement: Insert,
+                rows: Sequence[Mapping[str, Any]]) -> None:
+    """Many rows of one `INSERT … VALUES` whose bound parameters are named after its columns,
+    on `cursor` (in its transaction). On PostgreSQL a large batch goes through COPY: psycopg
+    formats the rows in C and the server takes them as one stream, where `executemany` sends
+    each row as a statement of its own (a campaign batch's contact events and leaves were a
+    fifth of a 1M campaign's time). The columns' bind processing applies either way."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+        prepared = compiled(conn, statement)
+        cursor.executemany(prepared.sql, [prepared.params(r) for r in rows])
+        return
+    table = statement.table
+    assert isinstance(table, Table)
+    names = list(rows[0])
+    processors = [(name, table.c[name].type._cached_bind_processor(conn.dialect))
+                  for name in names]
+    quote = conn.dialect.identifier_preparer
+    sql = (f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) "
+           "FROM STDIN")
+    with cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row([row[n] if process is None else process(row[n])
+                            for n, process in processors])
 
 
 def compiled(conn: Connection, statement: ClauseElement) -> Prepared:

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 
 from gateway import record
 from gateway.accesslog.canonical import canonical_json
@@ -50,7 +50,7 @@ from gateway.accesslog.merkle import (
     leaf_hash,
     root_from_leaf_hashes,
 )
-from gateway.accesslog.store import compiled
+from gateway.accesslog.store import insert_rows
 from gateway.db.models import Campaign as CampaignRow
 from gateway.db.models import CampaignLeaf, Customer
 from gateway.domain import (
@@ -64,7 +64,7 @@ from gateway.domain import (
     DecisionRequest,
     PurposeId,
 )
-from gateway.errors import NotFound, StoreUnavailable, UnknownChannel, UnknownPurpose
+from gateway.errors import NotFound, UnknownChannel, UnknownPurpose
 from gateway.errors import ValidationFailed
 from gateway.fetch import fetch_many
 from gateway.freetext import refuse_national_id
@@ -293,7 +293,6 @@ class CampaignRun:
                     upcoming = prefetch.submit(self._prepare, batch.last)
                     eligible = await self._recorded(batch)
                     leaves = await to_thread.run_sync(self._store_leaves, eligible, batch)
-                    await to_thread.run_sync(self._progress)
                     for (line, leaf) in leaves:
                         yield Line(line, leaf)
             finally:
@@ -419,7 +418,7 @@ class CampaignRun:
         return self._decide(outcome.key, outcome.consents, outcome.stops, contacts)
 
     def _store_leaves(self, eligible: list[_Outcome], batch: _Batch) -> list[tuple[bytes, bytes]]:
-        """Each eligible customer's leaf, kept (for proofs), and its line."""
+        """Each eligible customer's leaf, kept (for proofs), and its line; the progress."""
         out: list[tuple[bytes, bytes]] = []
         rows = []
         # the recipient's pseudonyms of the whole batch in one call (one cipher set-up)
@@ -443,24 +442,24 @@ class CampaignRun:
                                    "contact_window": window, "use_by": self._use_by_text},
                                   ensure_ascii=False).encode() + b"\n"
             out.append((line, leaf))
-        if rows:  # one executemany on the driver, the statement compiled once
-            with self._engine.begin() as conn:
-                statement = compiled(conn, _INSERT_LEAF)
+        # the batch's leaves and the campaign's progress in one transaction
+        with self._engine.begin() as conn:
+            if rows:
                 cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
                 try:
-                    cursor.executemany(statement.sql, [statement.params(
-                        {"campaign_id": c, "position": n, "customer_key": k, "leaf": leaf})
+                    insert_rows(conn, cursor, _INSERT_LEAF, [
+                        {"campaign_id": c, "position": n, "customer_key": k, "leaf": leaf}
                         for c, n, k, leaf in rows])
                 finally:
                     cursor.close()
+            self._progress(conn)
         batch.values.clear()
         return out
 
-    def _progress(self) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(update(_CAMPAIGNS).where(_CAMPAIGNS.c.id == self.id).values(
-                candidates=self.candidates, released=self.released, sent=self.sent,
-                withheld=json.dumps(dict(sorted(self.withheld.items())))))
+    def _progress(self, conn: Connection) -> None:
+        conn.execute(update(_CAMPAIGNS).where(_CAMPAIGNS.c.id == self.id).values(
+            candidates=self.candidates, released=self.released, sent=self.sent,
+            withheld=json.dumps(dict(sorted(self.withheld.items())))))
 
     @staticmethod
     def _csv(cells: Sequence[str]) -> bytes:

@@ -48,11 +48,15 @@ def test_query_consent_and_log_on_postgres(pg_gw: Harness) -> None:
     assert note.status_code == 200 and note.text.splitlines()[1] == str(size)
 
 
-def test_campaign_on_postgres(pg_gw: Harness) -> None:
+def test_campaign_on_postgres(pg_gw: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
+    from gateway.accesslog import store as log_store
     from gateway.accesslog.merkle import leaf_hash, verify_inclusion
     from gateway.marketing.campaigns import CampaignStore
+
+    # leaves and contact events go through COPY, as a real campaign's batches of hundreds do
+    monkeypatch.setattr(log_store, "COPY_MIN_ROWS", 2)
 
     customers = [pg_gw.customer({"bank": BANK_ROW}) for _ in range(3)]
     for c in customers:

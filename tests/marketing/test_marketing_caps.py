@@ -165,3 +165,38 @@ def test_two_processes_release_exactly_max_on_postgres() -> None:
         finally:
             access_log.close()
             engine.dispose()
+
+
+def _a_large_batch_is_counted(url: str) -> None:
+    """A campaign batch's hundreds of claims (PostgreSQL writes them with COPY, from
+    `store.COPY_MIN_ROWS` rows on): every event written, its time as claimed, and counted by the
+    next claim."""
+    from gateway.accesslog.store import COPY_MIN_ROWS
+
+    customers = [f"{n:032x}" for n in range(3 * COPY_MIN_ROWS)]
+    engine, access_log = new_log(url)
+    try:
+        index = access_log.append({"batch": 1}, contacts=[claim(c, "sms", cap=1)
+                                                          for c in customers])
+        assert events(access_log, url) == [(index, c, "sms") for c in customers]
+        with engine.connect() as conn:
+            times = {t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+                     for (t,) in conn.execute(select(EVENTS.c.at))}
+        assert times == {NOW}
+        with pytest.raises(ContactCapReached) as info:
+            access_log.append({"batch": 2}, contacts=[
+                claim(customers[-1], "sms", at=NOW + timedelta(hours=1), cap=1)])
+        assert info.value.counts == {(customers[-1], "sms"): 1}
+    finally:
+        access_log.close()
+        engine.dispose()
+
+
+def test_a_large_batch_is_counted_on_sqlite(sqlite_url: str) -> None:
+    _a_large_batch_is_counted(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_a_large_batch_is_counted_on_postgres() -> None:
+    with postgres_schema("contact_caps_copy") as url:
+        _a_large_batch_is_counted(url)
