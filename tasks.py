@@ -60,6 +60,7 @@ def setup() -> None:
     if stamp.exists() and stamp.read_text() == spec:
         return
     say(f"installing the dependencies from {LOCK.name}, hash-checked (first run takes a minute)")
+    # pip stays the one this Python ships (ensurepip): an upgrade would fetch an unpinned release
     run([str(PY), "-m", "pip", "install", "--quiet", "--require-hashes", "-r", str(LOCK)])
     say("installing the gateway itself (editable, its dependencies are the locked ones above)")
     # the build backend (setuptools) comes from the lock too: no isolated build env to fill
