@@ -30,6 +30,12 @@ def test_pip_install_verifier_alone_in_a_fresh_venv(
     copy = tmp_path / "verifier"
     subprocess.run(["cp", "-r", str(ROOT / "verifier"), str(copy)], check=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # the folder's own lock first (hash-checked, what CI pins), then the regulator's command
+    pinned = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "-r",
+         str(copy / "requirements.lock")], capture_output=True, text=True, cwd=tmp_path, env=env,
+        timeout=600, check=False)
+    assert pinned.returncode == 0, pinned.stderr[-2000:]
     installed = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", str(copy)], capture_output=True,
         text=True, cwd=tmp_path, env=env, timeout=600, check=False)
