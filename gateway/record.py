@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Protocol, Sequence
 
@@ -86,7 +87,7 @@ def this_process() -> dict[str, object]:
 
 
 def event_record(kind: str, *, request_id: str, now: datetime, caller: Caller | None,
-                 source: str | None, policy_version: str | None, status: int,
+                 source: str | None, policy_version: str | None, status: int | None,
                  customer: CustomerKey | None = None, **fields: Any) -> dict[str, Any]:
     """Consent changes, refusals and other events; `fields` must hold no personal identifier."""
     record: dict[str, Any] = {
@@ -102,6 +103,20 @@ def event_record(kind: str, *, request_id: str, now: datetime, caller: Caller | 
     }
     record.update(fields)
     return record
+
+
+def unauthenticated_refusals_record(*, now: datetime, source: str | None,
+                                    policy_version: str | None, minute: str, first: str,
+                                    last: str, count: int, problems: dict[str, dict[str, int]],
+                                    request_ids: list[str]) -> dict[str, Any]:
+    """One source's unauthenticated refusals in one minute (`gateway.unauthenticated`):
+    no actor (none was proven), no single request (`request_ids` is a sample of them) and no
+    single status (each problem type carries its own)."""
+    return event_record(
+        "refusals.unauthenticated", request_id=str(uuid.uuid4()), now=now, caller=None,
+        source=source, policy_version=policy_version, status=None, minute=minute,
+        first=first, last=last, count=count, problems=problems, request_ids=request_ids,
+        process=this_process())
 
 
 async def append(access_log: AppendOnlyLog, record: dict[str, Any], *,

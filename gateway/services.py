@@ -35,6 +35,7 @@ from gateway.pseudonyms import DEFAULT_SCHEME, RecipientPseudonyms
 from gateway.registry import CustomerRegistry
 from gateway.reload import PolicyReloader
 from gateway.settings import Settings
+from gateway.unauthenticated import UnauthenticatedRefusals
 from pseudonymizer.errors import PseudonymizerError
 from pseudonymizer.keys import FileKeyProvider
 from pseudonymizer.vault import RrnVault
@@ -111,6 +112,8 @@ class Services:
     inline_reads: bool
     signer: LogKeyring  # the newest log-signing key; follows rotations on disk
     reloader: PolicyReloader
+    # refusals of callers not proven, counted per source and minute (one record each)
+    unauthenticated: UnauthenticatedRefusals
     _closed: bool = field(default=False, repr=False)
     _limiter: CapacityLimiter | None = field(default=None, repr=False)
 
@@ -192,6 +195,9 @@ class Services:
             reloader=PolicyReloader(holder, access_log, Path(settings.policy_dir),
                                     Path(settings.public_keys_dir), store,
                                     auto_apply=settings.policy_auto_apply_effective),
+            unauthenticated=UnauthenticatedRefusals(
+                access_log, policy_version=lambda: holder.current.version,
+                max_sources=settings.unauthenticated_sources_per_minute),
         )
 
     async def run_reads(self, function: Callable[..., T], *args: object) -> T:

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         "(SQLite reads run on the event loop); each reader keeps at most this many connections",
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    unauthenticated_sources_per_minute: int = Field(
+        256, ge=1, le=100_000,
+        description="distinct sources whose unauthenticated refusals get a record of their own "
+        "per minute and process; the refusals of any further source are counted under `other` "
+        "(docs/REFUSALS.md)",
+    )
     # --- the console (`/console`, issue #12) ---
     console_secure_cookies: bool = Field(
         True, description="console cookies carry `Secure` (sent over HTTPS only); the demo on "

@@ -163,6 +163,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             _key_refresh_loop(svc, settings.key_refresh_interval_s)))
         tasks.append(asyncio.create_task(
             _releases_follow_loop(svc, RELEASES_FOLLOW_INTERVAL_S)))
+        # unauthenticated refusals: one record per source and minute, after the minute closes
+        tasks.append(asyncio.create_task(svc.unauthenticated.run()))
         hup = _install_sighup(svc)
         try:
             yield
@@ -173,6 +175,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # what was counted of the open minute is written now: a clean stop loses nothing
+            # (a failure is logged by `drain`; the counts are then lost with the process)
+            with contextlib.suppress(Exception):
+                await svc.unauthenticated.drain()
             with contextlib.suppress(Exception):
                 await to_thread.run_sync(svc.access_log.checkpoint)
             if services is None:

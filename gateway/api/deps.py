@@ -6,6 +6,7 @@ which would cost each request a thread hop per dependency for what are attribute
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated
@@ -71,8 +72,9 @@ class VerifiedCall:
 async def verified_call(request: Request, now: NowDep) -> VerifiedCall:
     """Authenticate step, all checks but replay (the route claims the token id with its record).
 
-    A refused token is itself recorded (who tried, from where, why). Verification is CPU only
-    (no database), so it runs on the event loop.
+    A refused token is itself recorded: counted among the unauthenticated refusals of its
+    source and minute, which get one record each (`gateway.unauthenticated`). Verification is
+    CPU only (no database), so it runs on the event loop.
     """
     svc: Services = request.app.state.services
     rid = str(request.state.request_id)
@@ -81,13 +83,12 @@ async def verified_call(request: Request, now: NowDep) -> VerifiedCall:
     try:
         caller, expires = svc.authenticator.verify(request.headers.get("authorization"),
                                                    now=now, source=source)
-    except AuthError as exc:
-        await record_refusal(svc, exc, request_id=rid, now=now, caller=None,
-                             policy_version=svc.policy.current.version, source=source)
+    except AuthError as exc:  # no caller proven: counted per source and minute, not one by one
+        count_unauthenticated(request, exc)
         raise
     verified = VerifiedCaller(caller, expires)
     # until the route claims the id, a refusal before it (a body failing the schema) must
-    # claim it instead (`problems._refuse_unclaimed`)
+    # claim it instead (`refuse_request`)
     request.state.unclaimed_token = verified
     return VerifiedCall(svc, now, rid, verified)
 
@@ -125,6 +126,74 @@ async def refuse_claimed(request: Request, caller: Caller, error: GatewayError) 
     except GatewayError as failure:
         return failure
     return error
+
+
+def count_unauthenticated(request: Request, error: GatewayError) -> None:
+    """Count a refusal whose caller is not proven (`gateway.unauthenticated`): its record,
+    one per source and minute, is written after the minute closes, so the answer carries no
+    log index."""
+    svc: Services = request.app.state.services
+    svc.unauthenticated.count(problem=error.type_slug, status=error.status,
+                              source=client_address(request),
+                              request_id=getattr(request.state, "request_id", None))
+
+
+async def _clock(request: Request) -> datetime:
+    """The request clock the routes use (a test's override of `request_time` included)."""
+    clock = request.app.dependency_overrides.get(request_time, request_time)
+    value = clock()
+    now: datetime = await value if inspect.isawaitable(value) else value
+    return now
+
+
+async def token_caller(request: Request) -> VerifiedCaller | None:
+    """The caller of a request refused before its route authenticated it: the one its token
+    names when the token passes every check but replay; None otherwise."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    svc: Services = request.app.state.services
+    now = await _clock(request)
+    try:
+        caller, expires = svc.authenticator.verify(header, now=now,
+                                                   source=client_address(request))
+    except AuthError:
+        return None
+    request.state.now = now
+    return VerifiedCaller(caller, expires)
+
+
+async def refuse_request(request: Request, error: GatewayError) -> GatewayError:
+    """Record `error` as this request's refusal, whichever step it came from; return the
+    problem to answer with (`TokenReplayed`, or 503 when the log failed, instead).
+
+    - the token was verified and its id not yet claimed (a body failing the schema): the
+      caller's refusal, using the id up (`refuse_verified`);
+    - the id was claimed (`CallerDep`): the caller's refusal (`refuse_claimed`);
+    - no step authenticated the request yet (the body guard's 400/413/415, a body that is not
+      JSON, an unknown route or method): the caller's refusal if the request carries a token
+      that verifies (the id used up), else counted among the unauthenticated refusals of
+      its source and minute.
+    """
+    verified: VerifiedCaller | None = getattr(request.state, "unclaimed_token", None)
+    if verified is not None:
+        request.state.unclaimed_token = None
+        return await refuse_verified(request, verified, error)
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is not None:
+        return await refuse_claimed(request, caller, error)
+    verified = await token_caller(request)
+    if verified is None:
+        count_unauthenticated(request, error)
+        return error
+    request.state.caller = verified.caller
+    return await refuse_verified(request, verified, error)
+
+
+def authenticated(request: Request) -> bool:
+    """Whether a step proved the request's caller (its token id claimed or still owed)."""
+    return (getattr(request.state, "unclaimed_token", None) is not None
+            or getattr(request.state, "caller", None) is not None)
 
 
 VerifiedCallDep = Annotated[VerifiedCall, Depends(verified_call)]

@@ -1,7 +1,8 @@
 """Pure ASGI middleware: request ids, body-size limit and JSON-only bodies, before any parsing.
 
-A request refused here is a refusal like any other: it is recorded (no caller is known yet:
-the record names where it came from) before the problem document is sent.
+A request refused here is a refusal like any other: recorded as its caller's when its token
+verifies, else counted among the unauthenticated refusals of its source and minute
+(`gateway.unauthenticated`), before the problem document is sent.
 """
 
 from __future__ import annotations
@@ -10,18 +11,12 @@ import itertools
 import json
 import os
 import secrets
-from datetime import datetime, timezone
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import (
-    BadRequest,
-    GatewayError,
-    LogWriteFailed,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-)
+from gateway.errors import BadRequest, GatewayError, PayloadTooLarge, UnsupportedMediaType
 
 _PROBLEM = b"application/problem+json"
 FORM_PREFIX = "/console/"  # browser forms, not JSON (gateway.console)
@@ -30,23 +25,20 @@ FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 
 async def _refuse(scope: Scope, send: Send, error: GatewayError, request_id: str) -> None:
     """Record the refusal, then answer with its problem document (503 if it cannot be
-    recorded)."""
-    from gateway.pipeline import record_refusal  # the request path imports this module's app
+    recorded). No step has authenticated the request yet: it is the caller's refusal when its
+    token verifies, else counted among the unauthenticated refusals of its source and minute
+    (`deps.refuse_request`)."""
+    from gateway.api.deps import refuse_request  # the request path imports this module's app
 
     services = getattr(getattr(scope.get("app"), "state", None), "services", None)
     if services is not None:
-        client = scope.get("client")
-        try:
-            await record_refusal(services, error, request_id=request_id,
-                                 now=datetime.now(timezone.utc), caller=None,
-                                 policy_version=services.policy.current.version,
-                                 source=client[0] if client else None)
-        except LogWriteFailed as failure:
-            error = failure
+        error = await refuse_request(Request(scope), error)
     body: dict[str, Any] = {"type": error.type_uri, "title": error.title,
                             "status": error.status, "detail": error.detail,
                             "instance": f"urn:request:{request_id}", "request_id": request_id}
     headers = [(b"content-type", _PROBLEM)]
+    if error.status == 401:  # a replayed token (RFC 6750 §3)
+        headers.append((b"www-authenticate", b'Bearer realm="gateway"'))
     if error.log_index is not None:
         body["log_index"] = error.log_index
         headers.append((b"x-log-index", str(error.log_index).encode()))
@@ -54,6 +46,38 @@ async def _refuse(scope: Scope, send: Send, error: GatewayError, request_id: str
     headers.append((b"content-length", str(len(encoded)).encode()))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": encoded})
+
+
+async def _read_limited(receive: Receive, limit: int) -> bytes | PayloadTooLarge | None:
+    """The whole body, or `PayloadTooLarge` once more than `limit` bytes came (the rest is
+    not read), or None if the client disconnected."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return PayloadTooLarge(f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replayed(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives `body` once, then continues with `receive` (a disconnect)."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 class RequestIds:
@@ -121,6 +145,17 @@ class BodyGuard:
                 await _refuse(scope, send, UnsupportedMediaType(
                     "send the body as `application/json`"), request_id)
                 return
+            if declared is None:
+                # no length declared (chunked): read it here, up to the limit, so that an
+                # oversized body is refused (413) and recorded here like a declared one
+                # rather than failing inside the app's body parsing
+                body = await _read_limited(receive, limit)
+                if body is None:
+                    return  # the client left: there is no one to answer
+                if isinstance(body, PayloadTooLarge):
+                    await _refuse(scope, send, body, request_id)
+                    return
+                receive = _replayed(body, receive)
 
         received = 0
 

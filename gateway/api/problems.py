@@ -145,32 +145,38 @@ def validation_error_response(request: Request, exc: RequestValidationError, *,
                             title=error.title, detail=error.detail, extra=extra)
 
 
-async def _refuse_unclaimed(request: Request, error: GatewayError) -> GatewayError:
-    """A request refused after its token was verified (a body that fails the schema): the
-    refusal is recorded, naming the caller, and uses the token id up if the route had not
-    claimed it yet, so the token cannot be presented again. Returns the problem to answer
-    with."""
-    from gateway.api.deps import refuse_claimed, refuse_verified  # deps import the pipeline
+async def _refuse(request: Request, error: GatewayError) -> GatewayError:
+    """Record the refusal (`deps.refuse_request`: the caller's, or counted among the
+    unauthenticated ones); return the problem to answer with."""
+    from gateway.api.deps import refuse_request  # deps import the pipeline
 
-    verified = getattr(request.state, "unclaimed_token", None)
-    if verified is not None:
-        request.state.unclaimed_token = None
-        return await refuse_verified(request, verified, error)
-    caller = getattr(request.state, "caller", None)  # claimed already (`CallerDep`)
-    if caller is not None:
-        return await refuse_claimed(request, caller, error)
+    if getattr(request.app.state, "services", None) is None:
+        return error  # no lifespan ran (nothing to record with): answer as is
+    return await refuse_request(request, error)
+
+
+def _http_refusal(status: int, slug: str, title: str, detail: str) -> GatewayError:
+    """Starlette's own 4xx (an unknown route, a method not allowed) as a refusal to record."""
+    error = GatewayError(detail)
+    error.status, error.type_slug, error.title = status, slug, title
     return error
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
+        from gateway.api.deps import authenticated
+
+        if 400 <= exc.status < 500 and exc.log_index is None and authenticated(request):
+            # a refusal of a proven caller that its route did not record: recorded here, so
+            # every authenticated refusal is in the log (an unauthenticated one was counted)
+            exc = await _refuse(request, exc)
         return gateway_error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         error, _errors = validation_error(exc)
-        answer = await _refuse_unclaimed(request, error)
+        answer = await _refuse(request, error)
         if answer is not error:  # the token was a replay, or the log failed
             return gateway_error_response(request, answer)
         return validation_error_response(request, exc, log_index=error.log_index)
@@ -178,12 +184,21 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _HTTP_TYPES.get(exc.status_code, ("http-error", "http error"))
+        detail = str(exc.detail).lower() if exc.detail else title
+        extra: dict[str, Any] | None = None
+        if 400 <= exc.status_code < 500:  # a refusal like any other: recorded or counted
+            error = _http_refusal(exc.status_code, slug, title, detail)
+            answer = await _refuse(request, error)
+            if answer is not error:  # the token was a replay, or the log failed
+                return gateway_error_response(request, answer)
+            extra = {"log_index": error.log_index} if error.log_index is not None else None
         return problem_response(
             request,
             status=exc.status_code,
             type_uri=PROBLEM_BASE + slug,
             title=title,
-            detail=str(exc.detail).lower() if exc.detail else title,
+            detail=detail,
+            extra=extra,
             headers=dict(exc.headers or {}),  # e.g. `Allow` on a 405 (RFC 9110 §15.5.6)
         )
 

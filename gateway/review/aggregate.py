@@ -35,6 +35,8 @@ NIGHT_END_HOUR = 8
 BULK_KINDS = ("campaign.open", "campaign.close", "campaign.destruction", "log.export",
               "pseudonym.map")
 SIGNOFF_KIND = "review.signoff"
+# one source's unauthenticated refusals in one minute, counted per problem type
+UNAUTHENTICATED_KIND = "refusals.unauthenticated"  # gateway.unauthenticated.KIND
 RELEASE_DESTRUCTION_KIND = "release.destruction"  # gateway.rights.releases: names log indexes
 UNKNOWN = "-"
 
@@ -110,6 +112,7 @@ class MonthAggregate:
     denied_by_reason: Counter[str] = field(default_factory=Counter)
     withheld_by_reason: Counter[str] = field(default_factory=Counter)
     refused_by_problem: Counter[str] = field(default_factory=Counter)
+    unauthenticated_refusals: int = 0  # of those, refusals of callers not proven
     night: Counter[EmployeeKey] = field(default_factory=Counter)
     denials: Counter[EmployeeKey] = field(default_factory=Counter)  # denials and refusals
     refusals_by_employee: Counter[EmployeeKey] = field(default_factory=Counter)
@@ -201,8 +204,21 @@ class MonthAggregate:
             if who is not None:
                 self.denials[who] += 1
                 self.refusals_by_employee[who] += 1
+        elif kind == UNAUTHENTICATED_KIND:
+            self._add_unauthenticated(record)
         elif kind in BULK_KINDS:
             self._add_bulk(index, record, kind, when)
+
+    def _add_unauthenticated(self, record: Mapping[str, Any]) -> None:
+        """A source's refusals of one minute: each problem type by its count (no employee)."""
+        problems = record.get("problems")
+        if not isinstance(problems, dict):
+            return
+        for problem, each in problems.items():
+            count = each.get("count") if isinstance(each, dict) else None
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                self.refused_by_problem[problem] += count
+                self.unauthenticated_refusals += count
 
     def _add_query(self, index: int, record: Mapping[str, Any], slot: Slot) -> None:
         # the hottest loop of a review: one call per access of the month, kept flat

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import secrets as pysecrets
 from collections.abc import Iterator
@@ -100,6 +101,17 @@ class Harness:
             with engine.begin() as conn:
                 conn.execute(insert(table).values(customer_key=key, **values))
         return TestCustomer(rrn=rrn, key=key)
+
+    # -- the log --------------------------------------------------------------------------
+    def unauthenticated_records(self, since: int) -> list[dict[str, Any]]:
+        """Write the unauthenticated refusals counted so far, the open minute included (as a
+        clean stop does), and return every `refusals.unauthenticated` record from log index
+        `since` on (the minute's own flush may have written some already)."""
+        assert self.client.portal is not None, "the client's lifespan is not running"
+        self.client.portal.call(self.services.unauthenticated.drain)
+        size = self.services.access_log.size()
+        found = [json.loads(raw) for raw in self.services.access_log.records(since, size)]
+        return [r for r in found if r["kind"] == "refusals.unauthenticated"]
 
     def query(self, system: str, customer: dict[str, str], purpose: str,
               attributes: list[Any], **headers: str) -> Any:

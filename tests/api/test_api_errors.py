@@ -167,4 +167,5 @@ def test_refusals_before_any_parsing_are_recorded(gw: Harness, headers: dict[str
     problem = assert_problem(response, status, slug)
     record = json.loads(gw.services.access_log.record(problem["log_index"]))
     assert (record["kind"], record["problem"], record["status"]) == ("refused", slug, status)
+    assert record["actor"]["system"] == "card-risk"  # its token verified: the caller's refusal
     assert "9001011234568" not in json.dumps(problem)  # the raw path is not repeated

@@ -42,6 +42,10 @@ EDGES: list[dict[str, Any]] = [
      "actor": {"affiliate": "bank", "system": "bank-callcenter", "employee": "edge.night"}},
     {"kind": "refused", "time": "2026-11-10T01:00:00.000000Z", "problem": "missing-token",
      "actor": None},  # no caller known
+    {"kind": "refusals.unauthenticated", "time": "2026-11-10T01:00:59.000000Z",  # one source's
+     "actor": None, "source": "203.0.113.7", "count": 7,  # minute: each problem by its count
+     "problems": {"token-missing": {"status": 401, "count": 5},
+                  "unsupported-media-type": {"status": 415, "count": 2}}},
     {"kind": "query", "actor": None},  # no time: ignored
     {"kind": "query", "time": "not-a-time-at-all", "actor": None},  # malformed: ignored
     {"kind": "consent.grant", "time": "2026-11-02T01:00:00.000000Z", "actor": None},
@@ -68,6 +72,9 @@ def _naive(records: list[dict[str, Any]], month: Month) -> dict[str, Any]:
             continue
         if r["kind"] == "refused":
             refused[r["problem"]] += 1
+        if r["kind"] == "refusals.unauthenticated":
+            for problem, each in r["problems"].items():
+                refused[problem] += each["count"]
         if r["kind"] != "query":
             continue
         actor = r["actor"]
@@ -109,6 +116,7 @@ def test_review_equals_a_naive_count_of_the_same_records(
     assert content["heatmap"]["counts"] == naive["heat"]
     assert _ranked(content["denials"]["by_reason"]) == naive["denied"]
     assert _ranked(content["refusals"]["by_problem"]) == naive["refused"]
+    assert content["refusals"]["unauthenticated"] == 7  # the one source-minute record's count
     for who, exact in naive["customers"].items():
         counted = employees[who]["distinct_customers"]
         if exact <= EXACT_LIMIT:
