@@ -51,7 +51,9 @@ class Problem(BaseModel):
     detail: str = Field(description="one line; never repeats what was sent")
     instance: str | None = Field(None, description="`urn:request:<request_id>`: this occurrence")
     request_id: str | None = None
-    log_index: int | None = Field(None, description="index of the refusal's access record")
+    log_index: int | None = Field(None, description=(
+        "index of the refusal's access record; absent for a caller whose token did not verify "
+        "(those refusals are counted per source and minute: docs/REFUSALS.md)"))
     errors: list[ProblemError] | None = None
     measure: str | None = Field(None, description="rate-limited: `requests_per_minute`, "
                                 "`customers_per_hour` or `customers_per_day`")
