@@ -249,6 +249,10 @@ class CampaignRun:
         self._window_start = now - timedelta(days=cap.window_days) if cap else now
         self._fields = [a.attribute for a in spec.attributes]
         self._keys = _keys_reader(gateway_engine)
+        # one request for every customer: the decision reads the customer's part (consents,
+        # stops, count) from its other arguments
+        self._request = DecisionRequest(caller=caller, purpose=spec.purpose,
+                                        attributes=spec.attributes, customer_known=True, now=now)
 
     # --- opening ----------------------------------------------------------------------------
     async def open(self) -> int:
@@ -363,10 +367,7 @@ class CampaignRun:
         return batch
 
     def _decide(self, key: CustomerKey, consents: Any, stops: Any, contacts: int) -> _Outcome:
-        request = DecisionRequest(caller=self.caller, purpose=self.spec.purpose,
-                                  attributes=self.spec.attributes, customer_known=True,
-                                  now=self.now)
-        return _Outcome(key, decide(self.policy, request, consents, stops=stops,
+        return _Outcome(key, decide(self.policy, self._request, consents, stops=stops,
                                     contacts=contacts), consents, stops)
 
     def _shape(self, batch: _Batch, outcomes: Sequence[_Outcome]) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, update
+from sqlalchemy import (CHAR, Column, Integer, MetaData, String, Table, bindparam, insert, select,
+                        update)
 
 from gateway.db.engine import make_engine
-from gateway.db.reader import Reader, padded, utc_datetime
+from gateway.db.reader import KeyList, Reader, padded, utc_datetime
 from gateway.errors import StoreUnavailable
 
 META = MetaData()
@@ -75,3 +76,43 @@ def test_in_lists_are_padded_to_a_few_sizes_with_the_same_rows(n: int, size: int
     grown = padded(keys)
     assert len(grown) == size and set(grown) == set(keys) and grown[:n] == keys
     assert padded([]) == []
+
+
+KEYED = Table("keyed", META, Column("key", CHAR(32), primary_key=True), Column("n", Integer))
+AWKWARD = ['a,b', 'x"y', "back\\slash", "sp ace", "{brace}", "NULL", "ㄱ한글"]
+
+
+def _key_lists_find_exactly_their_rows(url: str) -> None:
+    engine = make_engine(url)
+    META.create_all(engine, tables=[KEYED])
+    plain = [f"{n:032x}" for n in range(300)]
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(KEYED), [{"key": k, "n": n}
+                                         for n, k in enumerate(plain + AWKWARD)])
+        reader = Reader(engine, name="keyed")
+        for keys in (plain[::3], AWKWARD, [plain[7], AWKWARD[1], "absent"], plain[:1]):
+            wanted = KeyList.of(keys, reader.dialect)
+            prepared = reader.prepare(("keyed", wanted.size),
+                                      select(KEYED.c.key).where(wanted.where(KEYED.c.key)))
+            found = {str(k).rstrip() for (k,) in reader.all(prepared, wanted.values)}
+            assert found == set(keys) - {"absent"}
+        reader.close()
+    finally:
+        META.drop_all(engine, tables=[KEYED])
+        engine.dispose()
+
+
+def test_key_lists_find_exactly_their_rows_on_sqlite(db: str) -> None:
+    _key_lists_find_exactly_their_rows(db)
+
+
+@pytest.mark.postgres
+def test_key_lists_find_exactly_their_rows_on_postgres() -> None:
+    """One array parameter: the text form for plain keys, a list for any that needs quoting."""
+    from tests.conftest import postgres_schema
+
+    assert KeyList.of(["ab12", "cd34"], "postgresql").values == {"keys": "{ab12,cd34}"}
+    assert KeyList.of(AWKWARD, "postgresql").values == {"keys": AWKWARD}
+    with postgres_schema("key_lists") as url:
+        _key_lists_find_exactly_their_rows(url)
