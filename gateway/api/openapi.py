@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
+from gateway.policy import Policy
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 SECURITY_SCHEME = "systemToken"
 
@@ -70,11 +72,69 @@ TOKEN_DESCRIPTION = (
 )
 
 
+def _enum(prop: dict[str, Any], values: list[str]) -> None:
+    """Narrow a string property (or the string branch of a nullable one) to `values`."""
+    for branch in prop.get("anyOf", [prop]):
+        if branch.get("type") == "string":
+            branch["enum"] = values
+
+
+def publish_vocabulary(schema: dict[str, Any], policy: Policy) -> None:
+    """The identifiers the policy in force defines, as enums of the request schemas: a client
+    (and a schema-driven test) knows which purposes, attributes, views, affiliates and
+    channels exist instead of learning them from 422s. Whether the caller may *use* one is
+    still the decision's: this says what exists, not what is granted (`GET /v1/catalog`)."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    purposes = sorted(policy.purposes)
+    attributes = sorted(policy.attributes)
+    affiliates = sorted(policy.affiliates)
+    channels = sorted(str(getattr(c, "value", c)) for c in policy.channels)
+    views = sorted({str(v) for a in policy.attributes.values() for v in a.views})
+    props = {name: model.get("properties", {}) for name, model in schemas.items()}
+    for model in ("QueryIn", "ConsentIn", "CampaignIn"):
+        if "purpose" in props.get(model, {}):
+            _enum(props[model]["purpose"], purposes)
+    query_items = props.get("QueryIn", {}).get("attributes", {}).get("items", {})
+    if "anyOf" in query_items:  # a name, or {attribute, view} with a view of that attribute
+        query_items["anyOf"] = [{"type": "string", "enum": attributes}] + [
+            {"type": "object", "additionalProperties": False, "required": ["attribute"],
+             "properties": {"attribute": {"const": a}, "view": {"anyOf": [
+                 {"type": "string", "enum": sorted(str(v) for v in policy.attributes[a].views)},
+                 {"type": "null"}]}}}
+            for a in attributes]
+    for model, field in (("AttributeIn", "attribute"), ("SegmentFilterIn", "attribute")):
+        if field in props.get(model, {}):
+            _enum(props[model][field], attributes)
+    for model in ("AttributeIn", "SegmentFilterIn"):
+        if "view" in props.get(model, {}):
+            _enum(props[model]["view"], views)
+    if "recipient" in props.get("ConsentIn", {}):
+        _enum(props["ConsentIn"]["recipient"], affiliates)
+    for model in ("ConsentIn", "CampaignIn"):
+        if "channel" in props.get(model, {}):
+            _enum(props[model]["channel"], channels)
+    stop = props.get("ContactStopIn", {})
+    if "scope" in stop:
+        _enum(stop["scope"], ["group", *affiliates])
+    for branch in stop.get("channels", {}).get("anyOf", []):
+        if branch.get("type") == "array":
+            branch["items"]["enum"] = channels
+    campaign_attributes = props.get("CampaignIn", {}).get("attributes", {})
+    for branch in campaign_attributes.get("anyOf", []):
+        if branch.get("type") == "array":
+            branch["items"]["enum"] = attributes
+
+
 def install_openapi(app: FastAPI) -> None:
-    """Replace `app.openapi` with one that adds the problems and the security scheme."""
+    """Replace `app.openapi` with one that adds the problems, the security scheme and the
+    policy's identifiers (built again when the policy in force changes)."""
+    built_for: list[str | None] = [None]
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
+        services = getattr(app.state, "services", None)
+        policy: Policy | None = services.policy.current if services is not None else None
+        version = policy.version if policy is not None else None
+        if app.openapi_schema is not None and built_for[0] == version:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version,
                              description=app.description, routes=app.routes)
@@ -102,7 +162,9 @@ def install_openapi(app: FastAPI) -> None:
                     if status.isdigit() and int(status) >= 400 and "content" not in response:
                         response["content"] = {PROBLEM_MEDIA_TYPE: {
                             "schema": {"$ref": "#/components/schemas/Problem"}}}
-        app.openapi_schema = schema
+        if policy is not None:
+            publish_vocabulary(schema, policy)
+        app.openapi_schema, built_for[0] = schema, version
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -95,8 +95,6 @@ def test_non_json_body_is_415(gw: Harness) -> None:
          "attributes": ["credit_grade"]},  # both ids
         {"customer": {"pseudonym": "p1_abcd"}, "purpose": "credit_risk", "attributes": []},
         {"customer": {"pseudonym": "p1_abcd"}, "purpose": "credit_risk",
-         "attributes": ["credit_grade", "credit_grade"]},  # duplicate
-        {"customer": {"pseudonym": "p1_abcd"}, "purpose": "credit_risk",
          "attributes": ["credit_grade"], "extra": 1},  # unknown field
         {"customer": {"pseudonym": "p1_abcd"}, "purpose": "Credit Risk!",
          "attributes": ["credit_grade"]},  # not an id
@@ -107,6 +105,19 @@ def test_schema_violations_are_422(gw: Harness, body: object) -> None:
     response = gw.client.post("/v1/queries", json=body, headers=gw.auth("card-risk"))
     problem = assert_problem(response, 422, "validation")
     assert isinstance(problem["errors"], list)
+
+
+@pytest.mark.parametrize("attributes", [
+    ["credit_grade", "credit_grade"],
+    ["credit_grade", {"attribute": "credit_grade", "view": "exact"}],  # the two forms, one name
+])
+def test_an_attribute_asked_for_twice_has_its_own_type(gw: Harness, attributes: list) -> None:
+    # no JSON Schema keyword says "unique by name" across both item forms: a stable code says it
+    response = gw.client.post("/v1/queries", json={"customer": {"pseudonym": "p1_abcd"},
+                                                   "purpose": "credit_risk",
+                                                   "attributes": attributes},
+                              headers=gw.auth("card-risk"))
+    assert_problem(response, 422, "duplicate-attribute")
 
 
 def test_forged_pseudonym_is_422(gw: Harness) -> None:
