@@ -85,9 +85,9 @@ def publish_vocabulary(schema: dict[str, Any], policy: Policy) -> None:
     channels exist instead of learning them from 422s. Whether the caller may *use* one is
     still the decision's: this says what exists, not what is granted (`GET /v1/catalog`)."""
     schemas = schema.get("components", {}).get("schemas", {})
-    purposes = sorted(policy.purposes)
-    attributes = sorted(policy.attributes)
-    affiliates = sorted(policy.affiliates)
+    purposes = sorted(str(p) for p in policy.purposes)
+    attributes = sorted(str(a) for a in policy.attributes)
+    affiliates = sorted(str(a) for a in policy.affiliates)
     channels = sorted(str(getattr(c, "value", c)) for c in policy.channels)
     views = sorted({str(v) for a in policy.attributes.values() for v in a.views})
     props = {name: model.get("properties", {}) for name, model in schemas.items()}
@@ -96,12 +96,13 @@ def publish_vocabulary(schema: dict[str, Any], policy: Policy) -> None:
             _enum(props[model]["purpose"], purposes)
     query_items = props.get("QueryIn", {}).get("attributes", {}).get("items", {})
     if "anyOf" in query_items:  # a name, or {attribute, view} with a view of that attribute
-        query_items["anyOf"] = [{"type": "string", "enum": attributes}] + [
+        named: list[dict[str, Any]] = [{"type": "string", "enum": attributes}]
+        query_items["anyOf"] = named + [
             {"type": "object", "additionalProperties": False, "required": ["attribute"],
-             "properties": {"attribute": {"const": a}, "view": {"anyOf": [
-                 {"type": "string", "enum": sorted(str(v) for v in policy.attributes[a].views)},
+             "properties": {"attribute": {"const": str(a.id)}, "view": {"anyOf": [
+                 {"type": "string", "enum": sorted(str(v) for v in a.views)},
                  {"type": "null"}]}}}
-            for a in attributes]
+            for a in sorted(policy.attributes.values(), key=lambda a: str(a.id))]
     for model, field in (("AttributeIn", "attribute"), ("SegmentFilterIn", "attribute")):
         if field in props.get(model, {}):
             _enum(props[model][field], attributes)
