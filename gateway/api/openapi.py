@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-from gateway.policy import Policy
+from gateway.policy import Policy, Purpose
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 SECURITY_SCHEME = "systemToken"
@@ -79,6 +79,25 @@ def _enum(prop: dict[str, Any], values: list[str]) -> None:
             branch["enum"] = values
 
 
+def _by_id(policy: Policy) -> list[Purpose]:
+    return sorted(policy.purposes.values(), key=lambda p: str(p.id))
+
+
+def _consent_terms(purpose: Purpose) -> dict[str, Any]:
+    """A consent for `purpose`: its one channel (or none), and for marketing the customer told
+    of the right to refuse; night-time contact only for marketing."""
+    props: dict[str, Any] = {"purpose": {"const": str(purpose.id)},
+                             "channel": ({"const": purpose.channel} if purpose.channel
+                                         else {"type": "null"})}
+    required = ["purpose"] + (["channel"] if purpose.channel else [])
+    if purpose.marketing:
+        props["refusal_right_notified"] = {"const": True}
+        required.append("refusal_right_notified")
+    else:
+        props["night_contact"] = {"const": False}
+    return {"properties": props, "required": required}
+
+
 def publish_vocabulary(schema: dict[str, Any], policy: Policy) -> None:
     """The identifiers the policy in force defines, as enums of the request schemas: a client
     (and a schema-driven test) knows which purposes, attributes, views, affiliates and
@@ -120,6 +139,12 @@ def publish_vocabulary(schema: dict[str, Any], policy: Policy) -> None:
     for branch in stop.get("channels", {}).get("anyOf", []):
         if branch.get("type") == "array":
             branch["items"]["enum"] = channels
+    if "ConsentIn" in schemas:  # what each purpose asks of a consent (`consents._check_grant`)
+        schemas["ConsentIn"]["anyOf"] = [_consent_terms(p) for p in _by_id(policy)]
+    if "CampaignIn" in schemas:  # a campaign runs under a consent purpose, on its channel
+        schemas["CampaignIn"]["anyOf"] = [
+            {"properties": {"purpose": {"const": str(p.id)}, "channel": {"const": p.channel}}}
+            for p in _by_id(policy) if p.marketing and p.consent_required and p.channel]
     campaign_attributes = props.get("CampaignIn", {}).get("attributes", {})
     for branch in campaign_attributes.get("anyOf", []):
         if branch.get("type") == "array":

@@ -90,15 +90,17 @@ SEMANTIC_422: dict[str, str] = {
     "receipt-invalid": "a receipt must carry this gateway's signature",
     "history-cursor-invalid": "a cursor must be one this log issued",
     "history-period-invalid": "`since` before `until`, relative to each other",
-    "consent-invalid": "relations between fields and the clock (a marketing consent names the "
-                       "purpose's channel; `expires_at` in the future)",
+    "consent-expiry-past": "`expires_at` must be in the future: a rule of the clock",
+    "national-id-in-text": "free text holding what reads as a national id number, in any "
+                           "notation, is refused (`pseudonymizer.rrn.contains_national_id`)",
     "duplicate-attribute": "no JSON Schema keyword says \"unique by name\" across a name and "
                            "an {attribute, view} item",
     "campaign-invalid": "what a campaign may name depends on the calling system's grants "
                         "(`GET /v1/catalog`), and the schema is one for every caller",
-    "contact-stop-invalid": "a stop's scope is checked against the caller's affiliate",
-    "policy-version-malformed": "never for a schema-valid body (the pattern is published): "
-                                "listed so that the message below is the one to read",
+    "segment-not-permitted": "which attributes and views a recipient may filter on is its own "
+                             "grant (the policy's `segments:`)",
+    "segment-value-malformed": "a filter value has the shape of the view named beside it (a "
+                               "band `{gte, lt}` for `band`, text for `sido`...)",
 }
 
 
