@@ -30,7 +30,8 @@ import pytest
 
 from tests.accesslog.servers import Server, http_get, prepare
 
-pytestmark = pytest.mark.slow
+# the run is bounded by examples, not by time: about a minute on two busy cores
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -72,7 +73,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
              f"http://127.0.0.1:{server.port}/openapi.json", "--checks", "all",
              "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "1",
              "--no-color"],
-            cwd=tmp, env=env, capture_output=True, text=True, timeout=280)
+            cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
         seconds = time.monotonic() - started
     finally:
         server.stop()
@@ -82,12 +83,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 
 def test_schemathesis_reports_no_failure(run: Run) -> None:
-    summary = run.output[-3000:]
-    print(f"schemathesis: {run.seconds:.1f} s, {len(run.exchanges)} requests\n{summary[-700:]}")
-    assert run.code == 0, run.output[-12000:]
-    assert re.search(r"\b\d+ passed\b|No issues found", summary) or "failure" not in summary, \
-        summary
-    assert len(run.exchanges) > 500, summary  # the run really reached the server
+    closing = [line for line in run.output.splitlines() if re.fullmatch(r"=+ .* in [\d.]+s =+",
+                                                                         line.strip())]
+    print(f"schemathesis: {run.seconds:.1f} s, {len(run.exchanges)} requests\n"
+          f"{run.output[-700:]}")
+    assert run.code == 0 and closing, run.output[-12000:]
+    assert "failure" not in closing[-1] and "error" not in closing[-1], run.output[-12000:]
+    assert len(run.exchanges) > 500  # the run really reached the server
     operations = {e["operation"] for e in run.exchanges}
     assert len(operations) >= 20, sorted(operations)
 
