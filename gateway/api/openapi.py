@@ -151,6 +151,39 @@ def publish_vocabulary(schema: dict[str, Any], policy: Policy) -> None:
             branch["items"]["enum"] = attributes
 
 
+# (created by, status) → follow-up operations: how to act on what was just created, by its id
+# and the customer's pseudonym from the answer (OpenAPI 3.1 §4.8.20, Link Object)
+LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, str, dict[str, Any]]]] = {
+    ("/v1/consents", "post", "201"): [
+        ("Withdraw", "/v1/consents/{consent_id}/withdraw", "consent_id",
+         "$response.body#/consent/id",
+         {"customer": {"pseudonym": "$response.body#/consent/pseudonym"}}),
+        ("Confirm", "/v1/consents/{consent_id}/confirm", "consent_id",
+         "$response.body#/consent/id",
+         {"customer": {"pseudonym": "$response.body#/consent/pseudonym"},
+          "refusal_right_notified": True}),
+    ],
+    ("/v1/contact-stops", "post", "201"): [
+        ("Lift", "/v1/contact-stops/{stop_id}/lift", "stop_id", "$response.body#/stop/id",
+         {"customer": {"pseudonym": "$response.body#/stop/pseudonym"}}),
+    ],
+}
+
+
+def publish_links(schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for (path, method, status), links in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        published = response.setdefault("links", {})
+        for name, target, parameter, expression, body in links:
+            operation_id = paths.get(target, {}).get("post", {}).get("operationId")
+            if operation_id is not None:
+                published[name] = {"operationId": operation_id,
+                                   "parameters": {parameter: expression}, "requestBody": body}
+
+
 def install_openapi(app: FastAPI) -> None:
     """Replace `app.openapi` with one that adds the problems, the security scheme and the
     policy's identifiers (built again when the policy in force changes)."""
@@ -188,6 +221,7 @@ def install_openapi(app: FastAPI) -> None:
                     if status.isdigit() and int(status) >= 400 and "content" not in response:
                         response["content"] = {PROBLEM_MEDIA_TYPE: {
                             "schema": {"$ref": "#/components/schemas/Problem"}}}
+        publish_links(schema)
         if policy is not None:
             publish_vocabulary(schema, policy)
         app.openapi_schema, built_for[0] = schema, version

@@ -4,8 +4,9 @@
 negative data, missing headers, unsupported methods, `Allow`, ignored auth, use after free,
 resource availability, object-level authorization) on every operation of `/openapi.json`,
 with a bounded number of examples per operation and a fixed seed, through the hooks of
-`schemathesis_hooks.py`: a fresh single-use token minted for every request, and a check that a
-schema-valid request is refused only for a rule the schema cannot state. The run must report no
+`schemathesis_hooks.py`: a fresh single-use token minted for every request, seeded customers in
+half of the schema-valid requests, and a check that a schema-valid request is refused only for a
+rule the schema cannot state. The run must report no
 failure at all, not merely no server error (issue #13).
 
 Every problem document answered during the run is then scanned: none may repeat a string the
@@ -38,6 +39,7 @@ ROOT = HERE.parents[1]
 ST = Path(sys.executable).parent / "st"
 EXAMPLES = 25  # per operation and phase: ~1,300 requests, about half a minute
 SEED = 20261205
+RRN_LIKE = re.compile(r"(?<![0-9])[0-9]{6}\s*[-.]?\s*[0-9]{7}(?![0-9])")
 MIN_NEEDLE = 6  # shorter strings ("0", "aa") occur in any text by chance
 
 
@@ -78,7 +80,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     finally:
         server.stop()
     lines = exchanges.read_text("utf-8").splitlines() if exchanges.exists() else []
-    return Run(proc.returncode, proc.stdout + proc.stderr, seconds,
+    # what Schemathesis prints of a failing request may hold an RRN-shaped number (seeded or
+    # drawn): never into test output
+    output = RRN_LIKE.sub("[national id]", proc.stdout + proc.stderr)
+    return Run(proc.returncode, output, seconds,
                [json.loads(line) for line in lines], json.loads(served), version)
 
 
@@ -90,8 +95,10 @@ def test_schemathesis_reports_no_failure(run: Run) -> None:
     assert run.code == 0 and closing, run.output[-12000:]
     assert "failure" not in closing[-1] and "error" not in closing[-1], run.output[-12000:]
     assert len(run.exchanges) > 500  # the run really reached the server
-    operations = {e["operation"] for e in run.exchanges}
-    assert len(operations) >= 20, sorted(operations)
+    # and got past the refusals: seeded customers and the published links reach the routes'
+    # own work, so success answers were checked against the response schemas too
+    succeeded = {e["operation"] for e in run.exchanges if e["status"] in (200, 201)}
+    assert len(succeeded) >= 15, sorted(succeeded)
 
 
 def _strings(value: Any) -> list[str]:
