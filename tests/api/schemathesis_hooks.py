@@ -9,7 +9,7 @@ permission the route needs, so the run reaches the routes' own logic instead of 
 limits of the policy are not what every request meets. Settings come from the same
 `GATEWAY_*` environment as the server under test.
 
-Two more things the run needs:
+The run also needs:
 - `positive_refusals_name_a_rule`, a check: a schema-valid request may be refused with 422 only
   for a rule the schema cannot express (listed in `SEMANTIC_422` with the reason), never with
   the plain schema failure `validation`, which would mean the published schema and the
@@ -54,9 +54,8 @@ CALLERS: tuple[tuple[str, str], ...] = (
 EMPLOYEES = 64
 
 _settings = Settings()
-_algorithms = {str(system.id): system.algorithm
-               for system in load_policy(Path(_settings.policy_dir),
-                                               Path(_settings.public_keys_dir)).systems.values()}
+_policy = load_policy(Path(_settings.policy_dir), Path(_settings.public_keys_dir))
+_algorithms = {str(system.id): system.algorithm for system in _policy.systems.values()}
 _employees = itertools.cycle([f"st-{n:03d}" for n in range(EMPLOYEES)])
 
 
