@@ -28,7 +28,7 @@ from gateway.domain import AffiliateId, Category, ConsentId, ConsentRecord, Cust
 from gateway.errors import NotFound, StoreUnavailable, ValidationFailed
 from gateway.freetext import refuse_national_id
 
-__all__ = ["ConsentInvalid", "ConsentNotFound", "ConsentStore", "PlannedConsent",
+__all__ = ["ConsentExpiryPast", "ConsentInvalid", "ConsentNotFound", "ConsentStore", "PlannedConsent",
            "new_consent_id"]
 
 
@@ -40,6 +40,14 @@ class ConsentNotFound(NotFound):
 class ConsentInvalid(ValidationFailed):
     type_slug = "consent-invalid"
     title = "consent does not fit the policy"
+
+
+class ConsentExpiryPast(ConsentInvalid):
+    """`expires_at` is not in the future: a rule of the clock, which no schema can state (the
+    relations between purpose, channel and flags are published in the OpenAPI document)."""
+
+    type_slug = "consent-expiry-past"
+    title = "consent would expire before it is stored"
 
 
 def new_consent_id() -> ConsentId:

@@ -87,6 +87,11 @@ class UnknownChannel(ValidationFailed):
     title = "contact channel is not in the policy"
 
 
+class DuplicateAttribute(ValidationFailed):
+    type_slug = "duplicate-attribute"
+    title = "an attribute is asked for twice"
+
+
 class UnknownPseudonym(ValidationFailed):
     type_slug = "unknown-pseudonym"
     title = "pseudonym is not valid for the caller"

@@ -265,7 +265,8 @@ class PolicyReloader:
     def _pending_for(self, version: str, stored: StoredSet | None, officer: Officer, *,
                      four_eyes: bool) -> StoredSet:
         if stored is None:
-            raise VersionNotPending(f"no policy set has version `{version}`: copy the version "
+            # never repeated: a version no set has is only what was typed
+            raise VersionNotPending("no policy set has the version given: copy the version "
                                     "shown by `gateway policy pending`")
         if stored.state == LIVE:
             raise VersionNotPending(f"policy version `{version}` is already live")

@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
+from gateway.policy import Policy, Purpose
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 SECURITY_SCHEME = "systemToken"
 
@@ -72,11 +74,128 @@ TOKEN_DESCRIPTION = (
 )
 
 
+def _enum(prop: dict[str, Any], values: list[str]) -> None:
+    """Narrow a string property (or the string branch of a nullable one) to `values`."""
+    for branch in prop.get("anyOf", [prop]):
+        if branch.get("type") == "string":
+            branch["enum"] = values
+
+
+def _by_id(policy: Policy) -> list[Purpose]:
+    return sorted(policy.purposes.values(), key=lambda p: str(p.id))
+
+
+def _consent_terms(purpose: Purpose) -> dict[str, Any]:
+    """A consent for `purpose`: its one channel (or none), and for marketing the customer told
+    of the right to refuse; night-time contact only for marketing."""
+    props: dict[str, Any] = {"purpose": {"const": str(purpose.id)},
+                             "channel": ({"const": purpose.channel} if purpose.channel
+                                         else {"type": "null"})}
+    required = ["purpose"] + (["channel"] if purpose.channel else [])
+    if purpose.marketing:
+        props["refusal_right_notified"] = {"const": True}
+        required.append("refusal_right_notified")
+    else:
+        props["night_contact"] = {"const": False}
+    return {"properties": props, "required": required}
+
+
+def publish_vocabulary(schema: dict[str, Any], policy: Policy) -> None:
+    """The identifiers the policy in force defines, as enums of the request schemas: a client
+    (and a schema-driven test) knows which purposes, attributes, views, affiliates and
+    channels exist instead of learning them from 422s. Whether the caller may *use* one is
+    still the decision's: this says what exists, not what is granted (`GET /v1/catalog`)."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    purposes = sorted(str(p) for p in policy.purposes)
+    attributes = sorted(str(a) for a in policy.attributes)
+    affiliates = sorted(str(a) for a in policy.affiliates)
+    channels = sorted(str(getattr(c, "value", c)) for c in policy.channels)
+    views = sorted({str(v) for a in policy.attributes.values() for v in a.views})
+    props = {name: model.get("properties", {}) for name, model in schemas.items()}
+    for model in ("QueryIn", "ConsentIn", "CampaignIn"):
+        if "purpose" in props.get(model, {}):
+            _enum(props[model]["purpose"], purposes)
+    query_items = props.get("QueryIn", {}).get("attributes", {}).get("items", {})
+    if "anyOf" in query_items:  # a name, or {attribute, view} with a view of that attribute
+        named: list[dict[str, Any]] = [{"type": "string", "enum": attributes}]
+        query_items["anyOf"] = named + [
+            {"type": "object", "additionalProperties": False, "required": ["attribute"],
+             "properties": {"attribute": {"const": str(a.id)}, "view": {"anyOf": [
+                 {"type": "string", "enum": sorted(str(v) for v in a.views)},
+                 {"type": "null"}]}}}
+            for a in sorted(policy.attributes.values(), key=lambda a: str(a.id))]
+    for model, field in (("AttributeIn", "attribute"), ("SegmentFilterIn", "attribute")):
+        if field in props.get(model, {}):
+            _enum(props[model][field], attributes)
+    for model in ("AttributeIn", "SegmentFilterIn"):
+        if "view" in props.get(model, {}):
+            _enum(props[model]["view"], views)
+    if "recipient" in props.get("ConsentIn", {}):
+        _enum(props["ConsentIn"]["recipient"], affiliates)
+    for model in ("ConsentIn", "CampaignIn"):
+        if "channel" in props.get(model, {}):
+            _enum(props[model]["channel"], channels)
+    stop = props.get("ContactStopIn", {})
+    if "scope" in stop:
+        _enum(stop["scope"], ["group", *affiliates])
+    for branch in stop.get("channels", {}).get("anyOf", []):
+        if branch.get("type") == "array":
+            branch["items"]["enum"] = channels
+    if "ConsentIn" in schemas:  # what each purpose asks of a consent (`consents._check_grant`)
+        schemas["ConsentIn"]["anyOf"] = [_consent_terms(p) for p in _by_id(policy)]
+    if "CampaignIn" in schemas:  # a campaign runs under a consent purpose, on its channel
+        schemas["CampaignIn"]["anyOf"] = [
+            {"properties": {"purpose": {"const": str(p.id)}, "channel": {"const": p.channel}}}
+            for p in _by_id(policy) if p.marketing and p.consent_required and p.channel]
+    campaign_attributes = props.get("CampaignIn", {}).get("attributes", {})
+    for branch in campaign_attributes.get("anyOf", []):
+        if branch.get("type") == "array":
+            branch["items"]["enum"] = attributes
+
+
+# (created by, status) → follow-up operations: how to act on what was just created, by its id
+# and the customer's pseudonym from the answer (OpenAPI 3.1 §4.8.20, Link Object)
+LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, str, dict[str, Any]]]] = {
+    ("/v1/consents", "post", "201"): [
+        ("Withdraw", "/v1/consents/{consent_id}/withdraw", "consent_id",
+         "$response.body#/consent/id",
+         {"customer": {"pseudonym": "$response.body#/consent/pseudonym"}}),
+        ("Confirm", "/v1/consents/{consent_id}/confirm", "consent_id",
+         "$response.body#/consent/id",
+         {"customer": {"pseudonym": "$response.body#/consent/pseudonym"},
+          "refusal_right_notified": True}),
+    ],
+    ("/v1/contact-stops", "post", "201"): [
+        ("Lift", "/v1/contact-stops/{stop_id}/lift", "stop_id", "$response.body#/stop/id",
+         {"customer": {"pseudonym": "$response.body#/stop/pseudonym"}}),
+    ],
+}
+
+
+def publish_links(schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for (path, method, status), links in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        published = response.setdefault("links", {})
+        for name, target, parameter, expression, body in links:
+            operation_id = paths.get(target, {}).get("post", {}).get("operationId")
+            if operation_id is not None:
+                published[name] = {"operationId": operation_id,
+                                   "parameters": {parameter: expression}, "requestBody": body}
+
+
 def install_openapi(app: FastAPI) -> None:
-    """Replace `app.openapi` with one that adds the problems and the security scheme."""
+    """Replace `app.openapi` with one that adds the problems, the security scheme and the
+    policy's identifiers (built again when the policy in force changes)."""
+    built_for: list[str | None] = [None]
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
+        services = getattr(app.state, "services", None)
+        policy: Policy | None = services.policy.current if services is not None else None
+        version = policy.version if policy is not None else None
+        if app.openapi_schema is not None and built_for[0] == version:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version,
                              description=app.description, routes=app.routes)
@@ -104,7 +223,10 @@ def install_openapi(app: FastAPI) -> None:
                     if status.isdigit() and int(status) >= 400 and "content" not in response:
                         response["content"] = {PROBLEM_MEDIA_TYPE: {
                             "schema": {"$ref": "#/components/schemas/Problem"}}}
-        app.openapi_schema = schema
+        publish_links(schema)
+        if policy is not None:
+            publish_vocabulary(schema, policy)
+        app.openapi_schema, built_for[0] = schema, version
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -17,7 +17,13 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.accesslog.usage import RateLimited
-from gateway.errors import PROBLEM_BASE, GatewayError, MalformedJson, ValidationFailed
+from gateway.errors import (
+    PROBLEM_BASE,
+    DuplicateAttribute,
+    GatewayError,
+    MalformedJson,
+    ValidationFailed,
+)
 
 log = logging.getLogger("gateway.api")
 
@@ -124,6 +130,8 @@ def validation_error(exc: RequestValidationError) -> tuple[GatewayError, list[di
     errors = exc.errors()
     if any(err.get("type") == "json_invalid" for err in errors):
         return MalformedJson("request body is not valid json"), []
+    if any(err.get("type") == "duplicate_attribute" for err in errors):
+        return DuplicateAttribute("each attribute may be asked for once"), []
     first = _safe_validation_errors(exc)
     where = first[0]["location"] if first else ""
     detail = f"request body does not match the schema: `{where}`" if where else (

@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from pydantic_core import PydanticCustomError
+
 from gateway.domain import Category, Reason
 from gateway.marketing.stops import StopReason
 
@@ -26,15 +28,41 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CustomerIn(Strict):
-    """Name the customer by RRN (주민등록번호/외국인등록번호) or by your own earlier pseudonym."""
+# The notations a client sends (`YYMMDD-NNNNNNN` or the 13 digits) with a birth date that is a
+# calendar day (29 February aside) and, for the 2000s digits (3, 4, 7, 8), a year already past.
+# The parser accepts more (full-width digits, other separators, leap days: `pseudonymizer.rrn`);
+# what no pattern can say — a leap day, the check digit, whether anyone holds the number — is
+# answered with `malformed-rrn` (422) or not found (404).
+_DAY = (r"(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)"
+        r"|02(?:0[1-9]|1[0-9]|2[0-8]))")
+RRN_PATTERN = (rf"^(?:[0-9]{{2}}{_DAY}-?[0125689]|(?:0[0-9]|1[0-9]|2[0-5]){_DAY}-?[3478])"
+               r"[0-9]{6}$")
+PSEUDONYM_PATTERN = r"^[a-z0-9_]+$"
 
-    rrn: SecretStr | None = Field(
-        None, description="resident or foreigner registration number, any usual notation",
-        json_schema_extra={"examples": ["900101-1234567"]},
-    )
-    pseudonym: str | None = Field(None, min_length=4, max_length=128, pattern=r"^[a-z0-9_]+$",
-                                  description="the pseudonym this gateway gave your affiliate")
+
+class CustomerIn(Strict):
+    """Name the customer by RRN (주민등록번호/외국인등록번호) or by your own earlier pseudonym:
+    exactly one of the two, as a string (omit the other; null is not a value)."""
+
+    # of its two properties, exactly one
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    rrn: Annotated[SecretStr | None, WithJsonSchema({
+        "type": "string", "minLength": 13, "maxLength": 14, "pattern": RRN_PATTERN,
+        "writeOnly": True, "description": "resident or foreigner registration number",
+        "examples": ["900101-1234567"]})] = None
+    pseudonym: Annotated[str | None, WithJsonSchema({
+        "type": "string", "minLength": 4, "maxLength": 128, "pattern": PSEUDONYM_PATTERN,
+        "description": "the pseudonym this gateway gave your affiliate"})] = Field(
+        None, min_length=4, max_length=128, pattern=PSEUDONYM_PATTERN)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(data.get(k, "") is None for k in ("rrn", "pseudonym")):
+            raise ValueError("`rrn` and `pseudonym` are strings: omit the one not given")
+        return data
 
     @field_validator("rrn")
     @classmethod
@@ -58,7 +86,10 @@ class AttributeIn(Strict):
 class QueryIn(Strict):
     customer: CustomerIn
     purpose: str = Field(pattern=IDENT, description="a purpose id from the policy")
-    attributes: list[str | AttributeIn] = Field(min_length=1, max_length=64)
+    attributes: list[Annotated[str, Field(pattern=IDENT)] | AttributeIn] = Field(
+        min_length=1, max_length=64, json_schema_extra={"uniqueItems": True},
+        description="each attribute once: its name (the least revealing view) or "
+                    "`{attribute, view}`")
 
     @field_validator("attributes")
     @classmethod
@@ -68,7 +99,9 @@ class QueryIn(Strict):
             if not _is_ident(name):
                 raise ValueError("attribute names are lowercase identifiers")
         if len(set(names)) != len(names):
-            raise ValueError("each attribute may be asked for once")
+            # its own problem type (`problems.validation_error`): no JSON Schema keyword says
+            # "unique by name" across the two forms of an item
+            raise PydanticCustomError("duplicate_attribute", "each attribute may be asked for once")
         return value
 
 
@@ -227,7 +260,7 @@ class ConsentResult(BaseModel):
 
 
 class ReceiptIn(Strict):
-    jws: str = Field(min_length=10, max_length=65536, pattern=r"^[A-Za-z0-9_.-]+$",
+    jws: str = Field(min_length=10, max_length=32768, pattern=r"^[A-Za-z0-9_.-]+$",
                      description="a receipt's compact JWS as the gateway returned it")
 
 
@@ -243,7 +276,7 @@ class ContactStopIn(Strict):
     customer: CustomerIn
     scope: str = Field("group", pattern=AFFILIATE,
                        description="`group` (every affiliate) or the one affiliate to stop")
-    channels: list[str] | None = Field(
+    channels: list[Annotated[str, Field(pattern=IDENT)]] | None = Field(
         None, min_length=1, max_length=6,
         description="the channels stopped (agent_call, auto_call, sms, email, push, post); "
                     "omit or null for every channel")
@@ -312,12 +345,13 @@ class CampaignIn(Strict):
     """A campaign extraction (issue #10): purpose and channel, why, and the segment."""
 
     purpose: str = Field(pattern=IDENT)
-    channel: str = Field(max_length=32)
+    channel: str = Field(pattern=IDENT, max_length=32)
     reason: str = Field(min_length=1, max_length=500,
                         description="why: refused (never stored) if it holds a national id")
     ticket: str = Field(min_length=1, max_length=128, description="ticket or approval reference")
     segment: list[SegmentFilterIn] = Field(default_factory=list, max_length=16)
-    attributes: list[str] | None = Field(None, min_length=1, max_length=8,
+    attributes: list[Annotated[str, Field(pattern=IDENT)]] | None = Field(
+                                         None, min_length=1, max_length=8,
                                          description="contact attributes; default: every one a "
                                                      "rule grants you for the purpose")
     format: Literal["ndjson", "csv"] = "ndjson"
@@ -333,6 +367,10 @@ class DestructionIn(Strict):
 class ReleasesDestructionIn(Strict):
     """The recipient confirms it destroyed what it received (use-by, 개인정보 보호법 제21조):
     releases named by the log index of their access record, campaigns by id."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["log_indexes"], "properties": {"log_indexes": {"minItems": 1}}},
+        {"required": ["campaign_ids"], "properties": {"campaign_ids": {"minItems": 1}}}]})
 
     log_indexes: list[Annotated[int, Field(ge=0)]] = Field(
         default_factory=list, max_length=1000,

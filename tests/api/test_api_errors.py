@@ -95,8 +95,6 @@ def test_non_json_body_is_415(gw: Harness) -> None:
          "attributes": ["credit_grade"]},  # both ids
         {"customer": {"pseudonym": "p1_abcd"}, "purpose": "credit_risk", "attributes": []},
         {"customer": {"pseudonym": "p1_abcd"}, "purpose": "credit_risk",
-         "attributes": ["credit_grade", "credit_grade"]},  # duplicate
-        {"customer": {"pseudonym": "p1_abcd"}, "purpose": "credit_risk",
          "attributes": ["credit_grade"], "extra": 1},  # unknown field
         {"customer": {"pseudonym": "p1_abcd"}, "purpose": "Credit Risk!",
          "attributes": ["credit_grade"]},  # not an id
@@ -107,6 +105,19 @@ def test_schema_violations_are_422(gw: Harness, body: object) -> None:
     response = gw.client.post("/v1/queries", json=body, headers=gw.auth("card-risk"))
     problem = assert_problem(response, 422, "validation")
     assert isinstance(problem["errors"], list)
+
+
+@pytest.mark.parametrize("attributes", [
+    ["credit_grade", "credit_grade"],
+    ["credit_grade", {"attribute": "credit_grade", "view": "exact"}],  # the two forms, one name
+])
+def test_an_attribute_asked_for_twice_has_its_own_type(gw: Harness, attributes: list) -> None:
+    # no JSON Schema keyword says "unique by name" across both item forms: a stable code says it
+    response = gw.client.post("/v1/queries", json={"customer": {"pseudonym": "p1_abcd"},
+                                                   "purpose": "credit_risk",
+                                                   "attributes": attributes},
+                              headers=gw.auth("card-risk"))
+    assert_problem(response, 422, "duplicate-attribute")
 
 
 def test_forged_pseudonym_is_422(gw: Harness) -> None:
@@ -169,3 +180,69 @@ def test_refusals_before_any_parsing_are_recorded(gw: Harness, headers: dict[str
     assert (record["kind"], record["problem"], record["status"]) == ("refused", slug, status)
     assert record["actor"]["system"] == "card-risk"  # its token verified: the caller's refusal
     assert "9001011234568" not in json.dumps(problem)  # the raw path is not repeated
+
+
+# --- the bad-input corpus: marker strings wherever a caller can put one ---------------------------
+MARK = "zqxmark7731"  # lowercase, fits every identifier pattern; found by the scan wherever it lands
+CUSTOMER = {"pseudonym": "p1_" + MARK}
+# (system, method, path, JSON body): each puts MARK where the caller chooses a string
+MARKED: list[tuple[str, str, str, object]] = [
+    ("card-risk", "POST", "/v1/queries", {"customer": CUSTOMER, "purpose": "credit_risk",
+                                          "attributes": ["credit_grade"]}),  # a pseudonym
+    ("card-risk", "POST", "/v1/queries", {"customer": {"rrn": MARK}, "purpose": "credit_risk",
+                                          "attributes": ["credit_grade"]}),  # an RRN
+    ("card-risk", "POST", "/v1/queries", {"customer": {"rrn": "900101-1234567"},
+                                          "purpose": MARK, "attributes": ["credit_grade"]}),
+    ("card-risk", "POST", "/v1/queries", {"customer": {"rrn": "900101-1234567"},
+                                          "purpose": "credit_risk", "attributes": [MARK]}),
+    ("card-risk", "POST", "/v1/queries", {"customer": {"rrn": "900101-1234567"},
+                                          "purpose": "credit_risk",
+                                          "attributes": [{"attribute": "credit_grade",
+                                                          "view": MARK}]}),
+    ("card-risk", "POST", "/v1/queries", {"customer": {"rrn": "900101-1234567", MARK: 1},
+                                          "purpose": "credit_risk",
+                                          "attributes": ["credit_grade"]}),  # a nested key
+    ("card-risk", "POST", "/v1/queries", {MARK: {MARK: MARK}}),  # nothing but made-up keys
+    ("card-risk", "POST", "/v1/queries", [MARK]),  # not an object
+    ("bank-callcenter", "POST", "/v1/consents", {
+        "customer": {"rrn": "900101-1234567"}, "recipient": MARK, "purpose": MARK,
+        "categories": ["contact"], "channel": MARK, "evidence_ref": MARK}),
+    ("bank-callcenter", "POST", f"/v1/consents/cns_{MARK}/withdraw", {"customer": CUSTOMER}),
+    ("bank-callcenter", "POST", f"/v1/consents/{MARK}/confirm",
+     {"customer": CUSTOMER, "refusal_right_notified": True}),
+    ("bank-callcenter", "POST", "/v1/consents/search", {"customer": CUSTOMER, MARK: MARK}),
+    ("bank-callcenter", "POST", "/v1/contact-stops", {"customer": CUSTOMER, "scope": MARK,
+                                                      "channels": [MARK]}),
+    ("bank-callcenter", "POST", f"/v1/contact-stops/{MARK}/lift", {"customer": CUSTOMER}),
+    ("bank-callcenter", "POST", "/v1/customers/access-history",
+     {"customer": CUSTOMER, "cursor": MARK}),
+    ("card-marketing", "POST", "/v1/campaigns", {"purpose": MARK, "channel": MARK,
+                                                 "reason": MARK, "ticket": MARK}),
+    ("card-marketing", "GET", f"/v1/campaigns/cmp_{MARK}", None),
+    ("card-marketing", "POST", f"/v1/campaigns/cmp_{MARK}/destruction", {"reference": MARK}),
+    ("card-risk", "POST", "/v1/releases/destruction",
+     {"log_indexes": [987654321], "campaign_ids": [f"cmp_{MARK}"], "reference": MARK}),
+    # (not here: `/v1/pseudonyms/mappings` answers 200, each item with the pseudonym it maps)
+    ("holding-audit", "GET", f"/v1/log/records?start=0&end={MARK}", None),
+    ("holding-audit", "GET", "/v1/log/records?start=987654320&end=987654321", None),
+    ("holding-audit", "GET", f"/v1/log/proofs/inclusion?index={MARK}&tree_size=1", None),
+    ("holding-privacy", "POST", "/v1/admin/policy/approve", {"version": MARK}),
+    ("holding-privacy", "POST", "/v1/admin/policy/approve", {"version": "sha256:" + "7" * 64}),
+    ("card-risk", "GET", f"/v1/{MARK}?{MARK}={MARK}", None),  # no such route
+    ("card-risk", "DELETE", f"/v1/queries?{MARK}=1", None),  # no such method
+]
+
+
+@pytest.mark.parametrize(("system", "method", "path", "body"), MARKED,
+                         ids=[f"{m} {p.split('?')[0]}" for _, m, p, _ in MARKED])
+def test_no_problem_repeats_a_marker_sent(gw: Harness, system: str, method: str, path: str,
+                                          body: object) -> None:
+    kwargs = {"json": body} if body is not None else {}
+    response = gw.client.request(method, path, headers=gw.auth(system), **kwargs)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["instance"] == f"urn:request:{problem['request_id']}"
+    text = response.text.lower()
+    for sent in (MARK, "987654321", "7777777777"):
+        assert sent not in text, problem

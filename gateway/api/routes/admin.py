@@ -63,7 +63,9 @@ class PendingOut(BaseModel):
 
 class ApproveIn(BaseModel):
     version: str = Field(min_length=1, max_length=80,
-                         description="the exact version hash of the pending set")
+                         description="the exact version hash of the pending set",
+                         # published; the check itself answers `policy-version-malformed`
+                         json_schema_extra={"pattern": r"^sha256:[0-9a-f]{64}$"})
 
 
 class ApproveOut(BaseModel):

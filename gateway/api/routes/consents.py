@@ -32,7 +32,7 @@ from gateway.api.schemas import (
     ReceiptIn,
     ReceiptOut,
 )
-from gateway.consents import ConsentInvalid, PlannedConsent
+from gateway.consents import ConsentExpiryPast, ConsentInvalid, PlannedConsent
 from gateway.domain import AffiliateId, Caller, Channel, ConsentRecord, CustomerKey, PurposeId
 from gateway.errors import GatewayError, NotFound, UnknownChannel
 from gateway.pipeline import append_counted, record_refusal, require_permission
@@ -112,7 +112,7 @@ def _check_grant(svc: Services, body: ConsentIn, now: datetime) -> None:
         raise ConsentInvalid(f"`night_contact` applies only to marketing purposes, not "
                              f"`{body.purpose}`")
     if body.expires_at is not None and body.expires_at <= now:
-        raise ConsentInvalid("`expires_at` must be in the future")
+        raise ConsentExpiryPast("`expires_at` must be in the future")
 
 
 def known_channel(policy: Policy, value: str) -> Channel:
