@@ -14,10 +14,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.accesslog.usage import RateLimited
-from gateway.errors import PROBLEM_BASE, GatewayError, MalformedJson, ValidationFailed
+from gateway.errors import (
+    PROBLEM_BASE,
+    GatewayError,
+    MalformedJson,
+    StoreUnavailable,
+    ValidationFailed,
+)
 
 log = logging.getLogger("gateway.api")
 
@@ -186,6 +193,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=str(exc.detail).lower() if exc.detail else title,
             headers=dict(exc.headers or {}),  # e.g. `Allow` on a 405 (RFC 9110 §15.5.6)
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _storage(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A database that cannot be reached, read or written (a read-only remount, a full
+        # disk, a server gone) wherever a store did not wrap it itself: 503, nothing released
+        # (the route ended before any answer). Other driver errors are bugs: a 500.
+        if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+            log.error("data store failed: %s", type(exc).__name__)
+            return gateway_error_response(request, StoreUnavailable(
+                f"data store unavailable: `{type(exc).__name__}`"))
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
