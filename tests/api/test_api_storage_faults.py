@@ -4,19 +4,23 @@ PostgreSQL server. Each answer is an RFC 9457 problem of a stable `unavailable` 
 releases nothing and says nothing of the failure's internals, the server logs no traceback,
 and the same request (a new token) succeeds once the fault clears.
 
+Each fault strikes at two moments: before the request, and mid-request, just after its first
+durable write (its token id claimed, or the record that claims it), so that what the route does
+next meets the fault. Mid-request, a route that needs nothing more from storage may answer as
+usual, but only what its durable record covers.
+
 The faults are real, not mocked errors:
 - read-only: the data folder is bind-mounted onto itself read-only (as root) or write-protected
-  with `chmod` (otherwise), so every file the gateway opens again opens read-only, exactly as
-  after an operator's `mount -o remount,ro`. The kernel refuses such a remount while files are
-  open for writing, so the test closes the gateway's open database files first (`_reopen`),
-  which is what the kernel's own emergency remount does to them (every write fails);
+  with `chmod` (otherwise), so every file the gateway opens again opens read-only, as after an
+  operator's `mount -o remount,ro`. The kernel refuses that remount while files are open for
+  writing, so the test closes the gateway's open database files first (`_reopen`): what the
+  kernel's own emergency remount does to them is make every write fail;
 - full disk: the data folder lives on a small tmpfs, filled to the last page by a filler file
   (root only; skipped with a message otherwise);
 - PostgreSQL stopped: the gateway reaches the shared test server through a TCP relay of this
-  test's own, which refuses connections and drops the open ones, then listens again (the shared
-  server itself is never touched).
+  test's own, which refuses connections and drops the open ones, then listens again on the
+  same port (the shared server itself is never touched).
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -32,18 +36,27 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import make_url
+from starlette.routing import Route
 
+from gateway.console.fonts import fonts_dir
 from gateway.errors import PROBLEM_BASE
 from tests.api import conftest as api
 from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
 from tests.api.marketing_helpers import grant, register_stop
 from tests.conftest import postgres_schema
+from tests.console.conftest import PASSWORD as CONSOLE_PASSWORD
+from tests.console.conftest import USERS as CONSOLE_USERS
+from tests.console.conftest import ConsoleHarness, add_users
+
+KST = ZoneInfo("Asia/Seoul")
 
 # the answers a storage fault may give: the `Unavailable` family of gateway/errors.py
 UNAVAILABLE_TYPES = {PROBLEM_BASE + slug
@@ -61,18 +74,21 @@ SEOUL = {"attribute": "address", "view": "sido", "in": ["서울특별시"]}
 # --- the request of each route ----------------------------------------------------------------
 @dataclass(frozen=True)
 class Call:
-    """One concrete request; each `send` mints a fresh single-use token."""
+    """One concrete request; each `send` mints a fresh single-use token (API) or uses the
+    session the case signed in with (console)."""
 
     method: str
     url: str
     system: str | None  # None: the route takes no token
     employee: str = "tester"
     json: Any = None
+    form: dict[str, str] | None = None  # a console form (with its CSRF token)
     secrets: tuple[str, ...] = ()  # this customer's RRN, key, pseudonym: never in a fault answer
 
     def send(self, gw: Harness) -> Any:
         headers = gw.auth(self.system, employee=self.employee) if self.system else {}
-        return gw.client.request(self.method, self.url, json=self.json, headers=headers)
+        return gw.client.request(self.method, self.url, json=self.json, data=self.form,
+                                 headers=headers, follow_redirects=False)
 
 
 @dataclass(frozen=True)
@@ -284,6 +300,135 @@ CASES: dict[tuple[str, str], Case] = {
 }
 
 
+# --- the console's pages (people-facing HTML, sessions instead of tokens) ---------------------
+_SESSIONS: dict[tuple[int, str], dict[str, str]] = {}  # (harness, role) -> session cookies
+
+
+def _signed_in(gw: Harness, role: str, *, fresh: bool = False) -> ConsoleHarness:
+    """A console session of `role`: the one signed in before while it still opens the home
+    page (a sign-in hashes a password on purpose slowly), else a new one."""
+    console = ConsoleHarness(gw)
+    saved = None if fresh else _SESSIONS.get((id(gw), role))
+    gw.client.cookies.clear()
+    if saved is not None:
+        for name, value in saved.items():
+            gw.client.cookies.set(name, value)
+        if gw.client.get("/console/", follow_redirects=False).status_code == 200:
+            return console
+    console.sign_in(role)
+    if not fresh:
+        _SESSIONS[(id(gw), role)] = dict(gw.client.cookies)
+    return console
+
+
+def _page(path: str, role: str | None = "privacy_officer") -> Callable[[Harness], Call]:
+    def prepare(gw: Harness) -> Call:
+        if role is None:
+            gw.client.cookies.clear()
+        else:
+            _signed_in(gw, role)
+        return Call("GET", path, None)
+    return prepare
+
+
+def _form(gw: Harness, role: str, page: str) -> str:
+    """Sign in as `role` and return the CSRF token of `page`'s form."""
+    console = _signed_in(gw, role)
+    return console.csrf(_ok(gw.client.get(page)).text)
+
+
+def _console_signin(gw: Harness) -> Call:
+    console = ConsoleHarness(gw)
+    console.forget_used_codes()
+    gw.client.cookies.clear()
+    token = console.csrf(_ok(gw.client.get("/console/signin")).text)
+    return Call("POST", "/console/signin", None, form={
+        "csrf_token": token, "username": CONSOLE_USERS["privacy_officer"],
+        "password": CONSOLE_PASSWORD, "code": console.code("privacy_officer")})
+
+
+def _console_signout(gw: Harness) -> Call:
+    console = _signed_in(gw, "privacy_officer", fresh=True)  # a session of its own to end
+    token = console.csrf(_ok(gw.client.get("/console/log")).text)
+    return Call("POST", "/console/signout", None, form={"csrf_token": token})
+
+
+def _timeline_lookup(gw: Harness) -> Call:
+    """A call-centre agent looks a customer up by national id number: customer data."""
+    c = _customer(gw)
+    _ok(gw.query("card-risk", c.ref, "credit_risk", ["credit_grade"]))  # something to show
+    token = _form(gw, "call_centre_agent", "/console/timeline")
+    return Call("POST", "/console/timeline", None, secrets=_secrets(c),
+                form={"csrf_token": token, "rrn": c.rrn})
+
+
+def _log_export(gw: Harness) -> Call:
+    token = _form(gw, "privacy_officer", "/console/log")
+    return Call("POST", "/console/log/export", None, form={
+        "csrf_token": token, "who": "감사팀 박감사", "why": "정기 점검", "since": "", "until": ""})
+
+
+def _last_month() -> str:
+    now = datetime.now(KST)
+    return f"{now.year - (now.month == 1)}-{(now.month - 2) % 12 + 1:02d}"
+
+
+CONSOLE_CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/console/signin"): Case(_page("/console/signin", None),
+                                     no_storage="the sign-in form, to no session: reads nothing"),
+    ("POST", "/console/signin"): Case(_console_signin, ok=303),
+    ("POST", "/console/signout"): Case(_console_signout, ok=303),
+    ("GET", "/console"): Case(_page("/console"), ok=307,
+                              no_storage="the redirect to `/console/`, before any session"),
+    ("GET", "/console/"): Case(_page("/console/")),
+    ("GET", "/console/log"): Case(_page("/console/log")),
+    ("POST", "/console/log/export"): Case(_log_export),
+    ("GET", "/console/policy"): Case(_page("/console/policy")),
+    ("GET", "/console/policy/files/{name}"): Case(
+        _page("/console/policy/files/rules.yaml?pending=false")),
+    ("GET", "/console/timeline"): Case(_page("/console/timeline", "call_centre_agent")),
+    ("POST", "/console/timeline"): Case(_timeline_lookup),
+    ("GET", "/console/review"): Case(_page("/console/review"), ok=303),  # to last month
+    ("GET", "/console/review/{month}"): Case(lambda gw: _page(
+        f"/console/review/{_last_month()}")(gw)),
+    ("GET", "/console/review/{month}/pdf"): Case(lambda gw: _page(
+        f"/console/review/{_last_month()}/pdf")(gw)),
+    # served from files that ship with the gateway, to anyone: no storage, no customer
+    ("GET", "/docs"): Case(_page("/docs", None), no_storage="offline API docs, a static page"),
+    ("GET", "/docs/init.js"): Case(_page("/docs/init.js", None), no_storage="a static script"),
+    ("GET", "/redoc"): Case(_page("/redoc", None), no_storage="offline API docs, a static page"),
+    ("GET", "/console/fonts/{name}"): Case(_page("/console/fonts/NanumGothic.ttf", None),
+                                          ok=200 if fonts_dir() else 404,  # a system package
+                                          no_storage="the console's font file"),
+    ("GET", "/openapi.json"): Case(_page("/openapi.json", None),
+                                   no_storage="the API schema, built from the code"),
+}
+# forms whose valid request needs a set-up of their own (a pending policy set, an archive to
+# upload, a month to sign off); their storage goes through the same stores and log as the API
+# routes above, and a database error in them is the same 503 (`problems._storage`)
+NOT_COVERED = {
+    ("POST", "/console/log/verify"): "uploads an export archive; reads no database",
+    ("POST", "/console/policy/propose"): "the reloader of POST /v1/admin/policy/reload",
+    ("POST", "/console/policy/approve"): "the reloader of POST /v1/admin/policy/approve",
+    ("POST", "/console/review/{month}/sign-off"): "needs a month's review to sign off",
+}
+
+
+def _routes(gw: Harness) -> set[tuple[str, str]]:
+    """Every route of the app: its API operations and its pages, static mounts aside."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: list[Any]) -> None:
+        for route in routes:
+            if hasattr(route, "original_router"):  # an included router (FastAPI >= 0.16x)
+                walk(route.original_router.routes)
+            elif isinstance(route, Route):  # `APIRoute` is one too; mounts are not
+                found.update((m, route.path) for m in route.methods or () if m != "HEAD")
+
+    walk(gw.client.app.router.routes)  # type: ignore[attr-defined]
+    return found
+
+
 def _operations(gw: Harness) -> set[tuple[str, str]]:
     """Every operation the app publishes (its OpenAPI document is built from its routes)."""
     spec = gw.client.app.openapi()  # type: ignore[attr-defined]
@@ -486,8 +631,9 @@ class PostgresStopped:
 def _settings(tmp: Path, policy_dir: Path, database_url: str | None = None) -> Any:
     policies = tmp / "policies"  # a copy: approving a pending set needs the files to change
     shutil.copytree(policy_dir, policies, ignore=shutil.ignore_patterns("tests"))
+    # the test client speaks plain http: cookies marked Secure would not come back
     return build_settings(tmp, policies, database_url).model_copy(
-        update={"policy_watch_interval_s": 0})
+        update={"policy_watch_interval_s": 0, "console_secure_cookies": False})
 
 
 @pytest.fixture(scope="module")
@@ -506,7 +652,9 @@ def disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def sqlite_gw(disk: Path, policy_dir: Path) -> Iterator[Harness]:
-    yield from start_harness(_settings(disk, policy_dir))
+    for gw in start_harness(_settings(disk, policy_dir)):
+        add_users(gw)  # the console's users, one of each role
+        yield gw
 
 
 @pytest.fixture(scope="module")
@@ -542,7 +690,9 @@ def pg_gw(relay: Relay, tmp_path_factory: pytest.TempPathFactory,
         url = make_url(direct).set(host="127.0.0.1", port=relay.port)
         settings = _settings(tmp_path_factory.mktemp("faults-pg"), policy_dir,
                              url.render_as_string(hide_password=False))
-        yield from start_harness(settings)
+        for gw in start_harness(settings):
+            add_users(gw)
+            yield gw
 
 
 FAULTS = ("read-only-database", "full-disk", "postgres-stopped")
@@ -563,19 +713,27 @@ def harness_and_fault(request: pytest.FixtureRequest, disk: Path) -> tuple[Harne
 
 
 def _marks(fault: str) -> list[pytest.MarkDecorator]:
-    return [pytest.mark.postgres] if fault == "postgres-stopped" else []
+    # 150 requests with their set-up and recovery: about 20 s on SQLite, 20 s on PostgreSQL
+    return [pytest.mark.slow, *([pytest.mark.postgres] if fault == "postgres-stopped" else [])]
 
 
 MATRIX = [pytest.param(fault, key, id=f"{fault}:{key[0]} {key[1]}", marks=_marks(fault))
           for fault in FAULTS for key in CASES]
+CONSOLE_MATRIX = [pytest.param(fault, key, id=f"{fault}:{key[0]} {key[1]}", marks=_marks(fault))
+                  for fault in FAULTS for key in CONSOLE_CASES]
 
 
 # --- the tests ---------------------------------------------------------------------------------
 def test_every_route_has_a_request_case(sqlite_gw: Harness) -> None:
     """A new route fails here until it has a case in the matrix."""
     published = _operations(sqlite_gw)
-    assert published - CASES.keys() == set(), "routes with no storage-fault case"
-    assert CASES.keys() - published == set(), "cases of routes that no longer exist"
+    assert published - CASES.keys() == set(), "API operations with no storage-fault case"
+    assert CASES.keys() - published == set(), "cases of operations that no longer exist"
+    pages = _routes(sqlite_gw) - published
+    assert pages - CONSOLE_CASES.keys() - NOT_COVERED.keys() == set(), (
+        "pages with no storage-fault case")
+    assert (CONSOLE_CASES.keys() | NOT_COVERED.keys()) - pages == set(), (
+        "cases of pages that no longer exist")
 
 
 def assert_fault_answer(response: Any, call: Call, case: Case) -> None:
@@ -669,6 +827,43 @@ def test_storage_fault_is_a_503_and_recovers(harness_and_fault: tuple[Harness, F
         assert_recorded_if_answered(gw, answer, case)
 
     # recovery: the same request, a new token, once the fault cleared
+    again = case.prepare(gw)
+    response = again.send(gw)
+    assert response.status_code == case.ok, response.text
+
+
+# the pages' storage is the API's (sessions aside): one moment, before the request, is enough
+@pytest.mark.parametrize("moment", ["before"])
+@pytest.mark.parametrize(("harness_and_fault", "key"), CONSOLE_MATRIX,
+                         indirect=["harness_and_fault"])
+def test_console_page_under_a_storage_fault(harness_and_fault: tuple[Harness, Fault],
+                                            key: tuple[str, str], moment: str,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """People-facing pages: never a 500, never a customer's data under a fault, and back once
+    it clears. A page that needs only reads may still be shown while the disk is full; one
+    that shows a customer records that first, so it fails with the fault. (A 503 page is the
+    API's problem document for a database error, the console's own Korean page for a record
+    that could not be written.)"""
+    gw, fault = harness_and_fault
+    case = CONSOLE_CASES[key]
+    call = case.prepare(gw)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), _striking(gw, fault, moment) as struck:
+        answer = call.send(gw)
+    for entry in caplog.records:
+        assert entry.exc_info is None and "Traceback" not in entry.getMessage(), (
+            f"a traceback in the server log: {entry.getMessage()}")
+    if struck != ["record durable"]:  # else the page's access record covers what it shows
+        for value in (*call.secrets, *CUSTOMER_VALUES):
+            assert value.encode() not in answer.content, "customer data under a storage fault"
+    if answer.status_code >= 500:
+        assert answer.status_code == 503, answer.text
+        for words in FAILURE_TEXT:
+            assert words.encode() not in answer.content, f"the failure's own text: {words!r}"
+    elif moment == "before" and fault.name == "postgres-stopped":
+        # nothing of the console works without its database, but what ships as files
+        assert case.no_storage is not None, answer.status_code
+
     again = case.prepare(gw)
     response = again.send(gw)
     assert response.status_code == case.ok, response.text
