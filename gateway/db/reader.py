@@ -143,14 +143,14 @@ class Reader:
             # kept with it are gone too, and a read is safe to run again on a new connection
             # (what the pool's pre-ping does for pooled ones)
             _close_all(self._idle)
-            held, _ = self._acquire()
+            held, kept = self._acquire()
             try:
                 rows = self._run(held, prepared, values)
             except Exception as again:
                 _invalidate(held[0])
                 raise StoreUnavailable(
                     f"{self._name} unavailable: `{type(again).__name__}`") from again
-        self._release(held)
+        self._release(held, kept)
         return rows
 
     @staticmethod
@@ -188,10 +188,11 @@ class Reader:
             raise StoreUnavailable(f"{self._name} unavailable: `{type(exc).__name__}`") from exc
         return (pooled, driver), False
 
-    def _release(self, held: tuple[Any, Any]) -> None:
-        # one SQLite opened read-only (a read-only remount) is not kept: it would stay so, and
-        # keep the file's shared index read-only for every connection, after the fault clears
-        if len(self._idle) < self.MAX_IDLE and not held[0].info.get(READ_ONLY):
+    def _release(self, held: tuple[Any, Any], kept: bool) -> None:
+        # one opened now that SQLite opened read-only (a read-only remount) is not kept: it
+        # would stay so, and keep the file's shared index read-only for every connection,
+        # after the fault clears (one kept before passed this check when it was opened)
+        if len(self._idle) < self.MAX_IDLE and (kept or not held[0].info.get(READ_ONLY)):
             self._idle.append(held)
         else:
             _invalidate(held[0])
