@@ -106,6 +106,10 @@ _CLAIM_MANY_POSTGRES = (
     "ON CONFLICT (jti) DO NOTHING RETURNING jti")
 
 
+class _StaleConnection(Exception):
+    """The writer's kept connection failed its first statement of a batch as disconnected."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenClaim:
     """A token id to mark used together with the record (kept until `expires_at`)."""
@@ -524,6 +528,17 @@ class AccessLog:
     def _write_batch(self, batch: list[_Pending]
                      ) -> tuple[dict[int, int], set[int], dict[int, dict[tuple[str, str], int]],
                                 dict[int, RateLimited]]:
+        try:
+            return self._write_batch_once(batch)
+        except _StaleConnection:
+            # the kept connection was dead before anything was written (the server restarted
+            # since the last batch): once more on a new one, as the pool's pre-ping would
+            return self._write_batch_once(batch)
+
+    def _write_batch_once(self, batch: list[_Pending]
+                          ) -> tuple[dict[int, int], set[int],
+                                     dict[int, dict[tuple[str, str], int]],
+                                     dict[int, RateLimited]]:
         """Write the batch in one transaction; return the index of each written record, the
         pendings whose token id was new, those at a contact cap with the counts found, and
         those beyond a rate limit with their refusal (all keyed by `id()` of the pending).
@@ -536,13 +551,20 @@ class AccessLog:
         the same few statements for every batch.
         """
         with self._turn():
+            kept = self._conn is not None and self._conn[0] == os.getpid()
             conn = self._connection()
             conn.begin()  # SQLAlchemy's transaction: its commit below commits the driver's
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            driver = conn.connection.dbapi_connection
+            cursor = driver.cursor()  # type: ignore[union-attr]
             try:
-                if self._dialect == "sqlite":  # the write lock, before anything is read
-                    cursor.execute("BEGIN IMMEDIATE")
-                current = store.lock_head(conn, cursor)
+                try:
+                    if self._dialect == "sqlite":  # the write lock, before anything is read
+                        cursor.execute("BEGIN IMMEDIATE")
+                    current = store.lock_head(conn, cursor)
+                except conn.dialect.loaded_dbapi.Error as exc:
+                    if kept and conn.dialect.is_disconnect(exc, driver, cursor):
+                        raise _StaleConnection() from exc  # nothing written yet
+                    raise
                 # INVARIANT: contacts are counted under the append lock, in batch order, and
                 # written in the same commit as the record that releases them
                 capped = self._check_contacts(conn, cursor, batch)

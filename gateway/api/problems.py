@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.accesslog.usage import RateLimited
@@ -22,6 +23,7 @@ from gateway.errors import (
     DuplicateAttribute,
     GatewayError,
     MalformedJson,
+    StoreUnavailable,
     ValidationFailed,
 )
 
@@ -209,6 +211,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             extra=extra,
             headers=dict(exc.headers or {}),  # e.g. `Allow` on a 405 (RFC 9110 §15.5.6)
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _storage(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A database that cannot be reached, read or written (a read-only remount, a full
+        # disk, a server gone) wherever a store did not wrap it itself: 503, nothing released
+        # (the route ended before any answer). Other driver errors are bugs: a 500.
+        if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+            log.error("data store failed: %s", type(exc).__name__)
+            return gateway_error_response(request, StoreUnavailable(
+                f"data store unavailable: `{type(exc).__name__}`"))
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -8,17 +8,23 @@ PostgreSQL URLs are normalized to the psycopg 3 driver.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from gateway.errors import ConfigError
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 BUSY_TIMEOUT_MS = 10_000
+
+# set in a pool entry's `info` when SQLite opened its file read-only (`_reopen_once_writable`):
+# whoever keeps connections out of the pool (the hot-path `Reader`) must not keep such a one
+READ_ONLY = "sqlite_read_only"
 
 
 def normalize_url(url: str) -> URL:
@@ -67,4 +73,26 @@ def _sqlite_engine(url: URL, synchronous: Synchronous) -> Engine:
         finally:
             cursor.close()
 
+    if not in_memory:
+        _reopen_once_writable(engine, database)
     return engine
+
+
+def _reopen_once_writable(engine: Engine, database: str) -> None:
+    """A connection SQLite opened read-only is closed when handed back, never pooled.
+
+    SQLite opens a file it may not write (a read-only remount, a write-protected file) for
+    reading alone, and such a connection stays read-only for its whole life; in WAL mode the
+    connections of a process share one shared-memory index, opened read-only too while such a
+    connection holds it. Pooled, they would refuse writes long after the fault cleared; closed
+    at check-in, the first request after the fault opens the file read-write again
+    (https://www.sqlite.org/c3ref/open.html, SQLITE_OPEN_READWRITE)."""
+
+    @event.listens_for(engine, "connect")
+    def _note_read_only(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[READ_ONLY] = os.path.exists(database) and not os.access(database, os.W_OK)
+
+    @event.listens_for(engine, "checkin")
+    def _close_read_only(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        if record.info.get(READ_ONLY):
+            record.invalidate()

@@ -30,6 +30,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import ClauseElement, ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from gateway.db.engine import READ_ONLY
 from gateway.errors import StoreUnavailable
 
 __all__ = ["KeyList", "Prepared", "Reader", "Row", "padded", "utc_datetime"]
@@ -174,19 +175,36 @@ class Reader:
         return self._cache.get(key)
 
     def all(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
-        held = self._acquire()
+        held, kept = self._acquire()
         try:
-            cursor = held[1].cursor()
-            try:
-                cursor.execute(prepared.sql, prepared.params(values))
-                rows = list(cursor.fetchall())
-            finally:
-                cursor.close()
+            rows = self._run(held, prepared, values)
         except Exception as exc:  # any driver failure: drop the connection, release nothing
             _invalidate(held[0])
-            raise StoreUnavailable(f"{self._name} unavailable: `{type(exc).__name__}`") from exc
-        self._release(held)
+            if not kept:
+                raise StoreUnavailable(
+                    f"{self._name} unavailable: `{type(exc).__name__}`") from exc
+            # a kept connection the server may have dropped (a restart, a fail-over): those
+            # kept with it are gone too, and a read is safe to run again on a new connection
+            # (what the pool's pre-ping does for pooled ones)
+            _close_all(self._idle)
+            held, kept = self._acquire()
+            try:
+                rows = self._run(held, prepared, values)
+            except Exception as again:
+                _invalidate(held[0])
+                raise StoreUnavailable(
+                    f"{self._name} unavailable: `{type(again).__name__}`") from again
+        self._release(held, kept)
         return rows
+
+    @staticmethod
+    def _run(held: tuple[Any, Any], prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
+        cursor = held[1].cursor()
+        try:
+            cursor.execute(prepared.sql, prepared.params(values))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def one(self, prepared: Prepared, values: Mapping[str, Any]) -> Row | None:
         rows = self.all(prepared, values)
@@ -197,9 +215,10 @@ class Reader:
         _close_all(self._idle)
 
 
-    def _acquire(self) -> tuple[Any, Any]:
+    def _acquire(self) -> tuple[tuple[Any, Any], bool]:
+        """A connection, and whether it was kept from an earlier read (else opened now)."""
         try:
-            return self._idle.pop()
+            return self._idle.pop(), True
         except IndexError:
             pass
         try:
@@ -211,10 +230,13 @@ class Reader:
                 driver.autocommit = True  # type: ignore[union-attr]
         except Exception as exc:
             raise StoreUnavailable(f"{self._name} unavailable: `{type(exc).__name__}`") from exc
-        return pooled, driver
+        return (pooled, driver), False
 
-    def _release(self, held: tuple[Any, Any]) -> None:
-        if len(self._idle) < self.MAX_IDLE:
+    def _release(self, held: tuple[Any, Any], kept: bool) -> None:
+        # one opened now that SQLite opened read-only (a read-only remount) is not kept: it
+        # would stay so, and keep the file's shared index read-only for every connection,
+        # after the fault clears (one kept before passed this check when it was opened)
+        if len(self._idle) < self.MAX_IDLE and (kept or not held[0].info.get(READ_ONLY)):
             self._idle.append(held)
         else:
             _invalidate(held[0])

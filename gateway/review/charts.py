@@ -26,8 +26,10 @@ WEEKDAYS_KO = ("월", "화", "수", "목", "금", "토", "일")
 TOP_EMPLOYEES = 15
 BAR = "#3a6ea5"
 FLAGGED = "#b3261e"
+# `axes.unicode_minus` off: NanumGothic has no U+2212, and an empty month's axis has negative
+# ticks (matplotlib warned of the missing glyph on every such chart)
 _RC: Any = {"svg.fonttype": "path", "svg.hashsalt": "gateway-review", "font.size": 9,
-       "axes.spines.top": False, "axes.spines.right": False}
+       "axes.spines.top": False, "axes.spines.right": False, "axes.unicode_minus": False}
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,25 @@ def test_failure_on_postgres_fails_closed(
     finally:
         log.close()
 
+
+
+def test_a_writer_connection_the_server_dropped_costs_no_record(
+    pg_engine_factory: Callable[[], Engine], signer: LogSigner
+) -> None:
+    """The server ends the writer's kept connection between batches (a restart, a fail-over,
+    an administrator): the next append finds it dead at its first statement, before writing
+    anything, and goes on with a new connection instead of failing its callers."""
+    engine = pg_engine_factory()
+    log = AccessLog(engine, signer, origin=ORIGIN)
+    try:
+        assert log.append({"i": 0}) == 0
+        held = log._conn  # noqa: SLF001 - the writer's kept connection
+        assert held is not None
+        pid = held[1].connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        assert log.append({"i": 1}) == 1
+        assert log.stats.failed_batches == 0
+        assert log.records(0, 2) == [b'{"i":0,"index":0}', b'{"i":1,"index":1}']
+    finally:
+        log.close()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -137,3 +143,55 @@ def test_naive_timestamp_is_refused(gateway_engine: Engine) -> None:
         with gateway_engine.begin() as conn:
             conn.execute(insert(UsedToken), {"jti": "j1", "system": "s",
                                              "expires_at": datetime(2025, 1, 1)})
+
+
+@contextmanager
+def _read_only(folder: Path) -> Iterator[None]:
+    """`folder` read-only, as after a remount: a read-only bind mount for root (whom file
+    permissions do not stop), the write permission taken away for anyone else."""
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        files = {path: path.stat().st_mode for path in folder.iterdir()}
+        for path, file_mode in files.items():
+            path.chmod(file_mode & ~0o222)
+        folder.chmod(mode & ~0o222)
+        try:
+            yield
+        finally:
+            folder.chmod(mode)
+            for path, file_mode in files.items():
+                path.chmod(file_mode)
+        return
+    if shutil.which("mount") is None or subprocess.run(
+            ["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+        pytest.skip("root without mount(8): cannot make a folder read-only")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True,
+                       capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True, capture_output=True)
+
+
+def test_a_connection_opened_read_only_is_not_pooled(tmp_path: Path) -> None:
+    """SQLite opens a file it may not write read-only, for good: pooled, such a connection
+    would refuse writes long after the file became writable again."""
+    folder = tmp_path / "data"
+    engine = make_engine(f"sqlite:///{folder / 'gateway.db'}")
+    Base.metadata.create_all(engine, tables=[UsedToken.__table__])  # type: ignore[list-item]
+    engine.dispose()
+    other = sqlite3.connect(folder / "gateway.db")  # another process keeps the WAL index open
+    try:
+        other.execute("SELECT 1 FROM used_tokens").fetchall()
+        with _read_only(folder):
+            with engine.connect() as conn:  # reads go on while the folder is read-only
+                assert conn.execute(select(UsedToken.jti)).all() == []
+        row = {"jti": "a" * 32, "system": "card-risk",
+               "expires_at": datetime.now(timezone.utc)}
+        with engine.begin() as conn:  # writable again: the next write works
+            conn.execute(insert(UsedToken), row)
+        with engine.connect() as conn:
+            assert conn.execute(select(UsedToken.jti)).scalar() == "a" * 32
+    finally:
+        other.close()
+        engine.dispose()

@@ -78,6 +78,22 @@ def test_in_lists_are_padded_to_a_few_sizes_with_the_same_rows(n: int, size: int
     assert padded([]) == []
 
 
+def test_a_kept_connection_that_died_costs_no_read(db: str) -> None:
+    """A connection kept between reads that the server dropped (a restart): the read runs once
+    more on a new connection instead of failing its request; those kept with it go too."""
+    engine = make_engine(db)
+    META.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(ITEMS), {"id": 1, "name": "kept"})
+    reader = Reader(engine, name="items")
+    prepared = reader.prepare("by_id", BY_ID)
+    assert reader.one(prepared, {"id": 1}) == ("kept",)
+    (pooled, driver), = reader._idle
+    driver.close()  # what a server restart leaves behind
+    assert reader.one(prepared, {"id": 1}) == ("kept",)
+    assert [held[1] for held in reader._idle] != [driver]
+
+
 KEYED = Table("keyed", META, Column("key", CHAR(32), primary_key=True), Column("n", Integer))
 AWKWARD = ['a,b', 'x"y', "back\\slash", "sp ace", "{brace}", "NULL", "ㄱ한글"]
 

@@ -28,7 +28,7 @@ from gateway.accesslog.keyring import published_verifier_keys
 from gateway.console import logview
 from gateway.console.i18n import KST
 from gateway.console.web import Opens, Page, add_nav
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, StoreUnavailable
 from gateway.freetext import NationalIdInText, refuse_national_id
 from gateway_verify.checks import load_trusted, verify_archive
 from gateway_verify.errors import VerifyError
@@ -100,7 +100,12 @@ async def export(page: ExportPage) -> Response:
         return await _render(page, status=422, export_error=page.t("log.export.bad_time"),
                              export_form=fields)
     svc = page.services
-    folder = Path(tempfile.mkdtemp(prefix="console-export-", dir=svc.settings.data_dir))
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="console-export-", dir=svc.settings.data_dir))
+    except OSError:  # a full disk, a read-only data folder: nothing written, nothing sent
+        failed = StoreUnavailable("export folder unavailable")
+        return await _render(page, status=failed.status, export_form=fields,
+                             export_error=page.t("log.export.failed", reason=failed.title))
     name = f"access-log-export-{page.now.astimezone(KST):%Y%m%d-%H%M%S}-KST.tar.gz"
     out = folder / name
 
@@ -116,6 +121,8 @@ async def export(page: ExportPage) -> Response:
                           reason=why)
     except BaseException as exc:
         shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(exc, OSError):  # the archive could not be written (a full disk)
+            exc = StoreUnavailable("export archive could not be written")
         if isinstance(exc, GatewayError):
             return await _render(page, status=exc.status,
                                  export_error=page.t("log.export.failed", reason=exc.title),
