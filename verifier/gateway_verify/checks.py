@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import json.scanner
+import re
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,10 @@ from gateway_verify.note import Checkpoint, VerifierKey, check_note, parse_check
 from gateway_verify.summary import Tally
 
 MAX_LISTED = 20  # problems listed one by one; the rest are counted
+# Characters that would break a finding out of its line or reorder what a reader sees: C0 and
+# C1 controls, line and paragraph separators, bidi marks, embeddings, overrides and isolates
+# (Unicode TR #9; CVE-2021-42574). A tampered member name or value may hold any of them.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 # the C scanner under json.loads, without its per-call wrappers: a million lines per member
 _scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
@@ -45,6 +50,8 @@ def parse_line(line: bytes) -> Any:
         value, end = _scan(text, 0)
     except StopIteration as exc:
         raise ValueError("not json") from exc
+    except RecursionError as exc:  # arrays or objects nested beyond the interpreter's stack
+        raise ValueError("json nested too deeply") from exc
     if end != len(text):
         raise ValueError("trailing bytes after the json value")
     return value
@@ -71,10 +78,16 @@ class Report:
         return not self.problems and not self.unlisted
 
     def fail(self, message: str) -> None:
+        """Add one finding; whatever the archive put into it is shown, never obeyed."""
         if len(self.problems) < MAX_LISTED:
-            self.problems.append(message)
+            self.problems.append(one_line(message))
         else:
             self.unlisted += 1
+
+
+def one_line(message: str) -> str:
+    """`message` with each character that could split or reorder it written as `\\uXXXX`."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", message)
 
 
 RecordSink = Callable[[int, dict[str, Any]], None]
@@ -102,8 +115,15 @@ def verify_archive(path: Path, trusted: list[VerifierKey],
 def _json(data: bytes, what: str) -> Any:
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise MalformedArchive(f"`{what}` is not valid json") from exc
+
+
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a note or key: the caller names which
+        raise MalformedNote("it is not utf-8 text") from exc
 
 
 def _hashes(value: Any, what: str) -> list[bytes]:
@@ -172,10 +192,10 @@ class _Run:
 
     def _checkpoint(self, member: Member) -> None:
         try:
-            note = member.read_small().decode("utf-8")
+            note = _utf8(member.read_small())
             check = check_note(note, self.trusted)
             checkpoint = parse_checkpoint(check.text)
-        except (UnicodeDecodeError, MalformedNote) as exc:
+        except MalformedNote as exc:
             raise MalformedArchive(f"`checkpoint` is not a signed checkpoint: {exc}") from exc
         problem = check.problem("checkpoint") or check.origin_problem(checkpoint.origin,
                                                                        "checkpoint")
@@ -206,8 +226,8 @@ class _Run:
 
     def _keys(self, member: Member) -> None:
         try:
-            key = parse_key(member.read_small().decode("utf-8"))
-        except (UnicodeDecodeError, MalformedKey) as exc:
+            key = parse_key(_utf8(member.read_small()))
+        except (MalformedKey, MalformedNote) as exc:
             raise MalformedArchive(f"`{member.name}` is not a verifier key: {exc}") from exc
         if member.name != f"keys/{key.key_hash.hex()}.vkey":
             raise MalformedArchive(f"`{member.name}` is not named after its key hash")
@@ -302,7 +322,8 @@ class _Run:
 
     def _proofs_jsonl(self, member: Member) -> None:
         report, checkpoint = self.report, self.report.checkpoint
-        assert checkpoint is not None  # the member order put records (and so it) first
+        if checkpoint is None:  # members out of order are refused only once they are seen
+            raise MalformedArchive("`proofs.jsonl` comes before the checkpoint")
         checker = InclusionChecker(checkpoint.size, checkpoint.root)
         indices, leaves = self.indices, self.leaves
         n = len(indices)

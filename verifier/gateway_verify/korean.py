@@ -42,7 +42,9 @@ _WHAT = {
     "old checkpoint": "이전 체크포인트",
     "new checkpoint": "새 체크포인트",
 }
-_B = r"`(?P<{}>[^`]*)`"  # a backticked name
+# a backticked name; lazily matched rather than `[^`]*`, so that a name holding a backtick
+# itself (a tampered member name) is still translated: the fullmatch anchors each template
+_B = r"`(?P<{}>.*?)`"
 
 
 def _p(pattern: str) -> re.Pattern[str]:
@@ -50,7 +52,7 @@ def _p(pattern: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\{(\w+)\}", lambda m: _B.format(m.group(1)), pattern))
 
 
-_NUM = r"(?P<{}>[\d,]+)"
+_NUM = r"(?P<{}>-?[\d,]+)"  # negative too: a tampered index is echoed as it was written
 _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"))
                                                 .replace("#b", _NUM.format("b"))
                                                 .replace("#c", _NUM.format("c"))), k) for p, k in [
@@ -70,6 +72,11 @@ _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"
     (r"{w} is not a list of base64 hashes", "`{w}`은(는) base64 해시 목록이 아닙니다"),
     (r"{w} holds a hash that is not base64", "`{w}`에 base64가 아닌 해시가 있습니다"),
     (r"{w} holds a hash that is not 32 bytes", "`{w}`에 32바이트가 아닌 해시가 있습니다"),
+    # the same of one field in a member: `consistency.json` `hashes`
+    (r"{w} {f} is not a list of base64 hashes", "`{w}`의 `{f}`은(는) base64 해시 목록이 아닙니다"),
+    (r"{w} {f} holds a hash that is not base64", "`{w}`의 `{f}`에 base64가 아닌 해시가 있습니다"),
+    (r"{w} {f} holds a hash that is not 32 bytes",
+     "`{w}`의 `{f}`에 32바이트가 아닌 해시가 있습니다"),
     (r"`manifest.json` names no `format`: expected {f}",
      "`manifest.json`에 `format`이 없습니다: `{f}`이어야 합니다"),
     (r"archive format {f} is not supported: this verifier reads {g}",
@@ -84,6 +91,8 @@ _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"
     (r"`export-proof.json` is not a proof", "`export-proof.json`은 증명이 아닙니다"),
     (r"`records.jsonl` comes before the manifest or checkpoint",
      "`records.jsonl`이 매니페스트나 체크포인트보다 앞에 있습니다"),
+    (r"`proofs.jsonl` comes before the checkpoint",
+     "`proofs.jsonl`이 체크포인트보다 앞에 있습니다"),
     (r"line #a of `proofs.jsonl` is not a proof", "`proofs.jsonl`의 {a}번째 줄은 증명이 아닙니다"),
     # signatures and origin
     (r"(?P<w_what>.+?) altered: signature by trusted key {k} does not verify over its text",
@@ -124,6 +133,7 @@ _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"
      r"holds at that index",
      "색인 {a}의 반출 기록이 변조되었습니다: 체크포인트의 트리가 그 색인에 담은 기록이 아닙니다"),
     (r"it is not json", "JSON이 아닙니다"),
+    (r"it is not utf-8 text", "UTF-8 텍스트가 아닙니다"),
     (r"it is not a {k} record", "`{k}` 기록이 아닙니다"),
     (r"its `index`, `covers_tree_size` or `selected` is not a count",
      "`index`, `covers_tree_size` 또는 `selected`가 개수가 아닙니다"),
