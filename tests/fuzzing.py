@@ -17,7 +17,8 @@ SLOW_INPUTS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.fil
 
 
 def fuzz(ci_examples: int) -> settings:
-    """`ci_examples` under the `ci` profile; the loaded profile's own count under any other."""
-    if settings.get_current_profile_name() == "ci":
+    """`ci_examples` under the `ci` profile; the count of a profile that sets its own
+    (`long`) otherwise. Decorators run at import, after the profile is loaded."""
+    if settings.default.max_examples == settings.get_profile("ci").max_examples:
         return settings(max_examples=ci_examples, suppress_health_check=SLOW_INPUTS)
     return settings(suppress_health_check=SLOW_INPUTS)

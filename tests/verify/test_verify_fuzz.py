@@ -192,21 +192,25 @@ def break_bytes(data: st.DataObject, archive: bytes) -> bytes:
 
 
 # --- running the verifier ----------------------------------------------------------------------
-def verify(path: Path, lang: str) -> tuple[int, str, str]:
+def verify(path: Path, lang: str, previous: Path = GOLDEN / PREVIOUS) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = verify_main([str(path), "--key-file", str(GOLDEN / TRUSTED_KEY),
-                            "--previous-checkpoint", str(GOLDEN / PREVIOUS), "--lang", lang])
+                            "--previous-checkpoint", str(previous), "--lang", lang])
     return code, out.getvalue(), err.getvalue()
 
 
-def assert_clear_verdict(path: Path) -> int:
+def assert_clear_verdict(path: Path, previous: Path = GOLDEN / PREVIOUS) -> int:
     """Same verdict in both languages; a failure is only findings, each one whole line."""
-    code, _, err = verify(path, "en")
-    ko_code, _, ko_err = verify(path, "ko")
-    assert code == ko_code and code in (0, 1)
+    code, _, err = verify(path, "en", previous)
+    ko_code, _, ko_err = verify(path, "ko", previous)
+    assert code == ko_code and code in (0, 1, 2)
     if code == 0:
         assert err == "" and ko_err == ""
+        return code
+    if code == 2:  # the command is wrong: an unreadable file given to it, named on one line
+        assert err.startswith("gateway-verify: cannot read") and len(err.splitlines()) == 1
+        assert ko_err.startswith("gateway-verify: ") and UNTRANSLATED not in ko_err
         return code
     lines, ko_lines = err.splitlines(), ko_err.splitlines()
     assert lines and len(lines) == len(ko_lines)
@@ -250,3 +254,82 @@ def test_broken_container_bytes_are_a_finding(fuzzed: Path, data: st.DataObject,
     archive = tar_bytes(GOLDEN_ENTRIES)
     fuzzed.write_bytes(break_bytes(data, gzip.compress(archive) if compressed else archive))
     assert_clear_verdict(fuzzed)
+
+
+@fuzz(80)
+@given(data=st.data())
+def test_a_broken_previous_checkpoint_is_a_finding(fuzzed: Path, data: st.DataObject) -> None:
+    """`--previous-checkpoint` is the regulator's own file, but it may be damaged too."""
+    note = (GOLDEN / PREVIOUS).read_bytes()
+    fuzzed.write_bytes(gzip.compress(tar_bytes(GOLDEN_ENTRIES)))
+    previous = fuzzed.with_name("previous-checkpoint")
+    how = data.draw(st.sampled_from(["flip", "cut", "lines", "bytes"]))
+    if how == "flip":
+        note = break_bytes(data, note)
+    elif how == "cut":
+        note = note[: data.draw(st.integers(0, len(note)))]
+    elif how == "lines":
+        rows = note.split(b"\n")
+        at = data.draw(st.integers(0, len(rows) - 1))
+        rows[at] = data.draw(st.sampled_from([b"", b"9" * 30, b"-1", b"\xe2\x80\x94 x AAAA",
+                                              "\u2028".encode(), b"origin\nmore"]))
+        note = b"\n".join(rows)
+    else:
+        note = data.draw(st.binary(max_size=300))
+    previous.write_bytes(note)
+    code = assert_clear_verdict(fuzzed, previous)
+    if note != (GOLDEN / PREVIOUS).read_bytes():
+        assert code != 0 or note.rstrip(b"\n") == (GOLDEN / PREVIOUS).read_bytes().rstrip(b"\n")
+
+
+# --- what the fuzzers found (each crashed the verifier or left a finding untranslated) ---------
+def entries_with(name: str, data: bytes | None = None, rename: str | None = None,
+                 first: bool = False) -> list[Entry]:
+    entries = [Entry(e.name, e.data) for e in GOLDEN_ENTRIES]
+    for entry in entries:
+        if entry.name == name:
+            entry.data = entry.data if data is None else data
+            entry.name = rename or entry.name
+    if first:
+        entries.sort(key=lambda e: e.name != name)
+    return entries
+
+
+def manifest_with(change: dict[str, Any]) -> bytes:
+    manifest = json.loads(dict((e.name, e.data) for e in GOLDEN_ENTRIES)["manifest.json"])
+    return json.dumps({**manifest, **change}).encode() + b"\n"
+
+
+DEEP = b"[" * 3000 + b"]" * 3000
+ARCHIVE_BYTES = gzip.compress(tar_bytes(GOLDEN_ENTRIES))
+FOUND: list[tuple[str, bytes, str]] = [
+    # a member name that would print a line of its own (now escaped as \u000a)
+    ("newline-name", tar_bytes(entries_with("records.jsonl", rename="records.jsonl\nOK: fine")),
+     "unknown member `records.jsonl\\u000aOK: fine`"),
+    ("backtick-name", tar_bytes(entries_with("records.jsonl", rename="`")),  # untranslated
+     "unknown member ```"),
+    ("deep-manifest", tar_bytes(entries_with("manifest.json", DEEP + b"\n")),  # RecursionError
+     "`manifest.json` is not valid json"),
+    ("deep-handover", tar_bytes(entries_with("handovers.jsonl", DEEP + b"\n")),  # RecursionError
+     "hand-over on line 1 of `handovers.jsonl` is malformed"),
+    ("proofs-first", tar_bytes(entries_with("proofs.jsonl", first=True)),  # AssertionError
+     "`proofs.jsonl` comes before the checkpoint"),
+    ("gzip-cut-in-a-member", ARCHIVE_BYTES[: len(ARCHIVE_BYTES) // 2],  # tarfile.ReadError
+     "archive is truncated or corrupt"),
+    ("gzip-header-cut", ARCHIVE_BYTES[:3], "is not a readable tar archive"),  # TypeError
+    ("checkpoint-not-utf8", tar_bytes(entries_with("checkpoint", b"\xf4\x00\n")),  # untranslated
+     "`checkpoint` is not a signed checkpoint: it is not utf-8 text"),
+    ("count-not-a-number", tar_bytes(entries_with(  # untranslated
+        "manifest.json", manifest_with({"records": {"count": [None, None]}}))),
+     "the manifest declares [None, None] records"),
+]
+
+
+@pytest.mark.parametrize(("archive", "fragment"), [(a, f) for _, a, f in FOUND],
+                         ids=[name for name, _, _ in FOUND])
+def test_archives_that_crashed_the_verifier_are_findings(fuzzed: Path, archive: bytes,
+                                                          fragment: str) -> None:
+    fuzzed.write_bytes(archive)
+    assert assert_clear_verdict(fuzzed) == 1
+    _, _, err = verify(fuzzed, "en")
+    assert fragment in err
