@@ -185,9 +185,13 @@ def test_yaml_that_crashed_the_loader_is_a_problem(policy_copy: Path, public_key
     assert any(fragment in p.message for p in problems), [p.message for p in problems]
 
 
-def test_a_national_id_written_as_an_id_is_not_repeated(policy_copy: Path,
-                                                         public_keys_dir: Path) -> None:
-    text = ORIGINAL["rules.yaml"].replace("purpose: credit_risk", f"purpose: {RRN}", 1)
-    assert text != ORIGINAL["rules.yaml"]
-    problems = load(policy_copy, public_keys_dir, "rules.yaml", text.encode())
-    assert isinstance(problems, list) and problems
+@pytest.mark.parametrize("written", [RRN, f"[{RRN[:6]}-{RRN[6:]}]"])
+def test_a_national_id_written_as_a_name_is_not_repeated(policy_copy: Path, public_keys_dir: Path,
+                                                         written: str) -> None:
+    """Found by the fuzzer: `unknown view kind` repeated what was written, a number too."""
+    text = ORIGINAL["attributes.yaml"].replace("kind: exact", f"kind: {written}", 1)
+    assert text != ORIGINAL["attributes.yaml"]
+    problems = load(policy_copy, public_keys_dir, "attributes.yaml", text.encode())
+    assert isinstance(problems, list)
+    assert any("unknown view kind `(a national id number)`" in p.message for p in problems)
+    assert any("(주민등록번호)" in p.message_ko for p in problems)

@@ -300,6 +300,13 @@ def manifest_with(change: dict[str, Any]) -> bytes:
     return json.dumps({**manifest, **change}).encode() + b"\n"
 
 
+def records_with_index(index: int) -> bytes:
+    rows = dict((e.name, e.data) for e in GOLDEN_ENTRIES)["records.jsonl"].split(b"\n")
+    first = json.loads(rows[0])
+    rows[0] = json.dumps({**first, "index": index}).encode()
+    return b"\n".join(rows)
+
+
 DEEP = b"[" * 3000 + b"]" * 3000
 ARCHIVE_BYTES = gzip.compress(tar_bytes(GOLDEN_ENTRIES))
 FOUND: list[tuple[str, bytes, str]] = [
@@ -319,6 +326,8 @@ FOUND: list[tuple[str, bytes, str]] = [
     ("gzip-header-cut", ARCHIVE_BYTES[:3], "is not a readable tar archive"),  # TypeError
     ("checkpoint-not-utf8", tar_bytes(entries_with("checkpoint", b"\xf4\x00\n")),  # untranslated
      "`checkpoint` is not a signed checkpoint: it is not utf-8 text"),
+    ("index-beyond-64-bits", tar_bytes(entries_with(  # OverflowError
+        "records.jsonl", records_with_index(2**64))), "`index` is beyond the size of any log"),
     ("count-not-a-number", tar_bytes(entries_with(  # untranslated
         "manifest.json", manifest_with({"records": {"count": [None, None]}}))),
      "the manifest declares [None, None] records"),

@@ -35,6 +35,7 @@ from gateway_verify.note import Checkpoint, VerifierKey, check_note, parse_check
 from gateway_verify.summary import Tally
 
 MAX_LISTED = 20  # problems listed one by one; the rest are counted
+MAX_INDEX = 2**63 - 1  # a log index as the gateway stores it (a signed 64-bit integer)
 # Characters that would break a finding out of its line or reorder what a reader sees: C0 and
 # C1 controls, line and paragraph separators, bidi marks, embeddings, overrides and isolates
 # (Unicode TR #9; CVE-2021-42574). A tampered member name or value may hold any of them.
@@ -298,6 +299,11 @@ class _Run:
             if not isinstance(index, int) or isinstance(index, bool) or index < 0:
                 report.fail(f"record on line {line_no} of `records.jsonl` was modified: it is "
                             "not a json object with an `index`")
+                self.indices.append(-1)
+                continue
+            if index > MAX_INDEX:  # no log grows that far; `indices` holds 64-bit integers
+                report.fail(f"record on line {line_no} of `records.jsonl` was modified: its "
+                            "`index` is beyond the size of any log")
                 self.indices.append(-1)
                 continue
             self.indices.append(index)

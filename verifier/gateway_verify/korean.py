@@ -143,6 +143,9 @@ _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"
      "자기 색인 {b}을(를) 넘는 트리 크기 {a}을(를) 대상으로 한다고 주장합니다"),
     (r"manifest {m} differs from the logged export record's {r}",
      "매니페스트의 `{m}`이(가) 로그에 기록된 반출 기록의 `{r}`와 다릅니다"),
+    (r"record on line #a of `records.jsonl` was modified: its `index` is beyond the size of "
+     r"any log",
+     "`records.jsonl` {a}번째 줄의 기록이 변조되었습니다: `index`가 어떤 로그의 크기보다도 큽니다"),
     (r"record on line #a of `records.jsonl` was modified: it is not a json object with an "
      r"`index`",
      "`records.jsonl` {a}번째 줄의 기록이 변조되었습니다: `index`가 있는 JSON 객체가 아닙니다"),
