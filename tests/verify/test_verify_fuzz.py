@@ -300,10 +300,11 @@ def manifest_with(change: dict[str, Any]) -> bytes:
     return json.dumps({**manifest, **change}).encode() + b"\n"
 
 
-def records_with_index(index: int) -> bytes:
+def records_with(name: str, value: Any) -> bytes:
+    """records.jsonl with `name` of its first record set to `value`."""
     rows = dict((e.name, e.data) for e in GOLDEN_ENTRIES)["records.jsonl"].split(b"\n")
     first = json.loads(rows[0])
-    rows[0] = json.dumps({**first, "index": index}).encode()
+    rows[0] = json.dumps({**first, name: value}).encode()
     return b"\n".join(rows)
 
 
@@ -327,7 +328,9 @@ FOUND: list[tuple[str, bytes, str]] = [
     ("checkpoint-not-utf8", tar_bytes(entries_with("checkpoint", b"\xf4\x00\n")),  # untranslated
      "`checkpoint` is not a signed checkpoint: it is not utf-8 text"),
     ("index-beyond-64-bits", tar_bytes(entries_with(  # OverflowError
-        "records.jsonl", records_with_index(2**64))), "`index` is beyond the size of any log"),
+        "records.jsonl", records_with("index", 2**64))), "`index` is beyond the size of any log"),
+    ("time-not-a-text", tar_bytes(entries_with(  # TypeError in the Korean summary
+        "records.jsonl", records_with("time", 5))), "record at index 0 was modified"),
     ("count-not-a-number", tar_bytes(entries_with(  # untranslated
         "manifest.json", manifest_with({"records": {"count": [None, None]}}))),
      "the manifest declares [None, None] records"),

@@ -16,10 +16,13 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}
 UNTRANSLATED = "번역되지 않은 항목"
 
 
-def kst(value: str | None) -> str:
-    """An RFC 3339 time as `YYYY-MM-DD HH:MM:SS KST`; anything else unchanged."""
-    if not value:
+def kst(value: object) -> str:
+    """An RFC 3339 time as `YYYY-MM-DD HH:MM:SS KST`; anything else unchanged (a tampered
+    record's `time` may be any json value)."""
+    if value is None or value == "":
         return "…"
+    if not isinstance(value, str):
+        return str(value)
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
