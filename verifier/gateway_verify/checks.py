@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from gateway_verify import FORMAT
 from gateway_verify.archive import Member, read_members
@@ -125,6 +125,11 @@ def _utf8(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:  # a note or key: the caller names which
         raise MalformedNote("it is not utf-8 text") from exc
+
+
+def _is_index(value: object) -> TypeGuard[int]:
+    """A log index as json writes one: an integer, not `true` (a bool is an int in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _hashes(value: Any, what: str) -> list[bytes]:
@@ -266,7 +271,7 @@ class _Run:
         proof = _json(member.read_small(), "export-proof.json")
         index = proof.get("index") if isinstance(proof, dict) else None
         hashes = proof.get("hashes") if isinstance(proof, dict) else None
-        if not isinstance(index, int) or not isinstance(hashes, list):
+        if not _is_index(index) or not isinstance(hashes, list):
             raise MalformedArchive("`export-proof.json` is not a proof")
         if record is None:
             return  # already reported: nothing to pin the selection to
@@ -296,7 +301,7 @@ class _Run:
             except ValueError:
                 record = None
             index = record.get("index") if isinstance(record, dict) else None
-            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            if not _is_index(index) or index < 0:
                 report.fail(f"record on line {line_no} of `records.jsonl` was modified: it is "
                             "not a json object with an `index`")
                 self.indices.append(-1)
@@ -340,7 +345,7 @@ class _Run:
                 index, hashes = proof["index"], proof["hashes"]
             except (ValueError, TypeError, KeyError):
                 raise MalformedArchive(f"line {line_no} of `proofs.jsonl` is not a proof")
-            if not isinstance(index, int) or not isinstance(hashes, list):
+            if not _is_index(index) or not isinstance(hashes, list):
                 raise MalformedArchive(f"line {line_no} of `proofs.jsonl` is not a proof")
             if at < n and indices[at] < 0:  # an unreadable record: its proof names the index
                 pass
