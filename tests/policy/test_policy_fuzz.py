@@ -175,8 +175,10 @@ def test_the_unbroken_set_loads(policy_copy: Path, public_keys_dir: Path) -> Non
     ("when: 2026-13-45\n", "not a valid `timestamp`"),  # ValueError
     ("!!int key: 1\n", "unknown field `key`"),  # ValueError from int("key")
     ("<<: {a: 1}\n", "unknown field `<<`"),  # a merge key: ConstructorError
-    ("deep: " + "[" * 3000 + "]" * 3000 + "\n", "nested more than 64 deep"),  # slow, then RecursionError
-])
+    # seconds in PyYAML's scanner, then RecursionError
+    ("deep: " + "[" * 3000 + "]" * 3000 + "\n", "nested more than 64 deep"),
+], ids=["self-alias", "billion-laughs", "date-key", "bad-timestamp", "tagged-key", "merge-key",
+        "deep-nesting"])
 def test_yaml_that_crashed_the_loader_is_a_problem(policy_copy: Path, public_keys_dir: Path,
                                                   oddity: str, fragment: str) -> None:
     problems = load(policy_copy, public_keys_dir, "purposes.yaml",
@@ -185,7 +187,8 @@ def test_yaml_that_crashed_the_loader_is_a_problem(policy_copy: Path, public_key
     assert any(fragment in p.message for p in problems), [p.message for p in problems]
 
 
-@pytest.mark.parametrize("written", [RRN, f"[{RRN[:6]}-{RRN[6:]}]"])
+@pytest.mark.parametrize("written", [RRN, f"[{RRN[:6]}-{RRN[6:]}]"],
+                         ids=["digits", "hyphenated-in-a-list"])  # ids: never the number
 def test_a_national_id_written_as_a_name_is_not_repeated(policy_copy: Path, public_keys_dir: Path,
                                                          written: str) -> None:
     """Found by the fuzzer: `unknown view kind` repeated what was written, a number too."""

@@ -333,9 +333,11 @@ FOUND: list[tuple[str, bytes, str]] = [
     ("time-not-a-text", tar_bytes(entries_with(  # TypeError in the Korean summary
         "records.jsonl", records_with("time", 5))), "record at index 0 was modified"),
     ("proof-index-true", tar_bytes(entries_with(  # `true` read as index 1: untranslated
-        "proofs.jsonl", b'{"hashes":[],"index":true}\n')), "line 1 of `proofs.jsonl` is not a proof"),
+        "proofs.jsonl", b'{"hashes":[],"index":true}\n')),
+     "line 1 of `proofs.jsonl` is not a proof"),
     ("export-proof-index-true", tar_bytes(entries_with(
-        "export-proof.json", b'{"hashes":[],"index":true}\n')), "`export-proof.json` is not a proof"),
+        "export-proof.json", b'{"hashes":[],"index":true}\n')),
+     "`export-proof.json` is not a proof"),
     ("count-not-a-number", tar_bytes(entries_with(  # untranslated
         "manifest.json", manifest_with({"records": {"count": [None, None]}}))),
      "the manifest declares [None, None] records"),
