@@ -9,7 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, make_url
+
+# Hypothesis: `ci` (the default) is reproducible and bounded — the same examples on every run,
+# no deadline on a shared runner; tests that set `max_examples` keep their own count. Fuzz
+# longer locally with `pytest --hypothesis-profile=long tests/…/test_*_fuzz.py` (or
+# HYPOTHESIS_PROFILE=long): random examples, fifty times the fuzz tests' count.
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("long", deadline=None, max_examples=5_000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / "policies"

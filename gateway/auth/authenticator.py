@@ -259,8 +259,8 @@ def _segment(text: str) -> dict[str, Any]:
     """One base64url JSON segment of a compact JWS (RFC 7515 §2), as an object."""
     try:
         value = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (ValueError, TypeError) as exc:  # binascii.Error and JSONDecodeError included
-        raise MalformedToken("bearer token is not a well-formed jwt") from exc
+    except (ValueError, TypeError, RecursionError) as exc:  # binascii.Error, JSONDecodeError;
+        raise MalformedToken("bearer token is not a well-formed jwt") from exc  # deep nesting
     if not isinstance(value, dict):
         raise MalformedToken("bearer token is not a well-formed jwt")
     return value
@@ -313,9 +313,15 @@ def _verify_signature(token: str, system: SystemKey, key: PublicKey, alg: str) -
 def _numeric_date(claims: dict[str, Any], name: str) -> float:
     """RFC 7519 §2 NumericDate: seconds since the epoch, integer or not (never a boolean)."""
     value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MalformedToken(f"token claim `{name}` is not a numeric date")
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer no float can hold (json allows any number of digits)
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise MalformedToken(f"token claim `{name}` is not a numeric date")
+    return seconds
 
 
 def _text_claim(claims: dict[str, Any], name: str, max_chars: int) -> str:

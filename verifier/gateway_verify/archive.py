@@ -31,18 +31,41 @@ class Member:
     kind: str  # a key of ORDER
     stream: IO[bytes]
 
+    # A member is read while the archive is streamed: a truncated or corrupt archive fails here,
+    # in the reader's hands, not while `read_members` looks for the next header.
     def read_small(self) -> bytes:
-        data = self.stream.read(MAX_SMALL_MEMBER + 1)
+        try:
+            data = self.stream.read(MAX_SMALL_MEMBER + 1)
+        except READ_ERRORS as exc:
+            raise corrupt(exc) from exc
         if len(data) > MAX_SMALL_MEMBER:
             raise MalformedArchive(f"archive member `{self.name}` is too large")
         return data
 
     def lines(self) -> Iterator[bytes]:
         """Lines without their final `\\n`; a last line lacking it is refused."""
-        for line in self.stream:
+        lines = iter(self.stream)
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except READ_ERRORS as exc:
+                raise corrupt(exc) from exc
             if not line.endswith(b"\n"):
                 raise MalformedArchive(f"`{self.name}` does not end with a newline")
             yield line[:-1]
+
+
+# What `tarfile` raises on a damaged archive: its own errors and the decompressors' (wrapped
+# as `ReadError`), and on corrupted headers plain ValueError (UnicodeDecodeError, a bad
+# number), TypeError (an empty pax field) or IndexError, which it does not wrap.
+READ_ERRORS = (tarfile.TarError, EOFError, OSError, ValueError, TypeError, IndexError,
+               OverflowError)
+
+
+def corrupt(exc: BaseException) -> MalformedArchive:
+    return MalformedArchive(f"archive is truncated or corrupt: {exc}")
 
 
 def kind_of(name: str) -> str:
@@ -57,7 +80,7 @@ def read_members(path: Path) -> Iterator[Member]:
     """Yield the members in order; refuse links, directories, unknown names, wrong order."""
     try:
         tar = tarfile.open(path, mode="r|*")  # noqa: SIM115 - closed by `with tar` below
-    except (OSError, tarfile.TarError) as exc:
+    except READ_ERRORS as exc:  # TypeError: a gzip header cut short (`ord()` of nothing)
         raise MalformedArchive(f"`{path}` is not a readable tar archive: {exc}") from exc
     seen: set[str] = set()
     kinds: set[str] = set()
@@ -79,8 +102,8 @@ def read_members(path: Path) -> Iterator[Member]:
                 stream = tar.extractfile(info)
                 assert stream is not None  # a regular file always has one
                 yield Member(info.name, kind, stream)
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            raise MalformedArchive(f"archive is truncated or corrupt: {exc}") from exc
+        except READ_ERRORS as exc:
+            raise corrupt(exc) from exc
     missing = [k for k in REQUIRED if k not in kinds]
     if missing:
         raise MalformedArchive(f"archive lacks `{missing[0]}`")

@@ -16,11 +16,12 @@ import base64
 import binascii
 import json
 import json.scanner
+import re
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from gateway_verify import FORMAT
 from gateway_verify.archive import Member, read_members
@@ -34,6 +35,11 @@ from gateway_verify.note import Checkpoint, VerifierKey, check_note, parse_check
 from gateway_verify.summary import Tally
 
 MAX_LISTED = 20  # problems listed one by one; the rest are counted
+MAX_INDEX = 2**63 - 1  # a log index as the gateway stores it (a signed 64-bit integer)
+# Characters that would break a finding out of its line or reorder what a reader sees: C0 and
+# C1 controls, line and paragraph separators, bidi marks, embeddings, overrides and isolates
+# (Unicode TR #9; CVE-2021-42574). A tampered member name or value may hold any of them.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 # the C scanner under json.loads, without its per-call wrappers: a million lines per member
 _scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
@@ -45,6 +51,8 @@ def parse_line(line: bytes) -> Any:
         value, end = _scan(text, 0)
     except StopIteration as exc:
         raise ValueError("not json") from exc
+    except RecursionError as exc:  # arrays or objects nested beyond the interpreter's stack
+        raise ValueError("json nested too deeply") from exc
     if end != len(text):
         raise ValueError("trailing bytes after the json value")
     return value
@@ -71,10 +79,16 @@ class Report:
         return not self.problems and not self.unlisted
 
     def fail(self, message: str) -> None:
+        """Add one finding; whatever the archive put into it is shown, never obeyed."""
         if len(self.problems) < MAX_LISTED:
-            self.problems.append(message)
+            self.problems.append(one_line(message))
         else:
             self.unlisted += 1
+
+
+def one_line(message: str) -> str:
+    """`message` with each character that could split or reorder it written as `\\uXXXX`."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", message)
 
 
 RecordSink = Callable[[int, dict[str, Any]], None]
@@ -102,8 +116,20 @@ def verify_archive(path: Path, trusted: list[VerifierKey],
 def _json(data: bytes, what: str) -> Any:
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise MalformedArchive(f"`{what}` is not valid json") from exc
+
+
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a note or key: the caller names which
+        raise MalformedNote("it is not utf-8 text") from exc
+
+
+def _is_index(value: object) -> TypeGuard[int]:
+    """A log index as json writes one: an integer, not `true` (a bool is an int in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _hashes(value: Any, what: str) -> list[bytes]:
@@ -172,10 +198,10 @@ class _Run:
 
     def _checkpoint(self, member: Member) -> None:
         try:
-            note = member.read_small().decode("utf-8")
+            note = _utf8(member.read_small())
             check = check_note(note, self.trusted)
             checkpoint = parse_checkpoint(check.text)
-        except (UnicodeDecodeError, MalformedNote) as exc:
+        except MalformedNote as exc:
             raise MalformedArchive(f"`checkpoint` is not a signed checkpoint: {exc}") from exc
         problem = check.problem("checkpoint") or check.origin_problem(checkpoint.origin,
                                                                        "checkpoint")
@@ -206,8 +232,8 @@ class _Run:
 
     def _keys(self, member: Member) -> None:
         try:
-            key = parse_key(member.read_small().decode("utf-8"))
-        except (UnicodeDecodeError, MalformedKey) as exc:
+            key = parse_key(_utf8(member.read_small()))
+        except (MalformedKey, MalformedNote) as exc:
             raise MalformedArchive(f"`{member.name}` is not a verifier key: {exc}") from exc
         if member.name != f"keys/{key.key_hash.hex()}.vkey":
             raise MalformedArchive(f"`{member.name}` is not named after its key hash")
@@ -245,7 +271,7 @@ class _Run:
         proof = _json(member.read_small(), "export-proof.json")
         index = proof.get("index") if isinstance(proof, dict) else None
         hashes = proof.get("hashes") if isinstance(proof, dict) else None
-        if not isinstance(index, int) or not isinstance(hashes, list):
+        if not _is_index(index) or not isinstance(hashes, list):
             raise MalformedArchive("`export-proof.json` is not a proof")
         if record is None:
             return  # already reported: nothing to pin the selection to
@@ -275,9 +301,14 @@ class _Run:
             except ValueError:
                 record = None
             index = record.get("index") if isinstance(record, dict) else None
-            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            if not _is_index(index) or index < 0:
                 report.fail(f"record on line {line_no} of `records.jsonl` was modified: it is "
                             "not a json object with an `index`")
+                self.indices.append(-1)
+                continue
+            if index > MAX_INDEX:  # no log grows that far; `indices` holds 64-bit integers
+                report.fail(f"record on line {line_no} of `records.jsonl` was modified: its "
+                            "`index` is beyond the size of any log")
                 self.indices.append(-1)
                 continue
             self.indices.append(index)
@@ -302,7 +333,8 @@ class _Run:
 
     def _proofs_jsonl(self, member: Member) -> None:
         report, checkpoint = self.report, self.report.checkpoint
-        assert checkpoint is not None  # the member order put records (and so it) first
+        if checkpoint is None:  # members out of order are refused only once they are seen
+            raise MalformedArchive("`proofs.jsonl` comes before the checkpoint")
         checker = InclusionChecker(checkpoint.size, checkpoint.root)
         indices, leaves = self.indices, self.leaves
         n = len(indices)
@@ -313,7 +345,7 @@ class _Run:
                 index, hashes = proof["index"], proof["hashes"]
             except (ValueError, TypeError, KeyError):
                 raise MalformedArchive(f"line {line_no} of `proofs.jsonl` is not a proof")
-            if not isinstance(index, int) or not isinstance(hashes, list):
+            if not _is_index(index) or not isinstance(hashes, list):
                 raise MalformedArchive(f"line {line_no} of `proofs.jsonl` is not a proof")
             if at < n and indices[at] < 0:  # an unreadable record: its proof names the index
                 pass

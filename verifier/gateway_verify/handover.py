@@ -74,7 +74,7 @@ def follow(doc: Any, trusted: list[VerifierKey], line_no: int) -> Handover | str
         return f"{where} is malformed: its proofs are not lists of base64 hashes"
     try:
         record = json.loads(doc["record"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         record = None
     old, new = (_key(record, "old_key"), _key(record, "new_key")) \
         if isinstance(record, dict) and record.get("kind") == KIND else (None, None)

@@ -16,10 +16,13 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}
 UNTRANSLATED = "번역되지 않은 항목"
 
 
-def kst(value: str | None) -> str:
-    """An RFC 3339 time as `YYYY-MM-DD HH:MM:SS KST`; anything else unchanged."""
-    if not value:
+def kst(value: object) -> str:
+    """An RFC 3339 time as `YYYY-MM-DD HH:MM:SS KST`; anything else unchanged (a tampered
+    record's `time` may be any json value)."""
+    if value is None or value == "":
         return "…"
+    if not isinstance(value, str):
+        return str(value)
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
@@ -42,7 +45,9 @@ _WHAT = {
     "old checkpoint": "이전 체크포인트",
     "new checkpoint": "새 체크포인트",
 }
-_B = r"`(?P<{}>[^`]*)`"  # a backticked name
+# a backticked name; lazily matched rather than `[^`]*`, so that a name holding a backtick
+# itself (a tampered member name) is still translated: the fullmatch anchors each template
+_B = r"`(?P<{}>.*?)`"
 
 
 def _p(pattern: str) -> re.Pattern[str]:
@@ -50,7 +55,7 @@ def _p(pattern: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\{(\w+)\}", lambda m: _B.format(m.group(1)), pattern))
 
 
-_NUM = r"(?P<{}>[\d,]+)"
+_NUM = r"(?P<{}>-?[\d,]+)"  # negative too: a tampered index is echoed as it was written
 _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"))
                                                 .replace("#b", _NUM.format("b"))
                                                 .replace("#c", _NUM.format("c"))), k) for p, k in [
@@ -70,6 +75,11 @@ _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"
     (r"{w} is not a list of base64 hashes", "`{w}`은(는) base64 해시 목록이 아닙니다"),
     (r"{w} holds a hash that is not base64", "`{w}`에 base64가 아닌 해시가 있습니다"),
     (r"{w} holds a hash that is not 32 bytes", "`{w}`에 32바이트가 아닌 해시가 있습니다"),
+    # the same of one field in a member: `consistency.json` `hashes`
+    (r"{w} {f} is not a list of base64 hashes", "`{w}`의 `{f}`은(는) base64 해시 목록이 아닙니다"),
+    (r"{w} {f} holds a hash that is not base64", "`{w}`의 `{f}`에 base64가 아닌 해시가 있습니다"),
+    (r"{w} {f} holds a hash that is not 32 bytes",
+     "`{w}`의 `{f}`에 32바이트가 아닌 해시가 있습니다"),
     (r"`manifest.json` names no `format`: expected {f}",
      "`manifest.json`에 `format`이 없습니다: `{f}`이어야 합니다"),
     (r"archive format {f} is not supported: this verifier reads {g}",
@@ -84,6 +94,8 @@ _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"
     (r"`export-proof.json` is not a proof", "`export-proof.json`은 증명이 아닙니다"),
     (r"`records.jsonl` comes before the manifest or checkpoint",
      "`records.jsonl`이 매니페스트나 체크포인트보다 앞에 있습니다"),
+    (r"`proofs.jsonl` comes before the checkpoint",
+     "`proofs.jsonl`이 체크포인트보다 앞에 있습니다"),
     (r"line #a of `proofs.jsonl` is not a proof", "`proofs.jsonl`의 {a}번째 줄은 증명이 아닙니다"),
     # signatures and origin
     (r"(?P<w_what>.+?) altered: signature by trusted key {k} does not verify over its text",
@@ -124,6 +136,7 @@ _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"
      r"holds at that index",
      "색인 {a}의 반출 기록이 변조되었습니다: 체크포인트의 트리가 그 색인에 담은 기록이 아닙니다"),
     (r"it is not json", "JSON이 아닙니다"),
+    (r"it is not utf-8 text", "UTF-8 텍스트가 아닙니다"),
     (r"it is not a {k} record", "`{k}` 기록이 아닙니다"),
     (r"its `index`, `covers_tree_size` or `selected` is not a count",
      "`index`, `covers_tree_size` 또는 `selected`가 개수가 아닙니다"),
@@ -133,6 +146,9 @@ _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"
      "자기 색인 {b}을(를) 넘는 트리 크기 {a}을(를) 대상으로 한다고 주장합니다"),
     (r"manifest {m} differs from the logged export record's {r}",
      "매니페스트의 `{m}`이(가) 로그에 기록된 반출 기록의 `{r}`와 다릅니다"),
+    (r"record on line #a of `records.jsonl` was modified: its `index` is beyond the size of "
+     r"any log",
+     "`records.jsonl` {a}번째 줄의 기록이 변조되었습니다: `index`가 어떤 로그의 크기보다도 큽니다"),
     (r"record on line #a of `records.jsonl` was modified: it is not a json object with an "
      r"`index`",
      "`records.jsonl` {a}번째 줄의 기록이 변조되었습니다: `index`가 있는 JSON 객체가 아닙니다"),
@@ -175,13 +191,13 @@ _TABLE: list[tuple[re.Pattern[str], str]] = [(_p(p.replace("#a", _NUM.format("a"
     # the manifest
     (r"manifest `origin` differs from the checkpoint's origin",
      "매니페스트의 `origin`이 체크포인트의 origin과 다릅니다"),
-    (r"manifest `tree_size` is (?P<x>\S+), the checkpoint's is (?P<y>\S+)",
+    (r"manifest `tree_size` is (?P<x>.+), the checkpoint's is (?P<y>\S+)",
      "매니페스트의 `tree_size`는 {x}, 체크포인트의 트리 크기는 {y}입니다"),
     (r"manifest `records` is missing", "매니페스트에 `records`가 없습니다"),
     (r"manifest `counts` is missing", "매니페스트에 `counts`가 없습니다"),
-    (r"record removed: the manifest declares (?P<x>\S+) records, the archive holds #b",
+    (r"record removed: the manifest declares (?P<x>.+) records, the archive holds #b",
      "기록이 삭제되었습니다: 매니페스트는 {x}건이라 하는데 아카이브에는 {b}건 있습니다"),
-    (r"record added: the manifest declares (?P<x>\S+) records, the archive holds #b",
+    (r"record added: the manifest declares (?P<x>.+) records, the archive holds #b",
      "기록이 추가되었습니다: 매니페스트는 {x}건이라 하는데 아카이브에는 {b}건 있습니다"),
     (r"manifest `records\.(?P<n>\w+)` is (?P<x>.+), the records say (?P<y>.+)",
      "매니페스트의 `records.{n}`는 {x}인데 기록으로는 {y}입니다"),

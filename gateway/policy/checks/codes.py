@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.policy.problems import Problem, Severity
+from pseudonymizer.rrn import contains_national_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +80,19 @@ class Code:
 
     def at(self, file: str, line: int, column: int, /, hint: Hint | None = None,
            **params: Any) -> Problem:
-        en, ko = self.en.format(**params), self.ko.format(**params)
+        en = self.en.format(**_shown(params, "(a national id number)"))
+        ko = self.ko.format(**_shown(params, "(주민등록번호)"))
         if hint is not None:
             en, ko = f"{en}: {hint.en}", f"{ko} — {hint.ko}"
         return Problem(file, line, column, en, code=self.code, severity=self.severity,
                        message_ko=ko)
+
+
+def _shown(params: Mapping[str, Any], placeholder: str) -> dict[str, Any]:
+    """`params` with each text that holds a national id number replaced: a problem names what
+    was written (an unknown id, a yaml detail), never a resident number written by mistake."""
+    return {name: placeholder if contains_national_id(str(value)) else value
+            for name, value in params.items()}
 
 
 def _error(code: str, en: str, ko: str) -> Code:
