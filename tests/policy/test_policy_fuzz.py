@@ -177,8 +177,10 @@ def test_the_unbroken_set_loads(policy_copy: Path, public_keys_dir: Path) -> Non
     ("<<: {a: 1}\n", "unknown field `<<`"),  # a merge key: ConstructorError
     # seconds in PyYAML's scanner, then RecursionError
     ("deep: " + "[" * 3000 + "]" * 3000 + "\n", "nested more than 64 deep"),
+    # not a crash: a key holding a line break made a problem of two lines
+    ('"a\\nOK": 1\n', "unknown field `a\\u000aOK`"),
 ], ids=["self-alias", "billion-laughs", "date-key", "bad-timestamp", "tagged-key", "merge-key",
-        "deep-nesting"])
+        "deep-nesting", "line-break-in-a-key"])
 def test_yaml_that_crashed_the_loader_is_a_problem(policy_copy: Path, public_keys_dir: Path,
                                                   oddity: str, fragment: str) -> None:
     problems = load(policy_copy, public_keys_dir, "purposes.yaml",

@@ -4,6 +4,7 @@ and in Korean, so that a privacy officer can read it and tooling can key on the 
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -88,10 +89,18 @@ class Code:
                        message_ko=ko)
 
 
+# What would break a problem out of its one line or reorder it on screen: C0 and C1 controls,
+# line and paragraph separators, bidi marks and overrides (a key may be any yaml string).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
 def _shown(params: Mapping[str, Any], placeholder: str) -> dict[str, Any]:
-    """`params` with each text that holds a national id number replaced: a problem names what
-    was written (an unknown id, a yaml detail), never a resident number written by mistake."""
-    return {name: placeholder if contains_national_id(str(value)) else value
+    """`params` as a problem may show them: a text holding a national id number replaced (a
+    problem names what was written, never a resident number written by mistake), and control
+    or line-breaking characters written as `\\uXXXX`."""
+    return {name: placeholder if contains_national_id(str(value))
+            else _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+            if isinstance(value, str) else value
             for name, value in params.items()}
 
 
