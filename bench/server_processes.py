@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import cpu_use  # bench/: this module's own directory
+
 STOP_GRACE_S = 20.0
 IDLE_WINDOW_S = 0.5
 IDLE_CPU_SHARE = 0.10  # below a tenth of one core over the window counts as idle
@@ -41,29 +43,10 @@ def _tail(log: Path, lines: int = 25) -> str:
 
 def _cpu_ticks_of_tree(root: int) -> int | None:
     """utime + stime of `root` and all its descendants, from /proc (None where there is none)."""
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
+    mark = cpu_use.mark(root)
+    if not mark.available or root not in mark.tree:
         return None
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue  # exited meanwhile
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
-        parents[int(entry)] = int(fields[1])
-        ticks[int(entry)] = int(fields[11]) + int(fields[12])
-    tree, frontier = {root}, [root]
-    while frontier:
-        pid = frontier.pop()
-        children = [p for p, parent in parents.items() if parent == pid and p not in tree]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(ticks.get(pid, 0) for pid in tree) if root in ticks else None
+    return sum(mark.tree.values())
 
 
 def _wait_idle(pid: int, timeout_s: float) -> bool:

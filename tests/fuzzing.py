@@ -9,6 +9,8 @@ set stays well under a minute. Any other profile keeps its own count:
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import HealthCheck, settings
 
 # generated archives, policies and tokens are large by design; some inputs are filtered
@@ -22,3 +24,16 @@ def fuzz(ci_examples: int) -> settings:
     if settings.default.max_examples == settings.get_profile("ci").max_examples:
         return settings(max_examples=ci_examples, suppress_health_check=SLOW_INPUTS)
     return settings(suppress_health_check=SLOW_INPUTS)
+
+
+def paths(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every position inside a JSON-like value (dicts and lists), the value itself first: where
+    a fuzz test may put its mutation."""
+    found = [at]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += paths(item, (*at, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += paths(item, (*at, i))
+    return found

@@ -30,7 +30,7 @@ from gateway.policy import Policy, PolicyLoadError, Problem, load_policy
 from gateway.policy.loader import FILES
 from gateway.policy.yamlmarks import MAX_VALUES
 from pseudonymizer.rrn import contains_national_id, generate_rrn
-from tests.fuzzing import fuzz
+from tests.fuzzing import fuzz, paths
 from tests.policy.conftest import SHIPPED
 
 RRN = generate_rrn(random.Random(11), date(1979, 5, 17), 1)
@@ -66,17 +66,6 @@ json_values = st.recursive(
         st.text(max_size=8) | st.sampled_from(SPELLINGS), inner, max_size=3),
     max_leaves=6,
 )
-
-
-def paths(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [at]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += paths(item, (*at, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            found += paths(item, (*at, i))
-    return found
 
 
 def replaced(value: Any, at: tuple[Any, ...], new: Any, how: str) -> Any:

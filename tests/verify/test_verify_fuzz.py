@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from gateway_verify.cli import main as verify_main
 from gateway_verify.korean import UNTRANSLATED
-from tests.fuzzing import fuzz
+from tests.fuzzing import fuzz, paths
 from tests.verify.golden_archive import ARCHIVE, GOLDEN, PREVIOUS, TRUSTED_KEY
 
 JSON_MEMBERS = ("manifest.json", "consistency.json", "export-record.json", "export-proof.json")
@@ -95,18 +95,6 @@ def tar_bytes(entries: list[Entry]) -> bytes:
 
 
 # --- one way of breaking the archive each -----------------------------------------------------
-def paths(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every position inside a json value, the value itself first."""
-    found = [at]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += paths(item, (*at, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            found += paths(item, (*at, i))
-    return found
-
-
 def replaced(value: Any, at: tuple[Any, ...], new: Any, delete: bool) -> Any:
     if not at:
         return new
