@@ -5,6 +5,7 @@ Import the fixtures into a test module (`from tests.writer_logs import log, sqli
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,17 @@ def new_log(url: str, **kw: object) -> tuple[Engine, AccessLog]:
     return engine, AccessLog(engine, signer, origin=ORIGIN, **kw)  # type: ignore[arg-type]
 
 
+@contextmanager
+def opened_log(url: str, **kw: object) -> Iterator[tuple[Engine, AccessLog]]:
+    """`new_log`, closed and its engine disposed when the block ends."""
+    engine, access_log = new_log(url, **kw)
+    try:
+        yield engine, access_log
+    finally:
+        access_log.close()
+        engine.dispose()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'gateway.db'}"
@@ -30,7 +42,5 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def log(sqlite_url: str) -> Iterator[AccessLog]:
-    engine, access_log = new_log(sqlite_url)
-    yield access_log
-    access_log.close()
-    engine.dispose()
+    with opened_log(sqlite_url) as (_engine, access_log):
+        yield access_log

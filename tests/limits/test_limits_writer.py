@@ -31,7 +31,7 @@ from gateway.accesslog.usage import (
 from gateway.db.models import create_gateway_schema
 from gateway.errors import TokenReplayed
 from tests.conftest import postgres_schema
-from tests.writer_logs import log, new_log, sqlite_url  # noqa: F401  (fixtures)
+from tests.writer_logs import log, new_log, opened_log, sqlite_url  # noqa: F401  (fixtures)
 
 AT = datetime(2026, 11, 2, 0, 30, 10, tzinfo=UTC).timestamp()  # 09:30:10 KST
 ALICE, BOB, CAROL = "a" * 32, "b" * 32, "c" * 32
@@ -83,9 +83,8 @@ def test_distinct_customers_count_once_per_window(log: AccessLog) -> None:
 
 
 def test_a_refused_record_keeps_its_token_unused(sqlite_url: str) -> None:
-    engine, log = new_log(sqlite_url)
-    create_gateway_schema(engine)  # `used_tokens`
-    try:
+    with opened_log(sqlite_url) as (engine, log):
+        create_gateway_schema(engine)  # `used_tokens`
         log.append({"kind": "query"}, usage=usage(requests=1))
         token = TokenClaim("jti-1", "card-risk", datetime(2026, 11, 2, 1, 0, tzinfo=UTC))
         with pytest.raises(RateLimited):
@@ -93,9 +92,6 @@ def test_a_refused_record_keeps_its_token_unused(sqlite_url: str) -> None:
         log.append({"kind": "refused"}, token=token)  # the refusal uses the token up
         with pytest.raises(TokenReplayed):
             log.append({"kind": "query"}, token=token)
-    finally:
-        log.close()
-        engine.dispose()
 
 
 def test_one_alert_per_subject_measure_and_window(log: AccessLog) -> None:
@@ -117,21 +113,16 @@ def test_one_alert_per_subject_measure_and_window(log: AccessLog) -> None:
 
 
 def test_claims_in_one_batch_count_for_each_other(sqlite_url: str) -> None:
-    engine, access_log = new_log(sqlite_url, batch_max=64, batch_wait_ms=200)
-    try:
+    with opened_log(sqlite_url, batch_max=64, batch_wait_ms=200) as (engine, access_log):
         with ThreadPoolExecutor(8) as pool:
             outcomes = list(pool.map(
                 lambda n: _try(access_log, usage(requests=3)), range(8)))
         assert outcomes.count(True) == 3
         assert access_log.stats.batches < 8  # they did share batches
-    finally:
-        access_log.close()
-        engine.dispose()
 
 
 def test_old_windows_are_purged(sqlite_url: str) -> None:
-    engine, access_log = new_log(sqlite_url)
-    try:
+    with opened_log(sqlite_url) as (engine, access_log):
         access_log.append({"kind": "query"}, usage=usage(ALICE))
         access_log.append({"kind": "query"}, usage=usage(BOB, at=AT + 2 * 86400))
         with engine.connect() as conn:
@@ -140,9 +131,6 @@ def test_old_windows_are_purged(sqlite_url: str) -> None:
                                    .where(COUNTS.c.measure == REQUESTS)).scalar_one()
         assert customers == [BOB, BOB]  # its hour and its day; ALICE's windows are gone
         assert minutes == 1
-    finally:
-        access_log.close()
-        engine.dispose()
 
 
 def test_a_writer_alone_keeps_counts_and_sees_another_writers(sqlite_url: str) -> None:
@@ -191,17 +179,13 @@ def _try(access_log: AccessLog, u: Usage) -> bool:
 def _hammer(url: str, attempts: int, start: threading.Event | None = None) -> tuple[int, int]:
     """In a child process: `attempts` appends from 4 threads, each a request of `kim` for a new
     customer (limit: 5 requests and 3 customers). Returns (written, refused)."""
-    engine, access_log = new_log(url, batch_max=3)
-    try:
+    with opened_log(url, batch_max=3) as (engine, access_log):
         def one(n: int) -> bool:
             return _try(access_log, usage(f"{n:032d}", requests=5, customers=3, alert=2))
 
         with ThreadPoolExecutor(4) as pool:
             results = list(pool.map(one, range(attempts)))
         return sum(results), len(results) - sum(results)
-    finally:
-        access_log.close()
-        engine.dispose()
 
 
 def run_two_processes(url: str, attempts: int = 20) -> list[tuple[int, int]]:
@@ -218,17 +202,13 @@ def check_shared(url: str) -> None:
     # both processes use customers 0..19: at most 3 distinct ones in the hour, in all
     written = sum(w for w, _ in results)
     assert 3 <= written <= 5 and sum(r for _, r in results) == 40 - written
-    engine, access_log = new_log(url)
-    try:
+    with opened_log(url) as (engine, access_log):
         with engine.connect() as conn:
             distinct = conn.execute(select(func.count()).select_from(CUSTOMERS).where(
                 CUSTOMERS.c.window == "hour")).scalar_one()
         assert distinct == 3  # exactly the limit, never more
         assert kinds(access_log).count("query") == written
         assert kinds(access_log).count("alert") == 2  # once, though two processes counted
-    finally:
-        access_log.close()
-        engine.dispose()
 
 
 def test_two_processes_share_the_counts_on_sqlite(sqlite_url: str) -> None:
@@ -245,8 +225,7 @@ def test_two_processes_share_the_counts_on_postgres() -> None:
 def test_the_longest_subject_fits_on_postgres() -> None:
     """`employee:` + a 64-character system id + `/` + a 128-character `sub` (202 characters)."""
     with postgres_schema("rate_subject") as url:
-        engine, access_log = new_log(url)
-        try:
+        with opened_log(url) as (engine, access_log):
             long = usage(employee="e" * 128)
             subject = long.subjects[0]
             wide = Subject(f"employee:{'s' * 64}/{'e' * 128}", "card", "s" * 64, "e" * 128,
@@ -255,6 +234,3 @@ def test_the_longest_subject_fits_on_postgres() -> None:
             with engine.connect() as conn:
                 assert conn.execute(select(func.max(func.length(COUNTS.c.subject)))
                                     ).scalar_one() == 202
-        finally:
-            access_log.close()
-            engine.dispose()

@@ -18,7 +18,7 @@ from gateway.accesslog.log import TokenClaim
 from gateway.db.models import create_gateway_schema
 from gateway.errors import TokenReplayed
 from tests.conftest import postgres_schema
-from tests.writer_logs import log, new_log, sqlite_url  # noqa: F401  (fixtures)
+from tests.writer_logs import log, new_log, opened_log, sqlite_url  # noqa: F401  (fixtures)
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 ALICE = "a" * 32
@@ -70,8 +70,7 @@ def test_the_window_rolls(log: AccessLog) -> None:
 
 def test_claims_in_one_batch_count_for_each_other(sqlite_url: str) -> None:
     # a batch wait long enough that every append below lands in one transaction
-    engine, access_log = new_log(sqlite_url, batch_wait_ms=200)
-    try:
+    with opened_log(sqlite_url, batch_wait_ms=200) as (engine, access_log):
         with ThreadPoolExecutor(6) as pool:
             futures = [pool.submit(access_log.append, {"n": i}, contacts=[claim()])
                        for i in range(6)]
@@ -79,15 +78,11 @@ def test_claims_in_one_batch_count_for_each_other(sqlite_url: str) -> None:
         assert sum(e is None for e in outcomes) == 2
         assert all(isinstance(e, ContactCapReached) for e in outcomes if e is not None)
         assert access_log.stats.batches <= 2
-    finally:
-        access_log.close()
-        engine.dispose()
 
 
 def test_a_capped_record_does_not_use_up_its_token(sqlite_url: str) -> None:
-    engine, access_log = new_log(sqlite_url)
-    create_gateway_schema(engine)  # `used_tokens`
-    try:
+    with opened_log(sqlite_url) as (engine, access_log):
+        create_gateway_schema(engine)  # `used_tokens`
         token = TokenClaim("jti-1", "card-marketing", NOW + timedelta(minutes=5))
         access_log.append({"n": 1}, contacts=[claim(cap=1)])
         with pytest.raises(ContactCapReached):
@@ -96,9 +91,6 @@ def test_a_capped_record_does_not_use_up_its_token(sqlite_url: str) -> None:
         access_log.append({"n": 2, "withheld": "contact_cap"}, token=token)
         with pytest.raises(TokenReplayed):
             access_log.append({"n": 3}, token=token)
-    finally:
-        access_log.close()
-        engine.dispose()
 
 
 def test_a_record_with_several_claims_is_refused_whole(log: AccessLog) -> None:
@@ -113,8 +105,7 @@ def test_a_record_with_several_claims_is_refused_whole(log: AccessLog) -> None:
 def _hammer(url: str, attempts: int, start: threading.Event | None = None) -> tuple[int, int]:
     """In a child process: `attempts` appends from 4 threads, each claiming ALICE's agent_call.
     Returns (written, refused at the cap)."""
-    engine, access_log = new_log(url, batch_max=3)
-    try:
+    with opened_log(url, batch_max=3) as (engine, access_log):
         def one(n: int) -> bool:
             try:
                 access_log.append({"pid_n": n}, contacts=[claim(at=NOW + timedelta(seconds=n))])
@@ -125,9 +116,6 @@ def _hammer(url: str, attempts: int, start: threading.Event | None = None) -> tu
         with ThreadPoolExecutor(4) as pool:
             results = list(pool.map(one, range(attempts)))
         return sum(results), len(results) - sum(results)
-    finally:
-        access_log.close()
-        engine.dispose()
 
 
 def run_two_processes(url: str, attempts: int = 30) -> list[tuple[int, int]]:
@@ -145,12 +133,8 @@ def test_two_processes_release_exactly_max_on_sqlite(sqlite_url: str) -> None:
     results = run_two_processes(sqlite_url)
     assert sum(w for w, _ in results) == 2  # exactly `max`, never more
     assert sum(r for _, r in results) == 58
-    engine, access_log = new_log(sqlite_url)
-    try:
+    with opened_log(sqlite_url) as (engine, access_log):
         assert len(events(access_log, sqlite_url)) == 2 == access_log.size()
-    finally:
-        access_log.close()
-        engine.dispose()
 
 
 @pytest.mark.postgres
@@ -159,12 +143,8 @@ def test_two_processes_release_exactly_max_on_postgres() -> None:
         results = run_two_processes(url)
         assert sum(w for w, _ in results) == 2
         assert sum(r for _, r in results) == 58
-        engine, access_log = new_log(url)
-        try:
+        with opened_log(url) as (engine, access_log):
             assert len(events(access_log, url)) == 2 == access_log.size()
-        finally:
-            access_log.close()
-            engine.dispose()
 
 
 def _a_large_batch_is_counted(url: str) -> None:
@@ -174,8 +154,7 @@ def _a_large_batch_is_counted(url: str) -> None:
     from gateway.accesslog.store import COPY_MIN_ROWS
 
     customers = [f"{n:032x}" for n in range(3 * COPY_MIN_ROWS)]
-    engine, access_log = new_log(url)
-    try:
+    with opened_log(url) as (engine, access_log):
         index = access_log.append({"batch": 1}, contacts=[claim(c, "sms", cap=1)
                                                           for c in customers])
         assert events(access_log, url) == [(index, c, "sms") for c in customers]
@@ -187,9 +166,6 @@ def _a_large_batch_is_counted(url: str) -> None:
             access_log.append({"batch": 2}, contacts=[
                 claim(customers[-1], "sms", at=NOW + timedelta(hours=1), cap=1)])
         assert info.value.counts == {(customers[-1], "sms"): 1}
-    finally:
-        access_log.close()
-        engine.dispose()
 
 
 def test_a_large_batch_is_counted_on_sqlite(sqlite_url: str) -> None:
