@@ -24,9 +24,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from pydantic import ValidationError
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.deps import request_time, verified_call
+from gateway.api.middleware import replayed
 from gateway.api.routes import queries
 from gateway.api.schemas import QueryIn
 
@@ -63,7 +64,7 @@ class QueryFastPath:
         body = b"".join(chunks)
         parsed = _parse(body)
         if parsed is None:  # not JSON, or not the schema: FastAPI refuses it, recorded
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replayed(body, receive), send)
             return
         try:
             # the log's group commit may linger for this request's record (`underway`)
@@ -107,17 +108,3 @@ async def _answer(app: FastAPI, request: Request, exc: Exception) -> Response:
                    handlers[Exception])
     answer = handler(request, exc)
     return await answer if inspect.isawaitable(answer) else answer
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that gives the whole body once more, then continues with `receive`."""
-    given = False
-
-    async def replayed() -> Message:
-        nonlocal given
-        if not given:
-            given = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed

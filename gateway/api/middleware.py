@@ -66,7 +66,7 @@ async def _read_limited(receive: Receive, limit: int) -> bytes | PayloadTooLarge
             return b"".join(chunks)
 
 
-def _replayed(body: bytes, receive: Receive) -> Receive:
+def replayed(body: bytes, receive: Receive) -> Receive:
     """A `receive` that gives `body` once, then continues with `receive` (a disconnect)."""
     given = False
 
@@ -155,7 +155,7 @@ class BodyGuard:
                 if isinstance(body, PayloadTooLarge):
                     await _refuse(scope, send, body, request_id)
                     return
-                receive = _replayed(body, receive)
+                receive = replayed(body, receive)
 
         received = 0
 
