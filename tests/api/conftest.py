@@ -133,6 +133,15 @@ def build_settings(tmp: Path, policy_dir: Path, database_url: str | None = None)
     )
 
 
+def postgres_settings(tmp: Path, policy_dir: Path, url: str) -> Settings:
+    """`build_settings` with the gateway and every affiliate database on the PostgreSQL at
+    `url`, as in production."""
+    settings = build_settings(tmp, policy_dir, database_url=url)
+    settings.affiliate_database_urls.update(
+        {a: url for a in ("bank", "card", "securities", "insurance")})
+    return settings
+
+
 def start_harness(settings: Settings) -> Iterator[Harness]:
     algorithms = {}
     ensure_secrets(settings, create=True)

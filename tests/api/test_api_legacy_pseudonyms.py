@@ -24,7 +24,8 @@ from gateway.api.deps import request_time
 from gateway.policy.views.scrubbed import shared_scrubber
 from pseudonymizer.errors import InvalidNationalId
 from pseudonymizer.rrn import parse_national_id
-from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
+from tests.api.conftest import (BANK_ROW, CARD_ROW, Harness, build_settings, postgres_settings,
+                               start_harness)
 from tests.api.test_api_errors import assert_problem
 from tests.conftest import postgres_schema
 
@@ -232,9 +233,7 @@ def test_rotation_grace_and_mapping_for_thirteen_digits(gw: Harness) -> None:
 def pg_gw(tmp_path_factory: pytest.TempPathFactory, policy_dir: Path) -> Iterator[Harness]:
     with postgres_schema("gw_legacy") as url:
         tmp = tmp_path_factory.mktemp("legacy-pg")
-        settings = build_settings(tmp, legacy_policy(policy_dir, tmp / "policies"), database_url=url)
-        settings.affiliate_database_urls.update({a: url for a in ("bank", "card", "securities",
-                                                                    "insurance")})
+        settings = postgres_settings(tmp, legacy_policy(policy_dir, tmp / "policies"), url)
         yield from start_harness(settings)
 
 

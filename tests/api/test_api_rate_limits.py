@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from gateway.api.deps import request_time
-from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
+from tests.api.conftest import (BANK_ROW, CARD_ROW, Harness, build_settings, postgres_settings,
+                               start_harness)
 from tests.api.marketing_helpers import record_at, second_process
 from tests.api.test_api_queries import Clock
 from tests.conftest import postgres_schema
@@ -199,10 +200,7 @@ def test_openapi_documents_the_429_where_it_is_answered(limited: Harness) -> Non
 @pytest.mark.postgres
 def test_limits_and_alerts_on_postgres(tmp_path: Path, policy_dir: Path) -> None:
     with postgres_schema("rate_api") as url:
-        settings = build_settings(tmp_path, limited_policies(tmp_path, policy_dir),
-                                  database_url=url)
-        settings.affiliate_database_urls.update({a: url for a in ("bank", "card", "securities",
-                                                                    "insurance")})
+        settings = postgres_settings(tmp_path, limited_policies(tmp_path, policy_dir), url)
         harness = start_harness(settings)
         gw = next(harness)
         try:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway_verify.history import verify_history
-from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
+from tests.api.conftest import (BANK_ROW, CARD_ROW, Harness, postgres_settings,
+                               start_harness)
 from tests.api.marketing_helpers import grant
 from tests.conftest import postgres_schema
 from tests.rights.helpers import history, log_records, ok, trusted
@@ -20,9 +21,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def pg_gw(tmp_path_factory: pytest.TempPathFactory, policy_dir: Path) -> Iterator[Harness]:
     with postgres_schema("gw_history") as url:
-        settings = build_settings(tmp_path_factory.mktemp("pg"), policy_dir, database_url=url)
-        settings.affiliate_database_urls.update({a: url for a in ("bank", "card", "securities",
-                                                                    "insurance")})
+        settings = postgres_settings(tmp_path_factory.mktemp("pg"), policy_dir, url)
         yield from start_harness(settings)
 
 
