@@ -816,6 +816,19 @@ def assert_recorded_if_answered(gw: Harness, response: Any, case: Case) -> None:
             assert record["request_id"] == body["request_id"]
 
 
+def _sent_under(gw: Harness, fault: Fault, moment: str, call: Call,
+                caplog: pytest.LogCaptureFixture) -> tuple[Any, list[str]]:
+    """`call` sent while `fault` strikes at `moment`: its answer and where the fault struck.
+    No traceback may reach the server log."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), _striking(gw, fault, moment) as struck:
+        answer = call.send(gw)
+    for entry in caplog.records:
+        assert entry.exc_info is None and "Traceback" not in entry.getMessage(), (
+            f"a traceback in the server log: {entry.getMessage()}")
+    return answer, struck
+
+
 @pytest.mark.parametrize("moment", ["before", "mid-request"])
 @pytest.mark.parametrize(("harness_and_fault", "key"), MATRIX, indirect=["harness_and_fault"])
 def test_storage_fault_is_a_503_and_recovers(harness_and_fault: tuple[Harness, Fault],
@@ -824,12 +837,7 @@ def test_storage_fault_is_a_503_and_recovers(harness_and_fault: tuple[Harness, F
     gw, fault = harness_and_fault
     case = CASES[key]
     call = case.prepare(gw)
-    caplog.clear()
-    with caplog.at_level(logging.WARNING), _striking(gw, fault, moment) as struck:
-        answer = call.send(gw)
-    for entry in caplog.records:
-        assert entry.exc_info is None and "Traceback" not in entry.getMessage(), (
-            f"a traceback in the server log: {entry.getMessage()}")
+    answer, struck = _sent_under(gw, fault, moment, call, caplog)
     if moment == "before" or answer.status_code >= 500:
         assert_fault_answer(answer, call, case)
     else:  # struck after what the answer needed from storage, or never (it needs none)
@@ -857,12 +865,7 @@ def test_console_page_under_a_storage_fault(harness_and_fault: tuple[Harness, Fa
     gw, fault = harness_and_fault
     case = CONSOLE_CASES[key]
     call = case.prepare(gw)
-    caplog.clear()
-    with caplog.at_level(logging.WARNING), _striking(gw, fault, moment) as struck:
-        answer = call.send(gw)
-    for entry in caplog.records:
-        assert entry.exc_info is None and "Traceback" not in entry.getMessage(), (
-            f"a traceback in the server log: {entry.getMessage()}")
+    answer, struck = _sent_under(gw, fault, moment, call, caplog)
     if struck != ["record durable"]:  # else the page's access record covers what it shows
         assert not _leaked(answer.content, call), "customer data under a storage fault"
     if answer.status_code >= 500:
