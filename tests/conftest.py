@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +60,14 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def policy_dir() -> Path:
     return POLICY_DIR
+
+
+def writable_policies(policy_dir: Path, tmp: Path) -> Path:
+    """A copy of `policy_dir` in `tmp/policies` (its `tests` folder left out), for tests that
+    change the policy files (reloads, proposals, approvals)."""
+    copy = tmp / "policies"
+    shutil.copytree(policy_dir, copy, ignore=shutil.ignore_patterns("tests"))
+    return copy
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -21,15 +20,14 @@ from gateway.governance import Officer
 from gateway.reload import PolicyReloader, PolicyWatcher
 from gateway.services import Services
 from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
+from tests.conftest import writable_policies
 
 RULE_LINE = "      annual_income: band\n"  # first occurrence: rule card-credit-risk-from-bank
 
 
 @pytest.fixture()
 def policies(tmp_path: Path, policy_dir: Path) -> Path:
-    copy = tmp_path / "policies"
-    shutil.copytree(policy_dir, copy, ignore=shutil.ignore_patterns("tests"))
-    return copy
+    return writable_policies(policy_dir, tmp_path)
 
 
 @pytest.fixture()

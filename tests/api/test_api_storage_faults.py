@@ -55,7 +55,7 @@ from gateway.errors import PROBLEM_BASE
 from tests.api import conftest as api
 from tests.api.conftest import BANK_ROW, CARD_ROW, Harness, build_settings, start_harness
 from tests.api.marketing_helpers import grant, register_stop
-from tests.conftest import postgres_schema
+from tests.conftest import postgres_schema, writable_policies
 from tests.console.conftest import PASSWORD as CONSOLE_PASSWORD
 from tests.console.conftest import USERS as CONSOLE_USERS
 from tests.console.conftest import ConsoleHarness, add_users
@@ -633,8 +633,7 @@ class PostgresStopped:
 
 # --- the gateways under test -------------------------------------------------------------------
 def _settings(tmp: Path, policy_dir: Path, database_url: str | None = None) -> Any:
-    policies = tmp / "policies"  # a copy: approving a pending set needs the files to change
-    shutil.copytree(policy_dir, policies, ignore=shutil.ignore_patterns("tests"))
+    policies = writable_policies(policy_dir, tmp)  # approving a pending set changes the files
     # the test client speaks plain http: cookies marked Secure would not come back
     return build_settings(tmp, policies, database_url).model_copy(
         update={"policy_watch_interval_s": 0, "console_secure_cookies": False})

@@ -5,7 +5,6 @@ it live, with both named in the record."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from gateway.console.users import ConsoleUsers
 from tests.api.conftest import build_settings, start_harness
 from tests.console.conftest import PASSWORD, SECRETS, USERS, ConsoleHarness, add_users
+from tests.conftest import writable_policies
 
 SECOND = ("jung.officer", "MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK")  # a second privacy officer
 XSS = '<script>alert("x")</script>'
@@ -26,9 +26,7 @@ PHONE_RULE = "    purpose: marketing_phone\n    systems: [insurance-marketing]\n
 
 @pytest.fixture()
 def policies(tmp_path: Path, policy_dir: Path) -> Path:
-    copy = tmp_path / "policies"
-    shutil.copytree(policy_dir, copy, ignore=shutil.ignore_patterns("tests"))
-    return copy
+    return writable_policies(policy_dir, tmp_path)
 
 
 @pytest.fixture()

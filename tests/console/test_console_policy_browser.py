@@ -4,7 +4,6 @@ it goes live and the record names both (headless Chromium against a real uvicorn
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from gateway.console.users import ConsoleUsers
 from tests.api.conftest import AFFILIATE_TABLES, build_settings
 from tests.console.browser import chromium, free_port, missing_browser, serving
 from tests.console.conftest import PASSWORD
+from tests.conftest import writable_policies
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,8 +37,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, policy_dir: Path) -> Iterator
     from gateway.services import Services, ensure_secrets
 
     tmp = tmp_path_factory.mktemp("policy-browser")
-    policies = tmp / "policies"
-    shutil.copytree(policy_dir, policies, ignore=shutil.ignore_patterns("tests"))
+    policies = writable_policies(policy_dir, tmp)
     settings = build_settings(tmp, policies).model_copy(
         update={"console_secure_cookies": False, "policy_watch_interval_s": 0})
     ensure_secrets(settings, create=True)
