@@ -278,7 +278,9 @@ def run_client(data: GatewayData, ports: Sequence[int], queries: Sequence[Query]
             try:
                 resp, payload = _post(conns, port, data, q)
             except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: no json
-                conns.pop(port, None)
+                failed = conns.pop(port, None)
+                if failed is not None:  # closed here: left to the collector it warns (a leak)
+                    failed.close()
                 with results.lock:
                     results.failures[type(exc).__name__] += 1
                 if stop is not None:
