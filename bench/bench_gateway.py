@@ -493,6 +493,7 @@ def print_header(args: argparse.Namespace, databases: Databases, wrk: str | None
     print(f"code:        {git_revision()}")
     print(f"database:    {databases.kind}")
     print(f"server:      {args.workers} worker(s) per server; {uvicorn_stack()}")
+    print(f"log writer:  {args.log_writer} (GATEWAY_LOG_WRITER)")
     print(f"load:        {load}; {args.connections} connections, {args.duration} s per "
           f"scenario after a {args.warmup} s warm-up; tokens for {args.max_rate:,} req/s")
     print(f"cores:       load generator and server share all {cores} cores (nothing pinned)")
@@ -562,6 +563,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--workers", type=int, default=1,
                         help="server processes, for the gateway and the bare app alike")
+    parser.add_argument("--log-writer", choices=("host", "process"), default="host",
+                        help="`host`: one log writer process for all server processes (the "
+                        "default of `gateway serve`); `process`: a writer thread in each")
     parser.add_argument("--max-rate", type=int, default=4_000,
                         help="req/s the pre-minted tokens must last for (one per request)")
     parser.add_argument("--port", type=int, default=8099)
@@ -593,6 +597,7 @@ def main() -> None:
     postgres = args.database_url is not None
     databases = postgres_databases(args.database_url) if postgres else sqlite_databases(data_dir)
     env = gateway_env(data_dir, args.port, databases)
+    env["GATEWAY_LOG_WRITER"] = args.log_writer
     print_header(args, databases, wrk)
     prepare(data_dir, args.customers, env, postgres)
 

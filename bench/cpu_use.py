@@ -28,6 +28,9 @@ class CpuUse:
     load: float  # the load generator (wrk, a child of this bench, or the Python driver)
     machine: float  # every core's busy time, whoever used it
     cores: int
+    # the server's processes that were busy (≥ 0.01 core), busiest first, with their names:
+    # shows an uneven split of the connections between workers, and the log writer's share
+    processes: tuple[tuple[str, float], ...] = ()
 
     @property
     def other(self) -> float:
@@ -41,7 +44,10 @@ class CpuUse:
         return self.server * self.seconds / requests * 1e6 if requests else 0.0
 
     def line(self) -> str:
-        return (f"cores busy {self.machine:.2f} of {self.cores}: server {self.server:.2f}, "
+        split = ""
+        if len(self.processes) > 1:
+            split = " (" + " + ".join(f"{name} {cores:.2f}" for name, cores in self.processes) + ")"
+        return (f"cores busy {self.machine:.2f} of {self.cores}: server {self.server:.2f}{split}, "
                 f"database {self.database:.2f}, wrk {self.load:.2f}, other {self.other:.2f}")
 
 
@@ -49,6 +55,7 @@ class CpuUse:
 class _Mark:
     at: float
     tree: dict[int, int]  # ticks per pid of the server tree
+    names: dict[int, str]  # what each process of the tree is (`worker`, `log writer`)
     database: dict[int, int]
     driver: float  # seconds of this bench and its finished children (wrk)
     busy: int  # machine busy ticks
@@ -103,9 +110,16 @@ def mark(server_pid: int) -> _Mark:
     return _Mark(
         at=time.monotonic(),
         tree={p: processes[p][1] for p in tree if p in processes},
+        names={p: _role(processes[p][2]) for p in tree if p in processes},
         database={p: t for p, (_, t, comm) in processes.items()
                   if comm.split(":")[0] in DATABASE_PROCESSES},
         driver=_driver_seconds(), busy=_machine_busy(), available=available)
+
+
+def _role(comm: str) -> str:
+    """`log writer` for the host's log writer process (`gateway/host_writer.py` names it),
+    `worker` otherwise: a server process, or the supervisor of several."""
+    return "log writer" if comm == "gw-log-writer" else "worker"
 
 
 def _grown(before: dict[int, int], after: dict[int, int]) -> int:
@@ -125,4 +139,9 @@ def between(first: _Mark, second: _Mark) -> CpuUse | None:
         database=_grown(first.database, second.database) / per_core_second,
         load=(second.driver - first.driver) / seconds,
         machine=(second.busy - first.busy) / per_core_second,
-        cores=os.cpu_count() or 1)
+        cores=os.cpu_count() or 1,
+        processes=tuple(sorted(
+            ((second.names.get(p, "worker"), (t - first.tree.get(p, 0)) / per_core_second)
+             for p, t in second.tree.items()
+             if t - first.tree.get(p, 0) >= 0.01 * per_core_second),
+            key=lambda item: -item[1])))

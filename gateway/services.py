@@ -156,6 +156,7 @@ class Services:
             batch_wait_ms=settings.log_batch_wait_ms,
             batch_linger_ms=settings.log_batch_linger_ms,
             create_tables=False,  # the schema belongs to the Alembic migrations
+            host_writer=settings.host_log_writer,
         )
         tokens_engine = engine
         separate_tokens = settings.tokens_url != settings.gateway_url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,16 @@ class Settings(BaseSettings):
         "is still deciding, to commit them together; it never waits when none are under way, so "
         "a lone request never waits",
     )
+    log_writer: Literal["host", "process"] = Field(
+        "host",
+        description="who writes the access log under `gateway serve`: `host`, one writer "
+        "process that every server process of the host hands its records to (one group commit "
+        "for all of them); `process`, a writer thread in each server process (the processes "
+        "take turns on the log)",
+    )
+    host_log_writer: str | None = Field(
+        None, description="set by `gateway serve` for its server processes: the socket of the "
+        "host's log writer process; unset: the process writes its own access log")
     checkpoint_interval_s: float = Field(1.0, gt=0)
     pseudonym_grace_days: int = Field(
         90, ge=0, le=3650,

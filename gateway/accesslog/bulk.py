@@ -97,7 +97,7 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _lock(conn: Connection) -> None:
-    """The append lock `AccessLog._write_batch` takes, before the head is read."""
+    """The append lock `AccessLog.write_batch` takes, before the head is read."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS:d}")

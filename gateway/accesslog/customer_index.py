@@ -4,7 +4,7 @@ A record concerns a customer when its `customer` member is a customer key (32 lo
 query releases and denials, consent grants, changes, withdrawals and reads, contact stops,
 re-identifications, refusals that had resolved the customer, history look-ups. The log writer
 adds one `customer_log_index` row per such record in the batch's own transaction
-(`AccessLog._write_batch`), so the index never lags the log and a history reads only that
+(`AccessLog.write_batch`), so the index never lags the log and a history reads only that
 customer's rows. Campaign records name no customer (a campaign commits to its customers with a
 Merkle root over `campaign_leaves`, docs/CAMPAIGN-COMMITMENT.md): the history finds campaigns
 through `campaign_leaves.customer_key`.

@@ -72,6 +72,7 @@ from gateway.accesslog.errors import (
 from gateway.accesslog.merkle import EMPTY_ROOT
 from gateway.accesslog.usage import RateLimited, Usage, UsageCache, UsageCounter
 from gateway.accesslog.note import NoteSigner
+from gateway.accesslog.remote import RemoteWriter
 from gateway.db.base import Base
 from gateway.db.models import UsedToken
 from gateway.errors import LogWriteFailed, TokenReplayed
@@ -120,6 +121,11 @@ class TokenClaim:
 
 
 Outcome = int | None | BaseException  # the index (None: a claim alone), or the failure
+# what a batch's transaction gave, by `id()` of each pending: the index of each written record,
+# those whose token id was new, those at a contact cap (the counts found), those beyond a rate
+# limit (their refusal)
+BatchResult = tuple[dict[int, int], set[int], dict[int, dict[tuple[str, str], int]],
+                    dict[int, RateLimited]]
 
 
 @dataclass(slots=True)
@@ -202,7 +208,11 @@ class AccessLog:
         batch_wait_ms: float = 0.0,
         batch_linger_ms: float = 0.0,
         create_tables: bool = True,
+        host_writer: str | None = None,
     ) -> None:
+        """`host_writer`: the socket of the host's log writer process (`remote.HostWriter`),
+        which then writes this process's batches; None: this process's writer thread writes
+        them itself."""
         if batch_max < 1 or batch_wait_ms < 0 or batch_linger_ms < 0:
             raise ValueError("batch_max must be ≥ 1, batch_wait_ms and batch_linger_ms ≥ 0")
         format_checkpoint(origin, 0, EMPTY_ROOT)  # validates the origin line early
@@ -228,6 +238,7 @@ class AccessLog:
         self._turn_fd: tuple[int, int] | None = None
         self._purged_hour = 0  # the hour this process last purged old rate-limit windows in
         self._usage = UsageCache()  # rate-limit counts kept between batches (writer thread)
+        self._remote = None if host_writer is None else RemoteWriter(host_writer)
         self._prepare_database(create_tables)
 
     @contextlib.contextmanager
@@ -445,6 +456,8 @@ class AccessLog:
         finally:  # early only on a bug: never leave a caller waiting forever
             self._fail_queued(q)
             self._drop_connection()
+            if self._remote is not None:
+                self._remote.close()
             turn, self._turn_fd = self._turn_fd, None
             if turn is not None and turn[0] == os.getpid():
                 os.close(turn[1])
@@ -497,11 +510,14 @@ class AccessLog:
         if not live:
             return
         try:
-            written, fresh, capped, limited = self._write_batch(live)
+            if self._remote is not None:  # the host's writer process writes it (`remote.py`)
+                written, fresh, capped, limited = self._remote.write(live)
+            else:
+                written, fresh, capped, limited = self.write_batch(live)
         except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
-            self._usage.discard()
-            self.stats.failed_batches += 1
-            logger.error("access log batch of %d records failed: %s", len(live), type(exc).__name__)
+            if self._remote is not None:  # (`write_batch` counts and logs its own failures)
+                self.stats.failed_batches += 1
+                logger.error("access log batch of %d records failed: %s", len(live), exc)
             failures: list[tuple[_Pending, Outcome]] = []
             for p in live:
                 error = LogWriteFailed(f"access log write failed: `{type(exc).__name__}`")
@@ -525,20 +541,25 @@ class AccessLog:
                 outcomes.append((p, written.get(id(p))))
         _settle(outcomes)
 
-    def _write_batch(self, batch: list[_Pending]
-                     ) -> tuple[dict[int, int], set[int], dict[int, dict[tuple[str, str], int]],
-                                dict[int, RateLimited]]:
+    def write_batch(self, batch: list[_Pending]) -> BatchResult:
+        """Write `batch` in one transaction of this process (the writer thread's, or the host
+        writer's for the batches of several processes); raises on any failure, after which
+        nothing of the batch is written."""
         try:
-            return self._write_batch_once(batch)
-        except _StaleConnection:
-            # the kept connection was dead before anything was written (the server restarted
-            # since the last batch): once more on a new one, as the pool's pre-ping would
-            return self._write_batch_once(batch)
+            try:
+                return self._write_batch_once(batch)
+            except _StaleConnection:
+                # the kept connection was dead before anything was written (the server
+                # restarted since the last batch): once more on a new one, as pre-ping would
+                return self._write_batch_once(batch)
+        except Exception as exc:
+            self._usage.discard()
+            self.stats.failed_batches += 1
+            logger.error("access log batch of %d records failed: %s", len(batch),
+                         type(exc).__name__)
+            raise
 
-    def _write_batch_once(self, batch: list[_Pending]
-                          ) -> tuple[dict[int, int], set[int],
-                                     dict[int, dict[tuple[str, str], int]],
-                                     dict[int, RateLimited]]:
+    def _write_batch_once(self, batch: list[_Pending]) -> BatchResult:
         """Write the batch in one transaction; return the index of each written record, the
         pendings whose token id was new, those at a contact cap with the counts found, and
         those beyond a rate limit with their refusal (all keyed by `id()` of the pending).

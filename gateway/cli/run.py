@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -116,17 +117,26 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
 
     from gateway.api.app import create_app
 
+    from gateway.host_writer import host_writer
+
     bind_host, bind_port = host or settings.host, port or settings.port
-    _announce_when_listening("127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host,
-                             bind_port)
-    if workers > 1:
-        # Each worker builds its own services from the same GATEWAY_* settings; the access
-        # log and the token-id store are safe for several processes sharing one database.
-        uvicorn.run("gateway.api.app:create_app", factory=True, workers=workers,
-                    host=bind_host, port=bind_port, log_level="warning", access_log=False)
-    else:
-        uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="warning",
-                    access_log=False)
+    # the host's log writer starts before the server processes and stops after them, so that
+    # their last records (written as they shut down) still reach it
+    with host_writer(settings) as socket_path:
+        if socket_path is not None:
+            settings = settings.model_copy(update={"host_log_writer": socket_path})
+            os.environ["GATEWAY_HOST_LOG_WRITER"] = socket_path  # for the spawned workers
+        _announce_when_listening("127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host,
+                                 bind_port)
+        if workers > 1:
+            # Each worker builds its own services from the same GATEWAY_* settings; the
+            # access log and the token-id store are safe for several processes sharing one
+            # database, and with the host's writer they share its group commit.
+            uvicorn.run("gateway.api.app:create_app", factory=True, workers=workers,
+                        host=bind_host, port=bind_port, log_level="warning", access_log=False)
+        else:
+            uvicorn.run(create_app(settings), host=bind_host, port=bind_port,
+                        log_level="warning", access_log=False)
 
 
 @app.command("serve")

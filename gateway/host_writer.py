@@ -1,0 +1,161 @@
+"""`gateway serve`'s log writer process: one group commit for every server process of the host.
+
+`serve` starts it before the server processes and hands them its socket
+(`GATEWAY_HOST_LOG_WRITER`); each server process's access log then sends its batches there
+(`accesslog.remote`). The process is watched: should it die, it is started again at once (the
+server processes answer 503 meanwhile: nothing leaves without its record), and it stops after
+the server processes, so that they can write their last records as they shut down. It ignores
+the terminal's Ctrl-C and SIGTERM (the server processes finish first) and leaves by itself
+when `serve` is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from multiprocessing.synchronize import Event
+from typing import Any
+
+from gateway.errors import GatewayError
+from gateway.settings import Settings
+
+logger = logging.getLogger("gateway.host_writer")
+
+START_TIMEOUT_S = 60.0  # how long `serve` waits for the writer to accept connections
+RESTART_PAUSE_S = 0.5  # between a writer's death and its successor (no busy loop of crashes)
+STOP_TIMEOUT_S = 30.0  # how long a stopping writer may take to finish its batch
+PROCESS_NAME = "gw-log-writer"  # what `ps` and `top` show for it (Linux)
+PR_SET_NAME = 15
+
+
+class HostWriterStartFailed(GatewayError):
+    status = 503
+    type_slug = "log-unavailable"
+    title = "the host's log writer did not start"
+
+
+def _name_process(name: str) -> None:
+    """Show `name` in `ps`/`top` (Linux: the thread's name, `/proc/<pid>/comm`); best effort."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _run(settings: Settings, path: str, stop: Event, parent: int) -> None:
+    """The writer process: write what the server processes send until told to stop."""
+    from gateway.accesslog.log import AccessLog
+    from gateway.accesslog.remote import HostWriter
+    from gateway.db.engine import make_engine
+    from gateway.accesslog.keyring import LogKeyring
+
+    _name_process(PROCESS_NAME)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # `serve` stops us after its servers
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log = AccessLog(make_engine(settings.gateway_url, synchronous="FULL"),
+                    LogKeyring(settings.secrets_path, name=settings.log_origin),
+                    origin=settings.log_origin, batch_max=settings.log_batch_max,
+                    create_tables=False)
+    writer = HostWriter(log, path, linger_ms=settings.log_batch_linger_ms)
+    writer.serve(lambda: stop.is_set() or os.getppid() != parent)
+    log.close()
+
+
+class HostWriterProcess:
+    """The writer process of one `serve`, started again whenever it dies."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._folder = tempfile.mkdtemp(prefix="gateway-log-")  # 0700: ours alone
+        self.path = os.path.join(self._folder, "writer.sock")
+        self._context = multiprocessing.get_context("spawn")
+        self._stop = self._context.Event()
+        self._process: Any = None
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        self._spawn()
+        self._wait_ready()
+        self._watcher = threading.Thread(target=self._watch, name="host-log-writer-watch",
+                                         daemon=True)
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        self._process = self._context.Process(
+            target=_run, args=(self._settings, self.path, self._stop, os.getpid()),
+            name="gateway-log-writer", daemon=False)
+        self._process.start()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if not self._process.is_alive():
+                raise HostWriterStartFailed(
+                    f"the host's log writer exited at start with code {self._process.exitcode} "
+                    "(its error is above)")
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(self.path)
+                return
+            time.sleep(0.05)
+        raise HostWriterStartFailed(
+            f"the host's log writer did not accept connections in {START_TIMEOUT_S:.0f} s")
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            self._process.join(0.2)
+            if self._stopping.is_set() or self._process.is_alive():
+                continue
+            logger.error("the host's log writer exited with code %s; starting it again "
+                         "(queries are refused until it is back)", self._process.exitcode)
+            time.sleep(RESTART_PAUSE_S)
+            if self._stopping.is_set():
+                return
+            self.restarts += 1
+            self._spawn()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join()
+        self._stop.set()
+        if self._process is not None:
+            self._process.join(STOP_TIMEOUT_S)
+            if self._process.is_alive():
+                logger.error("the host's log writer did not stop in %.0f s; killed",
+                             STOP_TIMEOUT_S)
+                self._process.kill()
+                self._process.join()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def host_writer(settings: Settings) -> Iterator[str | None]:
+    """A host log writer for the block; its socket (None when the settings keep a writer
+    thread in each server process)."""
+    if settings.log_writer != "host":
+        yield None
+        return
+    process = HostWriterProcess(settings)
+    try:
+        process.start()
+        yield process.path
+    finally:
+        process.stop()
