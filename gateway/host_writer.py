@@ -68,7 +68,7 @@ def _run(settings: Settings, path: str, stop: Event, parent: int) -> None:
                     LogKeyring(settings.secrets_path, name=settings.log_origin),
                     origin=settings.log_origin, batch_max=settings.log_batch_max,
                     create_tables=False)
-    writer = HostWriter(log, path, linger_ms=settings.log_batch_linger_ms)
+    writer = HostWriter(log, path, linger_ms=settings.log_host_linger_ms)
     writer.serve(lambda: stop.is_set() or os.getppid() != parent)
     log.close()
 

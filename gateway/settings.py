@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         "for all of them); `process`, a writer thread in each server process (the processes "
         "take turns on the log)",
     )
+    log_host_linger_ms: float = Field(
+        0.5, ge=0, le=50,
+        description="how long the host's log writer may wait, once a server process sent its "
+        "records, for the other server processes that sent lately, to commit them together",
+    )
     host_log_writer: str | None = Field(
         None, description="set by `gateway serve` for its server processes: the socket of the "
         "host's log writer process; unset: the process writes its own access log")

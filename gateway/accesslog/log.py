@@ -470,7 +470,9 @@ class AccessLog:
 
         A commit costs the same for one record as for several, so waiting briefly for the
         records of requests already being decided saves a commit each; when nothing is under
-        way, waiting could only add latency, and the batch goes at once.
+        way, waiting could only add latency, and the batch goes at once. A process that hands
+        its batches to the host's writer lingers only while it is the one process sending
+        there: otherwise the host writer gathers every process's records for the commit.
         """
         batch = [first]
         started = time.monotonic()
@@ -479,7 +481,8 @@ class AccessLog:
                 item = q.get_nowait()
             except queue.Empty:
                 waited = time.monotonic() - started
-                limit = max(self.batch_wait, self.batch_linger if self._underway > 0 else 0.0)
+                lingers = self._underway > 0 and (self._remote is None or self._remote.peers <= 1)
+                limit = max(self.batch_wait, self.batch_linger if lingers else 0.0)
                 if waited >= limit:
                     break
                 try:  # look again at what is under way at least every LINGER_POLL_S

@@ -170,6 +170,10 @@ class RemoteWriter:
         self.path = path
         self._timeout = timeout
         self._sock: tuple[int, socket.socket] | None = None
+        # how many server processes the host writer saw sending lately, this one included:
+        # alone, this process's writer lingers for its own records under way (as a writer
+        # thread does); with others, the host writer gathers everyone's records instead
+        self.peers = 1
 
     def _connected(self) -> socket.socket:
         held = self._sock
@@ -207,6 +211,8 @@ class RemoteWriter:
             failure = reply.get("error") if isinstance(reply, dict) else None
             raise HostWriterUnavailable(
                 f"the host log writer failed the batch: `{failure or 'unexpected answer'}`")
+        peers = reply.get("peers")
+        self.peers = peers if isinstance(peers, int) else 1
         try:
             return _decode_outcomes(batch, reply.get("outcomes"))
         except (TypeError, ValueError) as exc:
@@ -282,7 +288,7 @@ class HostWriter:
     that is not a batch) is disconnected; its records are not written.
     """
 
-    def __init__(self, log: AccessLog, path: str, *, linger_ms: float = 1.0) -> None:
+    def __init__(self, log: AccessLog, path: str, *, linger_ms: float = 0.5) -> None:
         self._log = log
         self.path = path
         self.linger = linger_ms / 1000
@@ -385,8 +391,10 @@ class HostWriter:
             return
         self.batches += 1
         self.records += len(result[0])
+        recent = time.monotonic() - ACTIVE_S
+        sending = len({id(p) for p, _ in parts} | {id(p) for p in peers if p.answered > recent})
         for peer, part in parts:
-            if not peer.answer({"outcomes": _encode_outcomes(part, result)}):
+            if not peer.answer({"outcomes": _encode_outcomes(part, result), "peers": sending}):
                 self._drop(selector, peers, peer)
 
 

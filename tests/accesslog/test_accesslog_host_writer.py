@@ -152,6 +152,20 @@ def test_processes_share_commits_and_get_one_gapless_tree(
     assert writer.records == 400 and writer.batches < 400  # group commits, not one per record
 
 
+def test_a_process_learns_whether_it_sends_alone(
+        host: tuple[AccessLog, HostWriter], client: Callable[[], AccessLog]) -> None:
+    """Alone, a process lingers for its own records (as a writer thread does); with others
+    sending, the host writer gathers them all and the processes send at once."""
+    first, second = client(), client()
+    first.append({"kind": "query"})
+    assert first._remote is not None and first._remote.peers == 1
+    second.append({"kind": "query"})  # right after: the first counts as sending lately
+    assert second._remote is not None and second._remote.peers == 2
+    time.sleep(0.2)  # both quiet for longer than ACTIVE_S
+    first.append({"kind": "query"})
+    assert first._remote.peers == 1
+
+
 def test_a_token_id_is_refused_on_replay_through_another_process(
         host: tuple[AccessLog, HostWriter], client: Callable[[], AccessLog]) -> None:
     first, second = client(), client()
