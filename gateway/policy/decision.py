@@ -358,6 +358,9 @@ def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
         if checks is not None:
             checks.append(tr.ConsentCheck(consent, verdict))
 
+    if checks is None:
+        note = _no_note
+
     for consent in consents:
         miss = _mismatch(request, purpose, attribute, consent)
         if miss is not None:
@@ -387,7 +390,7 @@ def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
             note(consent, tr.UNEVALUABLE)
     if valid:
         # Deterministic whatever the store's order: the most recently granted, then by id.
-        best = max(valid, key=lambda c: (c.granted_at, c.id))
+        best = valid[0] if len(valid) == 1 else max(valid, key=lambda c: (c.granted_at, c.id))
         for consent in valid:
             note(consent, tr.COVERS if consent is best else tr.SUPERSEDED)
         return None, best
@@ -398,6 +401,10 @@ def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
     if unconfirmed:
         return Reason.CONSENT_UNCONFIRMED, None
     return Reason.NO_CONSENT, None
+
+
+def _no_note(consent: ConsentRecord, verdict: str) -> None:
+    """What `_consent` notes when nobody traces the decision: nothing."""
 
 
 def _mismatch(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
