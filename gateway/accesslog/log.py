@@ -72,7 +72,7 @@ from gateway.accesslog.errors import (
 from gateway.accesslog.merkle import EMPTY_ROOT
 from gateway.accesslog.usage import RateLimited, Usage, UsageCache, UsageCounter
 from gateway.accesslog.note import NoteSigner
-from gateway.accesslog.remote import RemoteWriter
+from gateway.accesslog.remote import LoopChannel, RemoteWriter
 from gateway.db.base import Base
 from gateway.db.models import UsedToken
 from gateway.errors import LogWriteFailed, TokenReplayed
@@ -167,8 +167,13 @@ def _settle(outcomes: list[tuple[_Pending, Outcome]]) -> None:
             pass
 
 
-def _resolve(group: list[tuple[asyncio.Future[int | None], Outcome]]) -> None:
-    for waiter, outcome in group:
+def _resolve(group: list[tuple[asyncio.Future[int | None], Outcome]]
+             | list[tuple[_Pending, Outcome]]) -> None:
+    """Hand outcomes to their coroutines; on the loop they belong to."""
+    for item, outcome in group:
+        waiter = item.waiter if isinstance(item, _Pending) else item
+        if waiter is None:
+            continue
         if waiter.done():  # cancelled meanwhile: its record may be written, nothing released
             continue
         if isinstance(outcome, BaseException):
@@ -238,7 +243,11 @@ class AccessLog:
         self._turn_fd: tuple[int, int] | None = None
         self._purged_hour = 0  # the hour this process last purged old rate-limit windows in
         self._usage = UsageCache()  # rate-limit counts kept between batches (writer thread)
+        # to the host's writer: threads through this process's writer thread (`RemoteWriter`),
+        # coroutines straight from their event loop (`LoopChannel`: no thread hop either way)
         self._remote = None if host_writer is None else RemoteWriter(host_writer)
+        self._channel = None if host_writer is None else LoopChannel(
+            host_writer, lambda batch, result: _resolve(self._outcomes(batch, result)))
         self._prepare_database(create_tables)
 
     @contextlib.contextmanager
@@ -388,7 +397,12 @@ class AccessLog:
         if _UNDERWAY.get() is self:  # this request's record is here: no longer under way
             _UNDERWAY.set(None)
             self._underway -= 1
-        self._enqueue(pending)
+        if self._channel is not None:
+            if self._closed:
+                raise LogWriteFailed("access log is closed")
+            self._channel.submit(pending)
+        else:
+            self._enqueue(pending)
         return pending.waiter
 
     def _prepare(self, record: dict[str, Any] | None, token: TokenClaim | None,
@@ -429,6 +443,8 @@ class AccessLog:
             if self._closed:
                 return
             self._closed = True
+            if self._channel is not None:
+                self._channel.close()
             thread = self._thread if self._pid == os.getpid() else None
             if thread is not None:
                 self._queue.put(None)
@@ -514,20 +530,27 @@ class AccessLog:
             return
         try:
             if self._remote is not None:  # the host's writer process writes it (`remote.py`)
-                written, fresh, capped, limited = self._remote.write(live)
+                result: BatchResult | Exception = self._remote.write(live)
             else:
-                written, fresh, capped, limited = self.write_batch(live)
+                result = self.write_batch(live)
         except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
+            result = exc
+        _settle(self._outcomes(live, result))
+
+    def _outcomes(self, live: list[_Pending], result: BatchResult | Exception
+                  ) -> list[tuple[_Pending, Outcome]]:
+        """What each caller of a batch gets: its index, its refusal, or the batch's failure."""
+        if isinstance(result, Exception):
             if self._remote is not None:  # (`write_batch` counts and logs its own failures)
                 self.stats.failed_batches += 1
-                logger.error("access log batch of %d records failed: %s", len(live), exc)
+                logger.error("access log batch of %d records failed: %s", len(live), result)
             failures: list[tuple[_Pending, Outcome]] = []
             for p in live:
-                error = LogWriteFailed(f"access log write failed: `{type(exc).__name__}`")
-                error.__cause__ = exc
+                error = LogWriteFailed(f"access log write failed: `{type(result).__name__}`")
+                error.__cause__ = result
                 failures.append((p, error))
-            _settle(failures)
-            return
+            return failures
+        written, fresh, capped, limited = result
         self.stats.batches += 1
         self.stats.records += len(written)
         outcomes: list[tuple[_Pending, Outcome]] = []
@@ -542,7 +565,7 @@ class AccessLog:
                     f"token `jti` was already used: replay refused for `{p.token.system}`")))
             else:
                 outcomes.append((p, written.get(id(p))))
-        _settle(outcomes)
+        return outcomes
 
     def write_batch(self, batch: list[_Pending]) -> BatchResult:
         """Write `batch` in one transaction of this process (the writer thread's, or the host

@@ -23,6 +23,8 @@ append to the log. The messages are length-prefixed JSON, never pickle.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -226,17 +228,205 @@ class RemoteWriter:
                 held[1].close()
 
 
+class _ReplyProtocol(asyncio.Protocol):
+    """The channel's end of the socket: whole answers go to `LoopChannel._answered`."""
+
+    def __init__(self, channel: LoopChannel) -> None:
+        self._channel = channel
+        self._buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(self._buffer)
+            if length > MAX_MESSAGE:
+                self._channel._broken(HostWriterUnavailable("the host log writer's answer is "
+                                                            "too large"))
+                return
+            end = _LENGTH.size + length
+            if len(self._buffer) < end:
+                return
+            body = bytes(self._buffer[_LENGTH.size:end])
+            del self._buffer[:end]
+            self._channel._answered(body)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._channel._lost(self)
+
+
+class LoopChannel:
+    """A server process's event-loop connection to the host's log writer.
+
+    The records that coroutines submit within one turn of the loop leave in one message,
+    written by the loop itself; batches are sent one after another without waiting for the
+    answers (the host writer answers them in order), and each answer settles its coroutines
+    on the loop. No thread hop on the way there or back: a writer thread woken on two busy
+    cores had added milliseconds to every record. A lost connection fails every batch still
+    unanswered (and those not yet sent); the next record connects anew. An answer missing
+    for `REPLY_TIMEOUT_S` breaks the connection, with the same effect.
+    """
+
+    def __init__(self, path: str, deliver: Callable[[list[_Pending], BatchResult | Exception],
+                                                   None]) -> None:
+        self.path = path
+        self._deliver = deliver  # on the loop: outcomes to the batch's coroutines
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._transport: asyncio.Transport | None = None
+        self._protocol: _ReplyProtocol | None = None
+        self._connecting = False
+        self._outgoing: list[_Pending] = []
+        self._unanswered: collections.deque[tuple[float, list[_Pending]]] = collections.deque()
+        self._flush_at_turn_end = False
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._closed = False
+        self.peers = 1
+
+    def submit(self, pending: _Pending) -> None:
+        """Send `pending` (its `waiter` set) at the end of this turn of the loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first use, or a new loop (a forked child, a test)
+            self._reset(loop)
+        self._outgoing.append(pending)
+        if not self._flush_at_turn_end:
+            self._flush_at_turn_end = True
+            loop.call_soon(self._flush)
+
+    def _reset(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transport = self._protocol = None
+        self._connecting = self._flush_at_turn_end = False
+        self._unanswered.clear()
+        self._watchdog = None
+
+    def _flush(self) -> None:
+        self._flush_at_turn_end = False
+        if not self._outgoing:
+            return
+        if self._transport is None or self._transport.is_closing():
+            if not self._connecting:
+                self._connecting = True
+                assert self._loop is not None
+                self._loop.create_task(self._connect())
+            return  # sent once connected
+        batch = [p for p in self._outgoing if p.waiter is not None and not p.waiter.cancelled()]
+        self._outgoing = []
+        if not batch:
+            return
+        try:
+            frame = _frame([_encode_pending(p) for p in batch])
+        except (TypeError, ValueError) as exc:  # never expected: records are canonical already
+            self._deliver(batch, HostWriterUnavailable(f"unsendable batch: `{exc}`"))
+            return
+        self._unanswered.append((time.monotonic(), batch))
+        self._transport.write(frame)
+        self._arm_watchdog()
+
+    async def _connect(self) -> None:
+        assert self._loop is not None
+        loop = self._loop
+        try:
+            transport, protocol = await loop.create_unix_connection(
+                lambda: _ReplyProtocol(self), self.path)
+        except OSError as exc:
+            self._connecting = False
+            waiting, self._outgoing = self._outgoing, []
+            if waiting:
+                self._deliver(waiting, HostWriterUnavailable(
+                    f"the host log writer is unavailable: `{type(exc).__name__}`"))
+            return
+        self._connecting = False
+        if self._loop is not loop or self._closed:
+            transport.close()
+            return
+        self._transport, self._protocol = transport, protocol
+        self._flush()
+
+    def _arm_watchdog(self) -> None:
+        if self._watchdog is None and self._unanswered and self._loop is not None:
+            due = self._unanswered[0][0] + REPLY_TIMEOUT_S - time.monotonic()
+            self._watchdog = self._loop.call_later(max(due, 0.0), self._check_overdue)
+
+    def _check_overdue(self) -> None:
+        self._watchdog = None
+        if self._unanswered and time.monotonic() - self._unanswered[0][0] >= REPLY_TIMEOUT_S:
+            self._broken(HostWriterUnavailable("the host log writer did not answer in time"))
+            return
+        self._arm_watchdog()
+
+    def _answered(self, body: bytes) -> None:
+        if not self._unanswered:
+            self._broken(HostWriterUnavailable("the host log writer answered a batch never sent"))
+            return
+        _sent, batch = self._unanswered.popleft()
+        try:
+            reply = json.loads(body)
+            if not isinstance(reply, dict) or "error" in reply:
+                failure = reply.get("error") if isinstance(reply, dict) else None
+                raise HostWriterUnavailable(
+                    f"the host log writer failed the batch: `{failure or 'unexpected answer'}`")
+            peers = reply.get("peers")
+            self.peers = peers if isinstance(peers, int) else 1
+            result: BatchResult | Exception = _decode_outcomes(batch, reply.get("outcomes"))
+        except HostWriterUnavailable as exc:
+            result = exc
+        except (TypeError, ValueError) as exc:
+            result = HostWriterUnavailable("the host log writer's answer is malformed")
+            result.__cause__ = exc
+        self._deliver(batch, result)
+
+    def _broken(self, error: HostWriterUnavailable) -> None:
+        """Give up on this connection: every batch not answered fails."""
+        transport = self._transport
+        self._transport = None
+        self._fail_unanswered(error)
+        if transport is not None:
+            transport.abort()
+
+    def _lost(self, protocol: _ReplyProtocol) -> None:
+        if protocol is not self._protocol:
+            return  # an earlier connection's end
+        self._transport = self._protocol = None
+        self._fail_unanswered(HostWriterUnavailable("the host log writer closed the connection"))
+
+    def _fail_unanswered(self, error: HostWriterUnavailable) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        while self._unanswered:
+            _sent, batch = self._unanswered.popleft()
+            self._deliver(batch, error)
+
+    def close(self) -> None:
+        """Stop: the connection is closed on its loop (at once when called there, as the
+        server's shutdown does; from another thread, at the loop's next turn)."""
+        self._closed = True
+        transport, loop = self._transport, self._loop
+        if transport is None or loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            transport.close()
+            return
+        try:
+            loop.call_soon_threadsafe(transport.close)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+
 # --- the host writer's side ---------------------------------------------------------------------
 class _Peer:
     """One server process's connection: bytes read so far, and its complete message if any."""
 
-    __slots__ = ("sock", "buffer", "message", "answered")
+    __slots__ = ("sock", "buffer", "messages", "answered")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.answered = 0.0  # monotonic time of its latest answer
         self.buffer = bytearray()
-        self.message: list[Any] | None = None
+        self.messages: list[list[Any]] = []  # whole batches not yet written, in order
 
     def feed(self) -> bool:
         """Read what is there; False when the peer is gone or broke the protocol."""
@@ -249,23 +439,21 @@ class _Peer:
         if not chunk:
             return False
         self.buffer += chunk
-        if len(self.buffer) < _LENGTH.size:
-            return True
-        (length,) = _LENGTH.unpack_from(self.buffer)
-        if length > MAX_MESSAGE:
-            return False
-        if len(self.buffer) < _LENGTH.size + length:
-            return True
-        if len(self.buffer) > _LENGTH.size + length or self.message is not None:
-            return False  # one batch at a time: a peer never sends before its answer
-        try:
-            message = json.loads(bytes(self.buffer[_LENGTH.size:]))
-        except ValueError:
-            return False
-        if not isinstance(message, list):
-            return False
-        self.buffer.clear()
-        self.message = message
+        while len(self.buffer) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(self.buffer)
+            if length > MAX_MESSAGE:
+                return False
+            end = _LENGTH.size + length
+            if len(self.buffer) < end:
+                return True
+            try:
+                message = json.loads(bytes(self.buffer[_LENGTH.size:end]))
+            except ValueError:
+                return False
+            if not isinstance(message, list):
+                return False
+            del self.buffer[:end]
+            self.messages.append(message)
         return True
 
     def answer(self, reply: Any) -> bool:
@@ -312,7 +500,7 @@ class HostWriter:
         try:
             while not stopped():
                 self._poll(selector, peers, POLL_S)
-                ready = [p for p in peers if p.message is not None]
+                ready = [p for p in peers if p.messages]
                 if not ready:
                     continue
                 # a commit costs the same for one process's records as for every process's:
@@ -323,7 +511,7 @@ class HostWriter:
                     if left <= 0:
                         break
                     self._poll(selector, peers, left)
-                    ready = [p for p in peers if p.message is not None]
+                    ready = [p for p in peers if p.messages]
                 self._write(selector, peers, ready)
         finally:
             for peer in peers:
@@ -346,7 +534,7 @@ class HostWriter:
     def _expecting(peers: list[_Peer]) -> bool:
         """Whether a process that has not sent yet sent a batch lately (and so is busy)."""
         recent = time.monotonic() - ACTIVE_S
-        return any(p.message is None and p.answered > recent for p in peers)
+        return any(not p.messages and p.answered > recent for p in peers)
 
     def _accept(self, selector: selectors.BaseSelector, peers: list[_Peer]) -> None:
         while True:
@@ -370,17 +558,24 @@ class HostWriter:
 
     def _write(self, selector: selectors.BaseSelector, peers: list[_Peer],
                ready: list[_Peer]) -> None:
+        # one part per message, in each peer's order: every message gets exactly one answer
         parts: list[tuple[_Peer, list[_Pending]]] = []
         for peer in ready:
-            message, peer.message = peer.message, None
+            messages, peer.messages = peer.messages, []
             try:
-                parts.append((peer, [_decode_pending(item) for item in message or []]))
+                decoded = [(peer, [_decode_pending(item) for item in message])
+                           for message in messages]
             except (TypeError, ValueError, KeyError, IndexError) as exc:
                 logger.error("host log writer: a server process sent a malformed batch (%s); "
                              "disconnected", type(exc).__name__)
                 self._drop(selector, peers, peer)
+                continue
+            parts += decoded
         batch = [p for _, part in parts for p in part]
         if not batch:
+            for peer, _ in parts:
+                if not peer.answer({"outcomes": [], "peers": 1}):
+                    self._drop(selector, peers, peer)
             return
         try:
             result = self._log.write_batch(batch)

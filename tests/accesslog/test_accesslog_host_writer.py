@@ -5,6 +5,7 @@ whenever the writer cannot be reached or fails."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -28,6 +29,7 @@ from gateway.accesslog.customer_index import IndexEntry
 from gateway.accesslog.errors import ContactCapReached
 from gateway.accesslog.log import TokenClaim, _Pending
 from gateway.accesslog.merkle import root_from_leaves
+from gateway.accesslog import remote
 from gateway.accesslog.remote import (
     HostWriter,
     _decode_outcomes,
@@ -354,3 +356,110 @@ def test_the_log_writer_leaves_when_serve_is_killed(tmp_path: Path) -> None:
     while _alive(writer) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(writer)
+
+
+# --- coroutines: straight from the event loop to the host writer --------------------------------
+def test_coroutines_of_two_processes_get_one_gapless_tree(
+        host: tuple[AccessLog, HostWriter], client: Callable[[], AccessLog]) -> None:
+    log, writer = host
+    servers = [client(), client()]
+
+    async def run() -> list[int]:
+        try:
+            return await asyncio.gather(*(
+                servers[n % 2].append_async({"kind": "query", "n": n},
+                                            token=TokenClaim(f"jti-a{n}", "card-risk", EXPIRES))
+                for n in range(300)))
+
+        finally:
+            for server in servers:
+                server.close()  # on its loop: the connection closes with it
+
+    indexes = asyncio.run(run())
+    assert sorted(indexes) == list(range(300))
+    records = log.records(0, 300)
+    assert [json.loads(records[i])["n"] for i in indexes] == list(range(300))
+    assert log.root() == root_from_leaves(records)
+    assert writer.batches < 300  # a turn of the loop leaves as one message
+
+
+def test_coroutines_get_refusals_and_failures_as_a_writer_thread_gives_them(
+        host: tuple[AccessLog, HostWriter], client: Callable[[], AccessLog],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    log, _writer = host
+    first, second = client(), client()
+    claim = TokenClaim("jti-async", "card-risk", EXPIRES)
+
+    async def run() -> None:
+        await first.append_async({"kind": "query"}, token=claim)
+        with pytest.raises(TokenReplayed):
+            await second.append_async({"kind": "query"}, token=claim)
+        with pytest.raises(TokenReplayed):
+            await second.claim_token_async(claim)
+        contact = ContactClaim("d" * 32, "sms", T0, T0 - timedelta(days=30), 1)
+        await first.append_async({"kind": "campaign"}, contacts=[contact])
+        with pytest.raises(ContactCapReached):
+            await second.append_async({"kind": "campaign"}, contacts=[contact])
+        # a failed transaction fails the whole message, and the next one is written
+        monkeypatch.setattr(log, "write_batch", lambda batch: (_ for _ in ()).throw(
+            OSError("disk full")))
+        results = await asyncio.gather(first.append_async({"kind": "query"}),
+                                       second.append_async({"kind": "query"}),
+                                       return_exceptions=True)
+        assert all(isinstance(r, LogWriteFailed) for r in results), results
+        monkeypatch.undo()
+        assert await first.append_async({"kind": "query"}) == 2
+        first.close()
+        second.close()
+
+    asyncio.run(run())
+    assert log.size() == 3
+
+
+def test_a_coroutine_is_refused_while_the_host_writer_is_away_and_served_once_back(
+        tmp_path: Path, socket_path: str) -> None:
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    with opened_log(url) as (_e, log), opened_log(url, host_writer=socket_path) as (_e2, server):
+
+        async def once() -> int:
+            return await server.append_async({"kind": "query"})
+
+        async def run() -> None:
+            with pytest.raises(LogWriteFailed):  # never started
+                await once()
+            _writer, stop = serve_in_thread(log, socket_path)
+            assert await once() == 0
+            await asyncio.to_thread(stop)
+            with pytest.raises(LogWriteFailed):  # gone: the connection is lost
+                await once()
+            _writer, stop = serve_in_thread(log, socket_path)
+            try:
+                assert await once() == 1  # connects anew
+            finally:
+                server.close()
+                await asyncio.to_thread(stop)
+
+        asyncio.run(run())
+        assert log.size() == 2
+
+
+def test_a_host_writer_that_never_answers_fails_the_coroutines_in_time(
+        tmp_path: Path, socket_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(remote, "REPLY_TIMEOUT_S", 0.3)
+    mute = socket.socket(socket.AF_UNIX)
+    mute.bind(socket_path)
+    mute.listen(1)  # accepts, reads nothing, answers nothing
+    try:
+        with opened_log(f"sqlite:///{tmp_path / 'gateway.db'}",
+                        host_writer=socket_path) as (_e, server):
+
+            async def run() -> None:
+                started = time.monotonic()
+                with pytest.raises(LogWriteFailed):
+                    await server.append_async({"kind": "query"})
+                assert time.monotonic() - started < 5
+                server.close()
+
+            asyncio.run(run())
+    finally:
+        mute.close()
