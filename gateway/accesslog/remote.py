@@ -292,9 +292,12 @@ class LoopChannel:
             loop.call_soon(self._flush)
 
     def _reset(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start over on `loop`: what the previous loop had sent or queued belongs to
+        coroutines of that loop, which is gone (a forked child's, a finished test's)."""
         self._loop = loop
         self._transport = self._protocol = None
         self._connecting = self._flush_at_turn_end = False
+        self._outgoing = []
         self._unanswered.clear()
         self._watchdog = None
 
