@@ -144,6 +144,21 @@ def _decode_outcomes(batch: Sequence[_Pending], outcomes: Any) -> BatchResult:
     return written, fresh, capped, limited
 
 
+def _answer_of(batch: Sequence[_Pending], reply: Any) -> tuple[BatchResult, int]:
+    """The outcomes of `batch` in the host writer's answer, and how many processes it saw
+    sending; `HostWriterUnavailable` when it failed the batch or answered wrongly."""
+    if not isinstance(reply, dict) or "error" in reply:
+        failure = reply.get("error") if isinstance(reply, dict) else None
+        raise HostWriterUnavailable(
+            f"the host log writer failed the batch: `{failure or 'unexpected answer'}`")
+    peers = reply.get("peers")
+    try:
+        result = _decode_outcomes(batch, reply.get("outcomes"))
+    except (TypeError, ValueError) as exc:
+        raise HostWriterUnavailable("the host log writer's answer is malformed") from exc
+    return result, peers if isinstance(peers, int) else 1
+
+
 def _frame(message: Any) -> bytes:
     body = json.dumps(message, separators=(",", ":")).encode("utf-8")
     return _LENGTH.pack(len(body)) + body
@@ -208,18 +223,12 @@ class RemoteWriter:
             self.close()
             raise HostWriterUnavailable(
                 f"the host log writer is unavailable: `{type(exc).__name__}`") from exc
-        if not isinstance(reply, dict) or "error" in reply:
-            self.close()
-            failure = reply.get("error") if isinstance(reply, dict) else None
-            raise HostWriterUnavailable(
-                f"the host log writer failed the batch: `{failure or 'unexpected answer'}`")
-        peers = reply.get("peers")
-        self.peers = peers if isinstance(peers, int) else 1
         try:
-            return _decode_outcomes(batch, reply.get("outcomes"))
-        except (TypeError, ValueError) as exc:
-            self.close()
-            raise HostWriterUnavailable("the host log writer's answer is malformed") from exc
+            result, self.peers = _answer_of(batch, reply)
+        except HostWriterUnavailable:
+            self.close()  # the next batch starts on a fresh connection
+            raise
+        return result
 
     def close(self) -> None:
         held, self._sock = self._sock, None
@@ -362,19 +371,12 @@ class LoopChannel:
             return
         _sent, batch = self._unanswered.popleft()
         try:
-            reply = json.loads(body)
-            if not isinstance(reply, dict) or "error" in reply:
-                failure = reply.get("error") if isinstance(reply, dict) else None
-                raise HostWriterUnavailable(
-                    f"the host log writer failed the batch: `{failure or 'unexpected answer'}`")
-            peers = reply.get("peers")
-            self.peers = peers if isinstance(peers, int) else 1
-            result: BatchResult | Exception = _decode_outcomes(batch, reply.get("outcomes"))
+            result: BatchResult | Exception
+            result, self.peers = _answer_of(batch, json.loads(body))
+        except ValueError:
+            result = HostWriterUnavailable("the host log writer's answer is not JSON")
         except HostWriterUnavailable as exc:
             result = exc
-        except (TypeError, ValueError) as exc:
-            result = HostWriterUnavailable("the host log writer's answer is malformed")
-            result.__cause__ = exc
         self._deliver(batch, result)
 
     def _broken(self, error: HostWriterUnavailable) -> None:
