@@ -55,10 +55,10 @@ def _name_process(name: str) -> None:
 
 def _run(settings: Settings, path: str, stop: Event, parent: int) -> None:
     """The writer process: write what the server processes send until told to stop."""
+    from gateway.accesslog.keyring import LogKeyring
     from gateway.accesslog.log import AccessLog
     from gateway.accesslog.remote import HostWriter
     from gateway.db.engine import make_engine
-    from gateway.accesslog.keyring import LogKeyring
 
     _name_process(PROCESS_NAME)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # `serve` stops us after its servers
