@@ -4,6 +4,9 @@ One writer thread per process drains a queue of pending records and writes each 
 one transaction, serialized across processes by the database: `SELECT … FOR UPDATE` on the
 `log_head` row on PostgreSQL, `BEGIN IMMEDIATE` (the write lock, before anything is read) on
 SQLite in WAL mode with `synchronous=FULL`. Only after COMMIT returns are callers woken.
+Under `gateway serve` the server processes of a host hand their records to one writer
+process instead (`host_writer`, `remote.py`), which runs the same `write_batch` for what they
+all sent meanwhile.
 
 INVARIANT: `append` returns an index only once the record is committed; any failure raises
 `LogWriteFailed` to every caller of the batch, and the caller must release nothing.
