@@ -376,12 +376,18 @@ class LoopChannel:
             return
         _sent, batch = self._unanswered.popleft()
         try:
-            result: BatchResult | Exception
-            result, self.peers = _answer_of(batch, json.loads(body))
+            reply = json.loads(body)
         except ValueError:
-            result = HostWriterUnavailable("the host log writer's answer is not JSON")
+            reply = None
+        try:
+            result, self.peers = _answer_of(batch, reply)
         except HostWriterUnavailable as exc:
-            result = exc
+            self._deliver(batch, exc)
+            if not (isinstance(reply, dict) and "error" in reply):
+                # not an answer the protocol knows: the later ones can no longer be matched
+                # to their batches, so they all fail and the next record connects anew
+                self._broken(exc)
+            return
         self._deliver(batch, result)
 
     def _broken(self, error: HostWriterUnavailable) -> None:

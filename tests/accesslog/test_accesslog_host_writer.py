@@ -463,3 +463,39 @@ def test_a_host_writer_that_never_answers_fails_the_coroutines_in_time(
             asyncio.run(run())
     finally:
         mute.close()
+
+
+def test_a_garbled_answer_fails_every_unanswered_coroutine_and_the_next_connects_anew(
+        tmp_path: Path, socket_path: str) -> None:
+    """Once one answer cannot be read, the later ones cannot be matched to their batches."""
+    fake = socket.socket(socket.AF_UNIX)
+    fake.bind(socket_path)
+    fake.listen(4)
+
+    def answer_garbage() -> None:
+        conn, _ = fake.accept()
+        with conn:
+            conn.settimeout(5)
+            conn.recv(1 << 16)  # whatever was sent
+            conn.sendall(struct.pack(">I", 5) + b"[1, 2")
+            try:
+                conn.recv(1 << 16)  # until the channel drops the connection
+            except OSError:
+                pass
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        with opened_log(f"sqlite:///{tmp_path / 'gateway.db'}",
+                        host_writer=socket_path) as (_e, server):
+
+            async def run() -> list[object]:
+                results = await asyncio.gather(
+                    *(server.append_async({"kind": "query", "n": n}) for n in range(3)),
+                    return_exceptions=True)
+                server.close()
+                return results
+
+            results = asyncio.run(run())
+            assert results and all(isinstance(r, LogWriteFailed) for r in results), results
+    finally:
+        fake.close()
