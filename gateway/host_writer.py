@@ -85,7 +85,6 @@ class HostWriterProcess:
         self._process: Any = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
-        self.restarts = 0
 
     def start(self) -> None:
         self._spawn()
@@ -124,12 +123,7 @@ class HostWriterProcess:
             time.sleep(RESTART_PAUSE_S)
             if self._stopping.is_set():
                 return
-            self.restarts += 1
             self._spawn()
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
 
     def stop(self) -> None:
         self._stopping.set()

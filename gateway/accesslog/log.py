@@ -170,13 +170,9 @@ def _settle(outcomes: list[tuple[_Pending, Outcome]]) -> None:
             pass
 
 
-def _resolve(group: list[tuple[asyncio.Future[int | None], Outcome]]
-             | list[tuple[_Pending, Outcome]]) -> None:
+def _resolve(group: list[tuple[asyncio.Future[int | None], Outcome]]) -> None:
     """Hand outcomes to their coroutines; on the loop they belong to."""
-    for item, outcome in group:
-        waiter = item.waiter if isinstance(item, _Pending) else item
-        if waiter is None:
-            continue
+    for waiter, outcome in group:
         if waiter.done():  # cancelled meanwhile: its record may be written, nothing released
             continue
         if isinstance(outcome, BaseException):
@@ -250,7 +246,7 @@ class AccessLog:
         # coroutines straight from their event loop (`LoopChannel`: no thread hop either way)
         self._remote = None if host_writer is None else RemoteWriter(host_writer)
         self._channel = None if host_writer is None else LoopChannel(
-            host_writer, lambda batch, result: _resolve(self._outcomes(batch, result)))
+            host_writer, self._settle_here)
         self._prepare_database(create_tables)
 
     @contextlib.contextmanager
@@ -539,6 +535,11 @@ class AccessLog:
         except Exception as exc:  # noqa: BLE001 - every failure must reach every caller
             result = exc
         _settle(self._outcomes(live, result))
+
+    def _settle_here(self, batch: list[_Pending], result: BatchResult | Exception) -> None:
+        """Settle a batch's coroutines from their own loop (`LoopChannel` answers arrive there)."""
+        _resolve([(p.waiter, outcome) for p, outcome in self._outcomes(batch, result)
+                  if p.waiter is not None])
 
     def _outcomes(self, live: list[_Pending], result: BatchResult | Exception
                   ) -> list[tuple[_Pending, Outcome]]:

@@ -34,7 +34,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -164,6 +164,25 @@ def _frame(message: Any) -> bytes:
     return _LENGTH.pack(len(body)) + body
 
 
+class _TooLarge(ValueError):
+    """A message announced a length beyond MAX_MESSAGE."""
+
+
+def _whole_messages(buffer: bytearray) -> Iterator[bytes]:
+    """The whole messages at the front of `buffer`, each taken out of it as it is yielded (a
+    partial one stays for more bytes); `_TooLarge` on a length beyond MAX_MESSAGE."""
+    while len(buffer) >= _LENGTH.size:
+        (length,) = _LENGTH.unpack_from(buffer)
+        if length > MAX_MESSAGE:
+            raise _TooLarge(f"a message of {length} bytes")
+        end = _LENGTH.size + length
+        if len(buffer) < end:
+            return
+        body = bytes(buffer[_LENGTH.size:end])
+        del buffer[:end]
+        yield body
+
+
 def _read_exactly(sock: socket.socket, n: int) -> bytes:
     chunks = []
     while n:
@@ -246,18 +265,12 @@ class _ReplyProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        while len(self._buffer) >= _LENGTH.size:
-            (length,) = _LENGTH.unpack_from(self._buffer)
-            if length > MAX_MESSAGE:
-                self._channel._broken(HostWriterUnavailable("the host log writer's answer is "
-                                                            "too large"))
-                return
-            end = _LENGTH.size + length
-            if len(self._buffer) < end:
-                return
-            body = bytes(self._buffer[_LENGTH.size:end])
-            del self._buffer[:end]
-            self._channel._answered(body)
+        try:
+            for body in _whole_messages(self._buffer):
+                self._channel._answered(body)
+        except _TooLarge:
+            self._channel._broken(HostWriterUnavailable("the host log writer's answer is "
+                                                        "too large"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._channel._lost(self)
@@ -455,21 +468,14 @@ class _Peer:
         if not chunk:
             return False
         self.buffer += chunk
-        while len(self.buffer) >= _LENGTH.size:
-            (length,) = _LENGTH.unpack_from(self.buffer)
-            if length > MAX_MESSAGE:
-                return False
-            end = _LENGTH.size + length
-            if len(self.buffer) < end:
-                return True
-            try:
-                message = json.loads(bytes(self.buffer[_LENGTH.size:end]))
-            except ValueError:
-                return False
-            if not isinstance(message, list):
-                return False
-            del self.buffer[:end]
-            self.messages.append(message)
+        try:
+            for body in _whole_messages(self.buffer):
+                message = json.loads(body)
+                if not isinstance(message, list):
+                    return False
+                self.messages.append(message)
+        except ValueError:  # too large, or not JSON
+            return False
         return True
 
     def answer(self, reply: Any) -> bool:
