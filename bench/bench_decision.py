@@ -3,9 +3,10 @@
     .venv/bin/python bench/bench_decision.py [--rounds 50000]
 
 Decides requests of 5 attributes on the shipped policy, in the same run:
-- `planned`: the request path's `decide` — the rules' part of each answer is looked up in the
-  per-policy plan (worked out the first time a recipient, system, purpose, attribute and view
-  come together), then the request's own contact stop and consents are weighed;
+- `planned`: the request path's `decide` — the rules' part of the request is looked up in the
+  per-policy plan (worked out the first time a recipient, system, purpose and list of
+  attributes and views come together; finished there when nothing needs a consent), then the
+  request's own contact stop and consents are weighed;
 - `worked out`: the same decision with every step worked out again, as `policy explain` does
   (a trace is kept), the baseline.
 Two requests: internal management (no consent needed) and marketing with a covering consent

@@ -27,7 +27,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 from gateway.domain import (
@@ -74,28 +75,11 @@ def decide(policy: Policy, request: DecisionRequest,
     stop = _stopping(request, purpose, stops, errors)
     capped = _capped(policy, purpose, contacts)
     if trace is None and request.customer_known:
-        # the request path: the rules' part of each answer is looked up, not worked out
-        plans = _plans(policy)
-        caller = request.caller
-        outcomes: list[_Plan] = []
-        for position, item in enumerate(request.attributes, start=1):
-            key = (caller.affiliate, caller.system, purpose.id, item.attribute, item.view)
-            plan = plans.get(key)
-            if plan is None:  # first time for this key: checked, worked out and kept
-                _check_known(policy, item, position)
-                plan = plans[key] = _decide_one(
-                    policy, request, purpose, policy.rules_for(caller.affiliate, purpose.id),
-                    item, (), [], plan_only=True)
-            outcomes.append(plan)
-        weighed: _Weighed = {}
-        for plan in outcomes:  # only once every attribute is known (a request error wins)
-            outcome = _with_consent(policy, request, purpose, plan, consents, errors, stop,
-                                    weighed, capped)
-            if type(outcome) is Released:
-                released.append(outcome)
-            else:
-                withheld.append(outcome)  # type: ignore[arg-type]
-        return _decision(policy, purpose, released, withheld, errors, stop)
+        # the request path: the rules' part of the answer is looked up, not worked out
+        planned = _request_plan(policy, request, purpose)
+        if planned.settled is not None and stop is None:
+            return planned.settled  # nothing waits on a consent, no stop: the rules decided
+        return _weigh(policy, request, purpose, planned, consents, errors, stop, capped)
 
     for position, item in enumerate(request.attributes, start=1):
         _check_known(policy, item, position)
@@ -121,15 +105,15 @@ def decide(policy: Policy, request: DecisionRequest,
 def _decision(policy: Policy, purpose: Purpose, released: list[Released],
               withheld: list[Withheld], errors: list[str],
               stop: ContactStop | None) -> Decision:
+    consent_ids: tuple[ConsentId, ...] = ()
+    rule_ids: tuple[str, ...] = ()
+    if released:
+        consent_ids = _unique([r.consent for r in released if r.consent is not None])
+        rule_ids = _unique([r.rule for r in released])
     return Decision(
-        released=tuple(released),
-        withheld=tuple(withheld),
-        policy_version=policy.version,
-        purpose=purpose.id,
-        consent_ids=_unique([r.consent for r in released if r.consent is not None]),
-        rule_ids=_unique([r.rule for r in released]),
-        errors=tuple(dict.fromkeys(errors)) if errors else (),
-        stop_ids=(stop.id,) if stop is not None and any(
+        tuple(released), tuple(withheld), policy.version, purpose.id, consent_ids, rule_ids,
+        tuple(dict.fromkeys(errors)) if errors else (),  # errors
+        (stop.id,) if stop is not None and any(  # stop_ids
             w.reason is Reason.CONTACT_STOP for w in withheld) else (),
     )
 
@@ -139,57 +123,129 @@ class _NeedsConsent:
     """What the rules decided for an attribute whose release still waits on a consent."""
 
     released: Released  # as released when a consent covers it (its `consent` filled in then)
+    attribute: Attribute  # the catalogue's entry: its category picks the consent
 
 
 _Plan = Released | Withheld | _NeedsConsent
+
+
+@dataclass(frozen=True, slots=True)
+class _RequestPlan:
+    """The rules' part of a whole request: each attribute's plan, in request order, and the
+    finished decision when none of them waits on a consent (a contact stop still applies)."""
+
+    plans: tuple[_Plan, ...]
+    settled: Decision | None
+    reconfirm: timedelta  # the policy's `reconfirm_days`
+
+
+_PlanKey = tuple[str, str, str, str, str | None]
+_RequestKey = tuple[str, str, str, tuple[AttributeRequest, ...]]
 # The rules' part of the decision depends only on (recipient, system, purpose, attribute,
 # requested view) and the policy, which is immutable: it is worked out once per policy and
-# key, then looked up. Kept for the last few policies (a reload makes a new one).
-_PLAN_CACHE: dict[int, tuple[Policy, dict[tuple[str, str, str, str, str | None], _Plan]]] = {}
+# key, then looked up; so is a whole request's, for the first `_REQUESTS_KEPT` distinct
+# attribute lists (a request beyond those is planned from the per-attribute plans each time).
+# Kept for the last few policies (a reload makes a new one).
+_PLAN_CACHE: dict[int, tuple[Policy, dict[_PlanKey, _Plan],
+                             dict[_RequestKey, _RequestPlan]]] = {}
 _PLAN_LOCK = threading.Lock()
 _POLICIES_KEPT = 4
+_REQUESTS_KEPT = 4096
 
 
-def _plans(policy: Policy) -> dict[tuple[str, str, str, str, str | None], _Plan]:
+def _plans(policy: Policy) -> tuple[dict[_PlanKey, _Plan], dict[_RequestKey, _RequestPlan]]:
     entry = _PLAN_CACHE.get(id(policy))
     if entry is not None and entry[0] is policy:
-        return entry[1]
+        return entry[1], entry[2]
     with _PLAN_LOCK:
         if len(_PLAN_CACHE) >= _POLICIES_KEPT:
             _PLAN_CACHE.clear()
-        plans: dict[tuple[str, str, str, str, str | None], _Plan] = {}
-        _PLAN_CACHE[id(policy)] = (policy, plans)  # holding the policy keeps its id unique
-        return plans
+        plans: dict[_PlanKey, _Plan] = {}
+        requests: dict[_RequestKey, _RequestPlan] = {}
+        _PLAN_CACHE[id(policy)] = (policy, plans, requests)  # holding it keeps its id unique
+        return plans, requests
 
 
-_Weighed = dict[Category, tuple[Reason | None, ConsentRecord | None]]
+def _request_plan(policy: Policy, request: DecisionRequest, purpose: Purpose) -> _RequestPlan:
+    """The request's plan: looked up, or worked out from its attributes' plans (checking that
+    every attribute is known first: a request error wins over any answer)."""
+    plans, requests = _plans(policy)
+    caller = request.caller
+    key = (caller.affiliate, caller.system, purpose.id, request.attributes)
+    found = requests.get(key)
+    if found is not None:
+        return found
+    items: list[_Plan] = []
+    for position, item in enumerate(request.attributes, start=1):
+        item_key = (caller.affiliate, caller.system, purpose.id, item.attribute, item.view)
+        plan = plans.get(item_key)
+        if plan is None:  # first time for this attribute: checked, worked out and kept
+            _check_known(policy, item, position)
+            plan = plans[item_key] = _decide_one(
+                policy, request, purpose, policy.rules_for(caller.affiliate, purpose.id),
+                item, (), [], plan_only=True)
+        items.append(plan)
+    settled = None
+    if not any(type(plan) is _NeedsConsent for plan in items):
+        settled = _decision(policy, purpose, [p for p in items if isinstance(p, Released)],
+                            [p for p in items if isinstance(p, Withheld)], [], None)
+    found = _RequestPlan(tuple(items), settled, timedelta(days=policy.reconfirm_days))
+    if len(requests) < _REQUESTS_KEPT:
+        requests[key] = found
+    return found
 
 
-def _with_consent(policy: Policy, request: DecisionRequest, purpose: Purpose, plan: _Plan,
-                  consents: Sequence[ConsentRecord], errors: list[str],
-                  stop: ContactStop | None, weighed: _Weighed,
-                  capped: bool = False) -> Released | Withheld:
+# per category of a request: why no consent covers it, or the consent relied on and the
+# contact window it allows (marketing only)
+_Weighed = dict[Category, tuple[Reason | None, ConsentRecord | None, str | None]]
+
+
+def _weigh(policy: Policy, request: DecisionRequest, purpose: Purpose, planned: _RequestPlan,
+           consents: Sequence[ConsentRecord], errors: list[str], stop: ContactStop | None,
+           capped: bool) -> Decision:
     """The request's own part of a planned answer: its contact stop, its consents, then the
     channel's frequency cap.
 
     Which consent covers an attribute depends on the attribute only through its category, so
     the consents are weighed once per category of the request (`weighed`)."""
-    if type(plan) is Withheld:
-        return plan
-    granted = plan.released if type(plan) is _NeedsConsent else plan
-    if stop is not None:
-        return _stopped(granted.attribute, request, purpose)  # type: ignore[union-attr]
-    if type(plan) is Released:
-        return plan
-    attribute = policy.attributes[granted.attribute]  # type: ignore[union-attr]
-    found = weighed.get(attribute.category)
-    if found is None:
-        found = weighed[attribute.category] = _consent(
-            request, purpose, attribute, consents, errors,
-            reconfirm=timedelta(days=policy.reconfirm_days))
-    reason, consent = found
-    return _covered(policy, purpose, attribute, granted, reason, consent,  # type: ignore[arg-type]
-                    capped)
+    released: list[Released] = []
+    withheld: list[Withheld] = []
+    weighed: _Weighed = {}
+    standings: dict[int, str | None] = {}
+    for plan in planned.plans:
+        if type(plan) is Released:
+            if stop is None:
+                released.append(plan)
+            else:  # a stop beats any consent: the consents are not even weighed
+                withheld.append(_stopped(plan.attribute, request, purpose))
+        elif type(plan) is _NeedsConsent:
+            granted = plan.released
+            if stop is not None:
+                withheld.append(_stopped(granted.attribute, request, purpose))
+                continue
+            attribute = plan.attribute
+            category = attribute.category
+            found = weighed.get(category)
+            if found is None:
+                reason, consent = _consent(request, purpose, attribute, consents, errors,
+                                           reconfirm=planned.reconfirm, standings=standings)
+                window = (contact_window(consent.night_contact)
+                          if consent is not None and purpose.marketing else None)
+                found = weighed[category] = (reason, consent, window)
+            reason, consent, window = found
+            if consent is not None and not (capped and category is Category.CONTACT):
+                released.append(Released(granted.attribute, granted.view, granted.rule,
+                                         consent.id, window))
+                continue
+            outcome = _covered(policy, purpose, attribute, granted, reason, consent, capped)
+            if isinstance(outcome, Released):
+                released.append(outcome)
+            else:
+                withheld.append(outcome)
+        else:
+            assert isinstance(plan, Withheld)
+            withheld.append(plan)
+    return _decision(policy, purpose, released, withheld, errors, stop)
 
 
 def _capped(policy: Policy, purpose: Purpose, contacts: int) -> bool:
@@ -237,7 +293,7 @@ def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
                 capped: bool = False) -> _Plan:
     """One attribute; with `plan_only`, the rules' part alone (`_NeedsConsent` where a
     consent must still cover it), which holds for every request with the same key: the
-    stop and the consents are the request's own, weighed by `_with_consent`."""
+    stop and the consents are the request's own, weighed by `_weigh`."""
     attribute = policy.attributes[item.attribute]
     if not request.customer_known:
         return Withheld(item.attribute, Reason.CUSTOMER_UNKNOWN, "customer is not known to the "
@@ -269,7 +325,7 @@ def _decide_one(policy: Policy, request: DecisionRequest, purpose: Purpose,
     needs_consent = purpose.consent_required or attribute.category is Category.SENSITIVE
     if plan_only:
         granted = Released(item.attribute, view, rule.id, None)
-        return _NeedsConsent(granted) if needs_consent else granted
+        return _NeedsConsent(granted, attribute) if needs_consent else granted
     if stop is not None:
         return _stopped(item.attribute, request, purpose)
     if not needs_consent:
@@ -345,49 +401,44 @@ _CONSENT_DETAIL = {
 
 def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
              consents: Sequence[ConsentRecord], errors: list[str],
-             checks: list[tr.ConsentCheck] | None = None, *,
-             reconfirm: timedelta) -> tuple[Reason | None, ConsentRecord | None]:
+             checks: list[tr.ConsentCheck] | None = None, *, reconfirm: timedelta,
+             standings: dict[int, str | None] | None = None
+             ) -> tuple[Reason | None, ConsentRecord | None]:
     """The consent relied on, or the reason none applies (withdrawn beats expired beats
     unconfirmed beats none). Marketing consents lapse `reconfirm` after their last
-    confirmation, and never count without the notice of the right to refuse."""
+    confirmation, and never count without the notice of the right to refuse.
+
+    A consent's standing does not depend on the attribute: weighing several categories of one
+    request, `standings` keeps each consent's (by its position), worked out once."""
     now = request.now
     valid: list[ConsentRecord] = []
     withdrawn = expired = unconfirmed = False
-
-    def note(consent: ConsentRecord, verdict: str) -> None:
-        if checks is not None:
-            checks.append(tr.ConsentCheck(consent, verdict))
-
-    if checks is None:
-        note = _no_note
-
-    for consent in consents:
+    note = _no_note if checks is None else partial(_note, checks)
+    for position, consent in enumerate(consents):
         miss = _mismatch(request, purpose, attribute, consent)
         if miss is not None:
             note(consent, miss)
             continue
-        try:
-            if consent.granted_at > now:
-                note(consent, tr.NOT_YET_GRANTED)
-                continue  # not yet granted: as if absent
-            if consent.withdrawn_at is not None and consent.withdrawn_at <= now:
-                withdrawn = True
-                note(consent, tr.WITHDRAWN)
-            elif consent.expires_at is not None and consent.expires_at <= now:
-                expired = True
-                note(consent, tr.EXPIRED)
-            elif purpose.marketing and not consent.refusal_right_notified:
-                unconfirmed = True
-                note(consent, tr.REFUSAL_RIGHT_NOT_NOTIFIED)
-            elif purpose.marketing and consent.last_confirmed + reconfirm <= now:
-                unconfirmed = True
-                note(consent, tr.UNCONFIRMED)
-            else:
-                valid.append(consent)
-        except TypeError:  # e.g. a naive timestamp beside an aware one: never grants
+        if standings is not None and position in standings:
+            standing = standings[position]
+        else:
+            standing = _standing(consent, now, purpose.marketing, reconfirm)
+            if standings is not None:
+                standings[position] = standing
+        if standing is None:
+            valid.append(consent)
+            continue
+        note(consent, standing)
+        if standing == tr.WITHDRAWN:
+            withdrawn = True
+        elif standing == tr.EXPIRED:
+            expired = True
+        elif standing in (tr.REFUSAL_RIGHT_NOT_NOTIFIED, tr.UNCONFIRMED):
+            unconfirmed = True
+        elif standing == tr.UNEVALUABLE:  # never grants
             errors.append(f"consent `{consent.id}` could not be evaluated: timestamps lack "
                           "a time zone")
-            note(consent, tr.UNEVALUABLE)
+        # tr.NOT_YET_GRANTED: as if absent
     if valid:
         # Deterministic whatever the store's order: the most recently granted, then by id.
         best = valid[0] if len(valid) == 1 else max(valid, key=lambda c: (c.granted_at, c.id))
@@ -401,6 +452,32 @@ def _consent(request: DecisionRequest, purpose: Purpose, attribute: Attribute,
     if unconfirmed:
         return Reason.CONSENT_UNCONFIRMED, None
     return Reason.NO_CONSENT, None
+
+
+def _standing(consent: ConsentRecord, now: datetime, marketing: bool,
+              reconfirm: timedelta) -> str | None:
+    """Whether a consent about this release stands at `now`: None when it does, else the
+    verdict on it (`policy explain`'s words). A timestamp without a time zone beside an aware
+    one cannot be compared: `unevaluable`."""
+    try:
+        if consent.granted_at > now:
+            return tr.NOT_YET_GRANTED
+        if consent.withdrawn_at is not None and consent.withdrawn_at <= now:
+            return tr.WITHDRAWN
+        if consent.expires_at is not None and consent.expires_at <= now:
+            return tr.EXPIRED
+        if marketing and not consent.refusal_right_notified:
+            return tr.REFUSAL_RIGHT_NOT_NOTIFIED
+        if marketing and consent.last_confirmed + reconfirm <= now:
+            return tr.UNCONFIRMED
+    except TypeError:
+        return tr.UNEVALUABLE
+    return None
+
+
+def _note(checks: list[tr.ConsentCheck], consent: ConsentRecord, verdict: str) -> None:
+    """What `_consent` notes for `policy explain`: each consent and the verdict on it."""
+    checks.append(tr.ConsentCheck(consent, verdict))
 
 
 def _no_note(consent: ConsentRecord, verdict: str) -> None:

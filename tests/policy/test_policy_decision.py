@@ -10,7 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from gateway.domain import (
@@ -21,6 +21,8 @@ from gateway.domain import (
     Category,
     ConsentId,
     ConsentRecord,
+    ContactStop,
+    ContactStopId,
     CustomerKey,
     Decision,
     DecisionRequest,
@@ -353,6 +355,68 @@ def test_property_never_beyond_the_rules(policy: Policy, data: st.DataObject) ->
     # decision as working every step out, as `policy explain` does, on a first and a later call
     assert decide(chosen, r, records) == d
     assert decide(chosen, r, records, trace=DecisionTrace()) == d
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_property_the_planned_request_path_decides_as_every_step_worked_out(
+        policy: Policy, data: st.DataObject) -> None:
+    """The request path plans a whole request once per attribute list (and finishes it without
+    a consent where none is needed); it must still weigh each request's own stops, contact
+    count and consents (marketing reconfirmation, the refusal-right notice, timestamps that
+    cannot be compared) exactly as `policy explain`'s worked-out decision does."""
+    rule = data.draw(st.sampled_from(policy.rules))  # mostly what a rule grants, some not
+    own = sorted(s for s, who in policy.systems.items() if who.affiliate == rule.recipient)
+    system = data.draw(st.sampled_from(sorted(rule.systems or own)))
+    purpose = rule.purpose
+    catalogue = sorted(policy.attributes)
+    names = data.draw(st.lists(st.sampled_from(sorted(rule.attributes)), min_size=1,
+                               max_size=5)) + data.draw(st.lists(st.sampled_from(catalogue),
+                                                                 max_size=1))
+    wanted = tuple(
+        AttributeRequest(AttributeId(a), data.draw(
+            st.none() | st.sampled_from(sorted(policy.attributes[a].views))))  # type: ignore[index]
+        for a in names)
+    naive = NOW.replace(tzinfo=None)
+    records = [
+        consent(f"c{i}", recipient=data.draw(st.sampled_from([rule.recipient, "bank"])),
+                purpose=data.draw(st.sampled_from([purpose, purpose, "credit_risk"])),
+                categories=data.draw(st.sets(st.sampled_from(list(Category)), min_size=1)),
+                channel=data.draw(st.sampled_from(
+                    [policy.purposes[purpose].channel, None, "phone"])),
+                granted_at=data.draw(st.sampled_from(
+                    [NOW - timedelta(days=400), NOW - timedelta(days=3), NOW + SECOND, naive])),
+                withdrawn_at=data.draw(st.sampled_from([None, None, NOW - SECOND])),
+                expires_at=data.draw(st.sampled_from([None, None, NOW - SECOND])),
+                confirmed_at=data.draw(st.sampled_from([None, NOW - timedelta(days=2)])),
+                night_contact=data.draw(st.booleans()),
+                refusal_right_notified=data.draw(st.booleans()))
+        for i in range(data.draw(st.integers(0, 4)))
+    ]
+    stops = [
+        ContactStop(id=ContactStopId(f"s{i}"), customer=CUSTOMER,
+                    scope=data.draw(st.sampled_from([None, rule.recipient])),
+                    channels=data.draw(st.sampled_from(
+                        [None, frozenset({policy.purposes[purpose].channel or "sms"})])),
+                    registered_at=data.draw(st.sampled_from([NOW - SECOND, NOW + SECOND])))
+        for i in range(data.draw(st.integers(0, 2)))
+    ]
+    contacts = data.draw(st.integers(0, 12))
+    who = policy.systems[system]
+    r = DecisionRequest(caller=Caller(who.affiliate, who.id, "e1", "t1"), purpose=purpose,
+                        attributes=wanted,
+                        customer_known=True, now=NOW)
+    try:
+        worked_out = decide(policy, r, records, stops=stops, contacts=contacts,
+                            trace=DecisionTrace())
+    except (UnknownAttribute, UnknownView):
+        with pytest.raises((UnknownAttribute, UnknownView)):
+            decide(policy, r, records, stops=stops, contacts=contacts)
+        return
+    event(f"{worked_out.outcome.value}, consents relied on: {bool(worked_out.consent_ids)}, "
+          f"stopped: {bool(worked_out.stop_ids)}, errors: {bool(worked_out.errors)}")
+    for _ in range(2):  # the first call plans the request, the second looks the plan up
+        assert decide(policy, r, records, stops=stops, contacts=contacts) == worked_out
 
 
 def test_a_new_policy_version_never_reuses_the_old_plan(policy: Policy) -> None:
