@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.api.fastpath import QueryFastPath
 from gateway.api.middleware import BodyGuard
+from gateway.api.routing import RouteIndex
 from gateway.api.openapi import install_openapi
 from gateway.api.problems import install_problem_handlers
 from gateway.api.routes import (
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if settings.unsafe_bench_baseline:
         logger.warning("UNSAFE: /unsafe/baseline is mounted; never do this outside a benchmark")
         app.include_router(baseline.router)
+    RouteIndex.install(app.router)
     # innermost first: the query route's fast path runs inside the body guard (request id,
     # size and media-type limits)
     app.add_middleware(QueryFastPath)
