@@ -129,11 +129,19 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
         _announce_when_listening("127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host,
                                  bind_port)
         if workers > 1:
-            # Each worker builds its own services from the same GATEWAY_* settings; the
+            # Each process builds its own services from the same GATEWAY_* settings; the
             # access log and the token-id store are safe for several processes sharing one
-            # database, and with the host's writer they share its group commit.
-            uvicorn.run("gateway.api.app:create_app", factory=True, workers=workers,
-                        host=bind_host, port=bind_port, log_level="warning", access_log=False)
+            # database, and with the host's writer they share its group commit. Each has a
+            # listening socket of its own, so the kernel spreads connections over them.
+            from gateway.workers import Supervisor, reuse_port_sockets
+
+            sockets = reuse_port_sockets(bind_host, bind_port, workers)
+            try:
+                Supervisor(sockets, {"host": bind_host, "port": bind_port,
+                                     "log_level": "warning", "access_log": False}).run()
+            finally:
+                for sock in sockets:
+                    sock.close()
         else:
             uvicorn.run(create_app(settings), host=bind_host, port=bind_port,
                         log_level="warning", access_log=False)
