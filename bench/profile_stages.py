@@ -4,8 +4,10 @@ Runs N requests through the real ASGI app (the same `create_app` the server runs
 socket) with C concurrent requests, so the log's group commit batches as it does under load.
 Each step of the request path is wrapped with a CPU-time meter (`time.thread_time`): the
 wrappers replace the step functions where the pipeline looks them up, so nothing in the
-gateway carries profiling code. The log writer's own thread is metered by its CPU clock and
-shared out per record. `framework` is what is left of the event loop's CPU time per request:
+gateway carries profiling code. The log writer runs as `gateway serve` runs it, the host's
+writer process beside this one (or, with `GATEWAY_LOG_WRITER=process`, a thread of this
+process); its CPU is read from /proc (or its thread's clock) and shared out per record.
+`framework` is what is left of the event loop's CPU time per request:
 uvicorn is not in the loop here; Starlette/FastAPI routing, middleware, dependencies, body
 parsing and validation are, and so are the ASGI calls this script makes.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 import threading
@@ -62,6 +65,29 @@ def _thread_cpu(name: str) -> float:
     return 0.0
 
 
+def _host_writer_cpu() -> float:
+    """CPU seconds used so far by this process's host log writer (`gw-log-writer`), from
+    /proc (0 if there is none)."""
+    hertz = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if comm == "gw-log-writer" and int(fields[1]) == os.getpid():
+            return (int(fields[11]) + int(fields[12])) / hertz  # utime + stime
+    return 0.0
+
+
+def _writer_cpu() -> float:
+    """The log writer's CPU seconds so far: the host's writer process, or this process's
+    writer thread (`GATEWAY_LOG_WRITER=process`)."""
+    return _host_writer_cpu() or _thread_cpu("accesslog-writer")
+
+
 def install(meter: Meter, services: Any) -> None:
     """Wrap the request path's steps where `gateway.pipeline` and the API look them up."""
     from gateway import pipeline
@@ -75,9 +101,12 @@ def install(meter: Meter, services: Any) -> None:
     pipeline.national_ids = meter.sync("fetch", pipeline.national_ids)  # type: ignore[attr-defined]
     pipeline.shape = meter.sync("shape", pipeline.shape)  # type: ignore[attr-defined]
     pipeline.record.query_record = meter.sync("record", pipeline.record.query_record)
-    # the caller's share of an append (canonical JSON, queueing); the writer thread is metered
+    # the caller's share of an append (canonical JSON, queueing); the writer is metered
     # by its own CPU clock
     services.access_log._prepare = meter.sync("record", services.access_log._prepare)
+    channel = services.access_log._channel  # the host writer's: sending records is recording
+    if channel is not None:
+        channel._flush = meter.sync("record", channel._flush)
     answer = queries._ANSWER  # the route serializes its answer once, through this adapter
     dump_json = meter.sync("respond", answer.dump_json)
 
@@ -152,22 +181,19 @@ async def run(bodies: list[dict[str, object]], tokens: list[str], concurrency: i
         meter = Meter()
         install(meter, services)
         measured = tokens[warmup:]
-        loop_cpu, writer_cpu = time.thread_time(), _thread_cpu("accesslog-writer")
-        batches = services.access_log.stats.batches
+        loop_cpu, writer_cpu = time.thread_time(), _writer_cpu()
         started = time.perf_counter()
         statuses = await drive(app, encoded[warmup:], measured, concurrency)
         wall = time.perf_counter() - started
         loop_cpu = time.thread_time() - loop_cpu
-        writer_cpu = _thread_cpu("accesslog-writer") - writer_cpu
-        batches = services.access_log.stats.batches - batches
+        writer_cpu = _writer_cpu() - writer_cpu
     services.close()
-    report(meter, len(measured), loop_cpu, writer_cpu, wall, statuses, concurrency)
-    print(f"log writer: {batches:,} group commits, {len(measured) / max(batches, 1):.1f} "
-          f"records each on average, {writer_cpu / max(batches, 1) * 1e6:,.0f} µs CPU each")
+    report(meter, len(measured), loop_cpu, writer_cpu, wall, statuses, concurrency,
+           host=services.access_log._channel is not None)
 
 
 def report(meter: Meter, n: int, loop_cpu: float, writer_cpu: float, wall: float,
-           statuses: dict[int, int], concurrency: int) -> None:
+           statuses: dict[int, int], concurrency: int, *, host: bool) -> None:
     per = {stage: meter.cpu.get(stage, 0.0) / n * 1e6 for stage in STAGES}
     per["framework"] = max(0.0, (loop_cpu - meter.on_loop) / n * 1e6)
     writer = writer_cpu / n * 1e6
@@ -177,8 +203,10 @@ def report(meter: Meter, n: int, loop_cpu: float, writer_cpu: float, wall: float
     print(f"{'stage':<14} {'CPU µs/request':>15} {'share':>7}")
     for stage in STAGES:
         print(f"{stage:<14} {per[stage]:>15.1f} {per[stage] / total:>7.1%}")
+    where = ("the host's writer process" if host
+             else "its own thread (GATEWAY_LOG_WRITER=process)")
     print(f"{'log writer':<14} {writer:>15.1f} {writer / total:>7.1%}   "
-          "(its own thread: hashing, inserts, commit)")
+          f"({where}: hashing, inserts, commit)")
     print(f"{'total':<14} {total:>15.1f}          → at most {1e6 / total:,.0f} req/s per core")
 
 
@@ -186,5 +214,16 @@ def profile(bodies: list[dict[str, object]], tokens: list[str], concurrency: int
     """The `--profile` mode of `bench_gateway.py`: its full-path bodies and single-use tokens
     (the first fifth, at most 500, warm up), through the app built from the GATEWAY_*
     settings in force."""
+    from gateway.host_writer import host_writer
+    from gateway.settings import Settings
+
     warmup = min(500, len(tokens) // 5)
-    asyncio.run(run(bodies, tokens, concurrency, warmup))
+    # as `gateway serve` runs it: the host's log writer, a process of its own (unless the
+    # settings keep a writer thread in the server process)
+    with host_writer(Settings()) as path:
+        if path is not None:
+            os.environ["GATEWAY_HOST_LOG_WRITER"] = path
+        try:
+            asyncio.run(run(bodies, tokens, concurrency, warmup))
+        finally:
+            os.environ.pop("GATEWAY_HOST_LOG_WRITER", None)
