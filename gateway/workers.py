@@ -17,6 +17,7 @@ stops them all: it would fail the same way again.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.process
@@ -66,10 +67,26 @@ def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return sockets
 
 
-def _serve_one(sock: socket.socket, uvicorn_options: dict[str, Any]) -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _leave_with_parent(parent: int) -> None:
+    """Be sent SIGTERM (a graceful stop) when the supervisor dies, even by SIGKILL: a server
+    process left behind would keep the port, and without the host's log writer (which leaves
+    with `serve` too) it could only refuse. Linux only; elsewhere a no-op."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the supervisor died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _serve_one(sock: socket.socket, uvicorn_options: dict[str, Any], parent: int) -> None:
     """One server process: uvicorn on its own socket, the app built from GATEWAY_* settings."""
     import uvicorn
 
+    _leave_with_parent(parent)
     config = uvicorn.Config("gateway.api.app:create_app", factory=True, **uvicorn_options)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -78,7 +95,8 @@ class Supervisor:
     """Starts one server process per socket, starts a dead one again, stops them all."""
 
     def __init__(self, sockets: list[socket.socket], uvicorn_options: dict[str, Any], *,
-                 target: Callable[[socket.socket, dict[str, Any]], None] = _serve_one) -> None:
+                 target: Callable[[socket.socket, dict[str, Any], int], None] = _serve_one
+                 ) -> None:
         self._sockets = sockets
         self._options = uvicorn_options
         self._target = target
@@ -123,7 +141,7 @@ class Supervisor:
 
     def _start(self, slot: int) -> None:
         process = self._context.Process(
-            target=self._target, args=(self._sockets[slot], self._options),
+            target=self._target, args=(self._sockets[slot], self._options, os.getpid()),
             name=f"gateway-server-{slot}", daemon=False)
         process.start()
         self._processes[slot] = process

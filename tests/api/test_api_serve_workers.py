@@ -99,12 +99,32 @@ def test_connections_spread_over_the_processes_and_a_dead_one_is_replaced(
     assert not [p for p in everyone if _alive(p)]
 
 
+def test_server_processes_leave_when_serve_is_killed(tmp_path: Path) -> None:
+    data = prepare(tmp_path, customers=20)
+    server = Server(data, workers=2)
+    try:
+        server.wait_ready()
+        everyone = _children(server.proc.pid)
+        assert len(everyone) >= 3, everyone  # two server processes and the log writer
+        server.proc.kill()  # SIGKILL: no chance to stop anyone itself
+        server.proc.wait(10)
+        deadline = time.monotonic() + 30
+        while any(_alive(p) for p in everyone) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in everyone if _alive(p)], server.stderr_tail()
+        with socket.socket() as probe:  # nobody holds the port any more
+            probe.settimeout(1)
+            assert probe.connect_ex(("127.0.0.1", server.port)) != 0
+    finally:
+        server.stop()
+
+
 # --- the supervisor on its own ----------------------------------------------------------------
-def fail_at_start(sock: socket.socket, options: dict[str, Any]) -> None:
+def fail_at_start(sock: socket.socket, options: dict[str, Any], parent: int) -> None:
     os._exit(STARTUP_FAILURE)
 
 
-def serve_until_terminated(sock: socket.socket, options: dict[str, Any]) -> None:
+def serve_until_terminated(sock: socket.socket, options: dict[str, Any], parent: int) -> None:
     while True:
         connection, _ = sock.accept()
         connection.sendall(str(os.getpid()).encode())
