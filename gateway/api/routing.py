@@ -10,14 +10,16 @@ the first request scans as the router does, later ones ask only that route.
 What is remembered is exactly what the scan would find again: route matching depends on the
 method and the path only (no route here matches on the host), a path is remembered only when
 every route before the answering one said "no match" (a 405 or a 404 is always worked out in
-full) and the answer is the router's own code (`APIRouter.app`) run over that one route. The
-index starts over when routes are added, and keeps at most `MAX_PATHS` paths (paths carrying
-identifiers beyond that are scanned in full, as before).
+full, and remembered as such, so it is not scanned twice) and the answer is the router's own
+code (`APIRouter.app`) run over that one route. The index starts over when routes are added,
+and when it holds `MAX_PATHS` paths (paths carrying identifiers keep coming; the paths in use
+are learned again at the cost of one scan each).
 """
 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from fastapi.routing import APIRouter
 from starlette.routing import BaseRoute, Match
@@ -35,7 +37,7 @@ class RouteIndex:
         self._router = router
         self._scan: ASGIApp = router.middleware_stack  # the router's own app: the full scan
         self._routes: list[BaseRoute] = []
-        self._by_path: dict[_Key, APIRouter] = {}
+        self._by_path: dict[_Key, APIRouter | None] = {}  # None: scan in full
         self._by_route: dict[int, APIRouter] = {}
 
     @classmethod
@@ -55,12 +57,12 @@ class RouteIndex:
         if len(routes) != len(self._routes) or (routes and routes[-1] is not self._routes[-1]):
             self._start_over(routes)  # routes were added (tests do): learn again
         key = (scope["method"], scope.get("root_path", ""), scope["path"])
-        single = self._by_path.get(key)
-        if single is None:
+        single = self._by_path.get(key, _UNKNOWN)
+        if single is _UNKNOWN:
             single = self._learn(key, scope)
-            if single is None:  # no route, a partial match first, or too many paths
-                await self._scan(scope, receive, send)
-                return
+        if single is None:  # no route, or a partial match first (404, 405): the full scan
+            await self._scan(scope, receive, send)
+            return
         scope.setdefault("router", self._router)  # `url_for` looks over every route
         await single.app(scope, receive, send)
 
@@ -71,9 +73,10 @@ class RouteIndex:
 
     def _learn(self, key: _Key, scope: Scope) -> APIRouter | None:
         """The router over the one route answering `scope`, when a scan would pick it with
-        every route before it not matching at all; remembered for `key`."""
+        every route before it not matching at all (else None: scan in full); remembered."""
         if len(self._by_path) >= MAX_PATHS:
-            return None
+            self._by_path.clear()
+        self._by_path[key] = None
         for position, route in enumerate(self._routes):
             match, _ = route.matches(scope)
             if match is Match.FULL:
@@ -90,3 +93,6 @@ class RouteIndex:
             self._by_route[position] = single
         self._by_path[key] = single
         return single
+
+
+_UNKNOWN: Any = object()

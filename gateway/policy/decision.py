@@ -171,7 +171,7 @@ def _request_plan(policy: Policy, request: DecisionRequest, purpose: Purpose) ->
     every attribute is known first: a request error wins over any answer)."""
     plans, requests = _plans(policy)
     caller = request.caller
-    key = (caller.affiliate, caller.system, purpose.id, request.attributes)
+    key = (caller.affiliate, caller.system, purpose.id, tuple(request.attributes))
     found = requests.get(key)
     if found is not None:
         return found
