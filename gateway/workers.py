@@ -104,7 +104,6 @@ class Supervisor:
         self._processes: list[multiprocessing.process.BaseProcess | None] = [None] * len(sockets)
         self._stop = threading.Event()
         self._failed: str | None = None
-        self.restarts = 0
 
     def run(self) -> None:
         """Serve until Ctrl-C or SIGTERM (or a process fails while starting: ServeFailed)."""
@@ -160,7 +159,6 @@ class Supervisor:
                 return
             logger.error("server process %d (pid %s) exited with %s: starting it again",
                          slot, process.pid, process.exitcode)
-            self.restarts += 1
             self._start(slot)
 
     def _stop_all(self) -> None:

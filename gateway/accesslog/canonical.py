@@ -88,6 +88,44 @@ class CanonicalObject:
         return b"{" + b",".join(members) + b"}"
 
 
+INDEX = "index"  # the member the log adds to each record: its position in the log
+_INDEX_KEY = INDEX.encode("utf-16-be")
+
+
+@dataclass(frozen=True, slots=True)
+class UnindexedRecord:
+    """An access record's canonical JSON without its `index` member, split where that member
+    goes, so the log adds it under the append lock by joining bytes:
+    `UnindexedRecord.of(r).with_index(i) == canonical_json({**r, "index": i})`.
+
+    A record of plain values (`_plain`: ASCII keys, which sort by code point as by UTF-16
+    code unit) is encoded in two calls of the C encoder, the members before `index` and those
+    after; any other record member by member (`CanonicalObject`).
+    """
+
+    before: bytes  # `{` and the members that sort before `index`
+    after: bytes  # the members that sort after `index`, and `}`
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> UnindexedRecord:
+        if INDEX in record:
+            raise RecordNotCanonical("access record must not set `index`: the log assigns it")
+        if _plain(record):
+            head = {k: v for k, v in record.items() if k < INDEX}
+            tail = {k: v for k, v in record.items() if k > INDEX}
+            return cls(_utf8(_encode_plain(head))[:-1], _utf8(_encode_plain(tail))[1:])
+        obj = CanonicalObject.of(record)
+        at = bisect.bisect_left(obj.sort_keys, _INDEX_KEY)
+        return cls(b"{" + b",".join(obj.members[:at]), b",".join(obj.members[at:]) + b"}")
+
+    def with_index(self, index: int) -> bytes:
+        if type(index) is not int or not 0 <= index <= MAX_SAFE_INTEGER:
+            raise RecordNotCanonical("a log index is an integer in the i-json safe range")
+        member = b'"index":' + str(index).encode("ascii")
+        return b"".join((self.before, b"," if len(self.before) > 1 else b"", member,
+                         b"," if len(self.after) > 1 else b"", self.after))
+
+
 def _member(key: str, value: Any) -> bytes:
     if _plain(value):
         return _utf8(_encode_string(key) + ":" + _encode_plain(value))

@@ -63,7 +63,7 @@ from gateway.accesslog import contacts as contact_events
 from gateway.accesslog import customer_index
 from gateway.accesslog import store
 from gateway.accesslog import usage as rate_usage
-from gateway.accesslog.canonical import CanonicalObject
+from gateway.accesslog.canonical import CanonicalObject, UnindexedRecord
 from gateway.accesslog.checkpoint import format_checkpoint
 from gateway.accesslog.contacts import ContactClaim
 from gateway.accesslog.errors import (
@@ -133,7 +133,7 @@ BatchResult = tuple[dict[int, int], set[int], dict[int, dict[tuple[str, str], in
 
 @dataclass(slots=True)
 class _Pending:
-    record: CanonicalObject | None  # canonicalized at submission; None: a token claim alone
+    record: UnindexedRecord | None  # canonicalized at submission; None: a token claim alone
     token: TokenClaim | None = None
     contacts: tuple[ContactClaim, ...] = ()
     customer: customer_index.IndexEntry | None = None  # the customer the record concerns
@@ -411,10 +411,9 @@ class AccessLog:
         if record is not None or token is None:
             if not isinstance(record, dict):
                 raise RecordNotCanonical("access record must be a json object")
-            if "index" in record:
-                raise RecordNotCanonical("access record must not set `index`: the log assigns it")
             # canonicalize here, in the caller: floats etc. fail this call, not the whole batch
-            canonical = CanonicalObject.of(record)
+            # (and a record that sets `index` itself: the log assigns it)
+            canonical = UnindexedRecord.of(record)
         if (contacts or usage is not None) and canonical is None:
             raise RecordNotCanonical("contact claims and usage need the record they count")
         entry = None if record is None else customer_index.entry_of(record)
@@ -639,7 +638,7 @@ class AccessLog:
                     # a batch that changes counts always grows the log: see `UsageCache`)
                     self._usage.discard()
                 # INVARIANT: each record holds its own index, assigned under the append lock
-                data = [p.record.with_member("index", start + n)  # type: ignore[union-attr]
+                data = [p.record.with_index(start + n)  # type: ignore[union-attr]
                         for n, p in enumerate(keep)]
                 data += [CanonicalObject.of(a).with_member("index", start + len(data) + n)
                          for n, a in enumerate(alerts)]

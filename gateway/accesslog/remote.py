@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.accesslog.canonical import CanonicalObject
+from gateway.accesslog.canonical import UnindexedRecord
 from gateway.accesslog.contacts import ContactClaim
 from gateway.accesslog.customer_index import IndexEntry
 from gateway.accesslog.usage import Measure, RateLimited, Subject, Usage
@@ -68,8 +68,7 @@ def _time(value: datetime) -> str:
 
 def _encode_pending(p: _Pending) -> list[Any]:
     record = None if p.record is None else [
-        [k.decode("latin-1") for k in p.record.sort_keys],
-        [m.decode("utf-8") for m in p.record.members]]
+        p.record.before.decode("utf-8"), p.record.after.decode("utf-8")]
     token = None if p.token is None else [
         p.token.jti, p.token.system, _time(p.token.expires_at)]
     contacts = [[c.customer_key, c.channel, _time(c.at), _time(c.window_start), c.max]
@@ -89,9 +88,8 @@ def _decode_pending(item: list[Any]) -> _Pending:
 
     record, token, contacts, customer, usage = item
     return _Pending(
-        record=None if record is None else CanonicalObject(
-            tuple(k.encode("latin-1") for k in record[0]),
-            tuple(m.encode("utf-8") for m in record[1])),
+        record=None if record is None else UnindexedRecord(
+            record[0].encode("utf-8"), record[1].encode("utf-8")),
         token=None if token is None else TokenClaim(
             token[0], token[1], datetime.fromisoformat(token[2])),
         contacts=tuple(ContactClaim(c[0], c[1], datetime.fromisoformat(c[2]),

@@ -129,3 +129,60 @@ def test_member_by_member_equals_whole_on_both_paths(record: dict[str, Any], ind
     except RecordNotCanonical as exc:
         joined = f"refused: {type(exc).__name__}"
     assert joined == whole
+
+
+# --- the record as the log takes it: split where `index` goes (`UnindexedRecord`) -------------
+@pytest.mark.parametrize(
+    "record",
+    [
+        {},  # index becomes the only member
+        {"a": 1},  # members before `index` only
+        {"z": [1, {"y": None}]},  # after it only
+        {"a": 1, "z": {"y": [1, "x"]}},
+        {"i": 1, "in": 2, "indexa": 3, "indew": 4, "J": 5, "inde": 6},  # its neighbours
+        {"한": "가", "\U0001f600": None, "\ufb33": True},  # sort keys above U+FFFF
+        {"kind": "query", "amount_band": Kind.QUERY, "customer": "c" * 32},  # a str subclass
+    ],
+)
+def test_the_split_record_with_its_index_equals_canonicalizing_again(
+        record: dict[str, Any]) -> None:
+    for index in (0, 7, 2**53 - 1):
+        assert canonical.UnindexedRecord.of(record).with_index(index) == canonical_json(
+            {**record, "index": index})
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"index": 3}, "must not set `index`"),
+        ({"amount": 0.1}, r"float at `\$\.amount`"),
+        ({2: "x"}, r"object key at `\$` is not a string"),
+        ({"s": ["\udfff"]}, "not valid unicode"),
+        ({"n": 2**53}, "outside the i-json safe range"),
+    ],
+)
+def test_the_split_record_is_validated(record: dict[Any, Any], message: str) -> None:
+    with pytest.raises(RecordNotCanonical, match=message):
+        canonical.UnindexedRecord.of(record)
+
+
+@pytest.mark.parametrize("index", [-1, 2**53, True, "3"])
+def test_only_a_log_position_is_an_index(index: Any) -> None:
+    with pytest.raises(RecordNotCanonical, match="i-json safe range"):
+        canonical.UnindexedRecord.of({"a": 1}).with_index(index)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_TEXT.filter(lambda k: k != "index"), _VALUES, max_size=8),
+       st.integers(min_value=0, max_value=2**53 - 1))
+def test_split_equals_whole_on_both_paths(record: dict[str, Any], index: int) -> None:
+    # plain records take the encoder's two calls, the others the member-by-member path
+    try:
+        whole: bytes | str = canonical_json({**record, "index": index})
+    except RecordNotCanonical as exc:
+        whole = f"refused: {type(exc).__name__}"
+    try:
+        split: bytes | str = canonical.UnindexedRecord.of(record).with_index(index)
+    except RecordNotCanonical as exc:
+        split = f"refused: {type(exc).__name__}"
+    assert split == whole

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from gateway.accesslog import AccessLog
-from gateway.accesslog.canonical import CanonicalObject, canonical_json
+from gateway.accesslog.canonical import UnindexedRecord, canonical_json
 from gateway.accesslog.contacts import ContactClaim
 from gateway.accesslog.customer_index import IndexEntry
 from gateway.accesslog.errors import ContactCapReached
@@ -105,7 +105,7 @@ def client(tmp_path: Path, socket_path: str, host: tuple[AccessLog, HostWriter]
 def test_every_field_of_a_record_crosses_the_socket_unchanged() -> None:
     record = {"kind": "query", "customer": "c" * 32, "note": "고객 조회 ✓", "n": [1, {"z": None}]}
     pending = _Pending(
-        CanonicalObject.of(record),
+        UnindexedRecord.of(record),
         TokenClaim("jti-1", "card-risk", EXPIRES),
         (ContactClaim("c" * 32, "sms", T0, T0 - timedelta(days=30), 3),),
         IndexEntry("c" * 32, T0, "credit_risk"),
@@ -114,7 +114,7 @@ def test_every_field_of_a_record_crosses_the_socket_unchanged() -> None:
     wire = json.loads(json.dumps(_encode_pending(pending)))
     back = _decode_pending(wire)
     assert back.record is not None
-    assert back.record.with_member("index", 7) == canonical_json({**record, "index": 7})
+    assert back.record.with_index(7) == canonical_json({**record, "index": 7})
     assert (back.token, back.contacts, back.customer, back.usage) == (
         pending.token, pending.contacts, pending.customer, pending.usage)
 
