@@ -11,14 +11,18 @@ opened once per process. No middleware, no thread hop, no gateway import (INVARI
 file imports nothing from `gateway` or `pseudonymizer`, so the gap it shows is the
 gateway's own). Served by uvicorn the way `gateway serve` (gateway/cli/run.py `_serve`)
 serves the gateway: uvicorn's default loop and HTTP implementation, log level `warning`,
-access log off, an app factory imported by name when there are several workers.
+access log off, an app factory imported by name when there are several workers, each with
+a listening socket of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
+import signal
+import socket
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -106,6 +110,41 @@ def create_app() -> FastAPI:
     return app
 
 
+def serve_one(sock: socket.socket) -> None:
+    """One server process on its own listening socket (several workers)."""
+    config = uvicorn.Config("bare_app:create_app", factory=True, log_level="warning",
+                            access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve_several(host: str, port: int, workers: int) -> None:
+    """`workers` processes, each on a listening socket of its own (SO_REUSEPORT), as
+    `gateway serve --workers N` runs them (gateway/workers.py): the kernel spreads the
+    connections over the processes, so neither server gets all of them by waking first."""
+    sockets = []
+    for _ in range(workers):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sockets.append(sock)
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=serve_one, args=(sock,)) for sock in sockets]
+    for process in processes:
+        process.start()
+
+    def stop(_signum: int, _frame: object) -> None:
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True,
@@ -117,8 +156,7 @@ def main() -> None:
     os.environ[DATABASE_ENV] = args.database
     # Mirrors gateway/cli/run.py `_serve`: same uvicorn settings, same one/several-worker split.
     if args.workers > 1:
-        uvicorn.run("bare_app:create_app", factory=True, workers=args.workers,
-                    host=args.host, port=args.port, log_level="warning", access_log=False)
+        serve_several(args.host, args.port, args.workers)
     else:
         uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning",
                     access_log=False)
