@@ -494,6 +494,8 @@ def print_header(args: argparse.Namespace, databases: Databases, wrk: str | None
     print(f"database:    {databases.kind}")
     print(f"server:      {args.workers} worker(s) per server; {uvicorn_stack()}")
     print(f"log writer:  {args.log_writer} (GATEWAY_LOG_WRITER)")
+    if args.set:
+        print(f"settings:    {' '.join(args.set)}")
     print(f"load:        {load}; {args.connections} connections, {args.duration} s per "
           f"scenario after a {args.warmup} s warm-up; tokens for {args.max_rate:,} req/s")
     print(f"cores:       load generator and server share all {cores} cores (nothing pinned)")
@@ -566,6 +568,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--log-writer", choices=("host", "process"), default="host",
                         help="`host`: one log writer process for all server processes (the "
                         "default of `gateway serve`); `process`: a writer thread in each")
+    parser.add_argument("--set", action="append", default=[], metavar="GATEWAY_NAME=VALUE",
+                        help="a gateway setting for the servers (repeatable), e.g. "
+                        "GATEWAY_READ_THREADS=4; inherited GATEWAY_* variables are not passed")
     parser.add_argument("--max-rate", type=int, default=4_000,
                         help="req/s the pre-minted tokens must last for (one per request)")
     parser.add_argument("--port", type=int, default=8099)
@@ -574,6 +579,10 @@ def parse_args() -> argparse.Namespace:
                         "requests (default 4000) through the app in this process "
                         "(bench/profile_stages.py)")
     args = parser.parse_args()
+    for setting in args.set:
+        name, sep, _value = setting.partition("=")
+        if not sep or not name.startswith("GATEWAY_"):
+            parser.error(f"--set takes GATEWAY_NAME=VALUE, not `{setting}`")
     if args.duration + args.warmup > TOKEN_LIFETIME_S - 60:
         parser.error(f"--duration + --warmup must stay under {TOKEN_LIFETIME_S - 60} s: "
                      "tokens are minted before each scenario and live "
@@ -598,6 +607,7 @@ def main() -> None:
     databases = postgres_databases(args.database_url) if postgres else sqlite_databases(data_dir)
     env = gateway_env(data_dir, args.port, databases)
     env["GATEWAY_LOG_WRITER"] = args.log_writer
+    env.update(dict(setting.split("=", 1) for setting in args.set))
     print_header(args, databases, wrk)
     prepare(data_dir, args.customers, env, postgres)
 
