@@ -177,3 +177,15 @@ def test_a_port_taken_without_reuse_is_refused_clearly() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ServeFailed, match=f"cannot listen on 127.0.0.1:{port}"):
             reuse_port_sockets("127.0.0.1", port, 2)
+
+
+def test_a_port_another_server_shares_is_refused_too() -> None:
+    # a server still listening with SO_REUSEPORT (an earlier `serve`) would otherwise be
+    # joined silently, and take a share of the connections
+    with socket.socket() as earlier:
+        earlier.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        earlier.bind(("127.0.0.1", 0))
+        earlier.listen()
+        port = earlier.getsockname()[1]
+        with pytest.raises(ServeFailed, match=f"cannot listen on 127.0.0.1:{port}"):
+            reuse_port_sockets("127.0.0.1", port, 2)
