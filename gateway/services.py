@@ -7,13 +7,12 @@ import contextvars
 import functools
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
-
 
 from sqlalchemy.engine import Engine
 
@@ -220,11 +219,14 @@ class Services:
         return await asyncio.get_running_loop().run_in_executor(self._readers(), call)
 
     def _readers(self) -> ThreadPoolExecutor:
-        with self._readers_lock:
-            if self._read_pool is None:
-                self._read_pool = ThreadPoolExecutor(self.settings.read_threads,
-                                                     thread_name_prefix="gateway-read")
-            return self._read_pool
+        pool = self._read_pool
+        if pool is None:  # made on first use, once
+            with self._readers_lock:
+                if self._read_pool is None:
+                    self._read_pool = ThreadPoolExecutor(self.settings.read_threads,
+                                                         thread_name_prefix="gateway-read")
+                pool = self._read_pool
+        return pool
 
     def close(self) -> None:
         if self._closed:
