@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -31,6 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+import cpu_use  # noqa: E402  (bench/: this module's own directory)
 
 ORIGIN = "bench.example/access-log"
 DATABASE = "gw_bench_log_hosts"
@@ -109,13 +112,6 @@ def _drop(url: str | None) -> None:
     admin.dispose()
 
 
-def _busy() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
-
-
 def run(url: str | None, folder: Path, hosts: int, args: argparse.Namespace) -> dict[str, Any]:
     from gateway.accesslog import store
 
@@ -130,9 +126,9 @@ def run(url: str | None, folder: Path, hosts: int, args: argparse.Namespace) -> 
     for p in processes:
         p.start()
     time.sleep(max(0.0, start_at - time.time()))
-    busy0 = _busy()
+    busy0, started = cpu_use.machine_busy(), time.monotonic()
     collected = [results.get(timeout=args.duration + 120) for _ in processes]
-    busy1 = _busy()
+    busy1, ended = cpu_use.machine_busy(), time.monotonic()
     for p in processes:
         p.join()
     latencies = sorted(x for _, xs, _ in collected for x in xs)
@@ -146,8 +142,7 @@ def run(url: str | None, folder: Path, hosts: int, args: argparse.Namespace) -> 
         raise SystemExit(f"{hosts} host(s): the log holds {size} records, "
                          f"{len(latencies)} appends came back")
     _drop(url)
-    cores = (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]) * (
-        multiprocessing.cpu_count())
+    cores = (busy1 - busy0) / os.sysconf("SC_CLK_TCK") / (ended - started)
     return {"hosts": hosts, "records": size, "per_s": size / args.duration,
             "batches_per_s": batches / args.duration, "per_batch": size / max(1, batches),
             "p50": statistics.median(latencies) * 1000,

@@ -62,7 +62,7 @@ class _Mark:
     available: bool
 
 
-def _proc_ticks() -> tuple[dict[int, tuple[int, int, str]], bool]:
+def proc_ticks() -> tuple[dict[int, tuple[int, int, str]], bool]:
     """pid → (parent, utime + stime ticks, comm)."""
     found: dict[int, tuple[int, int, str]] = {}
     try:
@@ -82,7 +82,8 @@ def _proc_ticks() -> tuple[dict[int, tuple[int, int, str]], bool]:
     return found, True
 
 
-def _machine_busy() -> int:
+def machine_busy() -> int:
+    """Busy ticks of the whole machine so far (every core), from /proc/stat."""
     try:
         first = Path("/proc/stat").read_text().splitlines()[0].split()
     except OSError:
@@ -99,7 +100,7 @@ def _driver_seconds() -> float:
 
 
 def mark(server_pid: int) -> _Mark:
-    processes, available = _proc_ticks()
+    processes, available = proc_ticks()
     tree, frontier = {server_pid}, [server_pid]
     while frontier:
         pid = frontier.pop()
@@ -113,7 +114,7 @@ def mark(server_pid: int) -> _Mark:
         names={p: _role(processes[p][2]) for p in tree if p in processes},
         database={p: t for p, (_, t, comm) in processes.items()
                   if comm.split(":")[0] in DATABASE_PROCESSES},
-        driver=_driver_seconds(), busy=_machine_busy(), available=available)
+        driver=_driver_seconds(), busy=machine_busy(), available=available)
 
 
 def _role(comm: str) -> str:

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cpu_use  # bench/: this module's own directory
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -68,18 +70,12 @@ def _thread_cpu(name: str) -> float:
 def _host_writer_cpu() -> float:
     """CPU seconds used so far by this process's host log writer (`gw-log-writer`), from
     /proc (0 if there is none)."""
-    hertz = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            comm = (entry / "comm").read_text().strip()
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if comm == "gw-log-writer" and int(fields[1]) == os.getpid():
-            return (int(fields[11]) + int(fields[12])) / hertz  # utime + stime
-    return 0.0
+    from gateway.host_writer import PROCESS_NAME
+
+    processes, _available = cpu_use.proc_ticks()
+    ticks = sum(t for parent, t, comm in processes.values()
+                if parent == os.getpid() and comm == PROCESS_NAME)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _writer_cpu() -> float:
