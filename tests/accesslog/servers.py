@@ -358,3 +358,21 @@ def check_received(log: StoredLog, received: Sequence[Received]) -> None:
         assert r.log_index < len(log.records), f"index {r.log_index} is not in the log"
         assert log.records[r.log_index]["request_id"] == r.request_id, f"index {r.log_index}"
         assert by_request[r.request_id] == 1, f"request {r.request_id} logged more than once"
+
+
+# --- the processes of a server -------------------------------------------------------------------
+def children(pid: int) -> list[int]:
+    """The processes `pid` started that still run (or wait to be reaped), from /proc (Linux)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

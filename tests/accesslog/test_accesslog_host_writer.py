@@ -49,7 +49,9 @@ from tests.accesslog.servers import (
     Query,
     Server,
     _post,
+    alive,
     check_log,
+    children,
     prepare,
     read_log,
     workload,
@@ -274,17 +276,9 @@ def test_the_socket_folder_must_be_private(tmp_path: Path) -> None:
 
 
 # --- under `gateway serve` ---------------------------------------------------------------------
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found += [int(child) for child in text]
-    return found
-
-
 def _host_writer_pid(server: Server) -> int:
     """The child of `serve` that names itself the host's log writer."""
-    writers = [c for c in _children(server.proc.pid)
+    writers = [c for c in children(server.proc.pid)
                if Path(f"/proc/{c}/comm").read_text().strip() == PROCESS_NAME]
     assert len(writers) == 1, writers
     return writers[0]
@@ -298,14 +292,6 @@ def _query(data: GatewayData, port: int, query: Query) -> tuple[int, dict[str, o
     finally:
         for conn in conns.values():
             conn.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.slow
@@ -354,9 +340,9 @@ def test_the_log_writer_leaves_when_serve_is_killed(tmp_path: Path) -> None:
     writer = _host_writer_pid(server)
     server.kill()
     deadline = time.monotonic() + 10
-    while _alive(writer) and time.monotonic() < deadline:
+    while alive(writer) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(writer)
+    assert not alive(writer)
 
 
 # --- coroutines: straight from the event loop to the host writer --------------------------------

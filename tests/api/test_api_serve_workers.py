@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from gateway.host_writer import PROCESS_NAME
 from gateway.workers import STARTUP_FAILURE, ServeFailed, Supervisor, reuse_port_sockets
-from tests.accesslog.servers import Server, free_port, prepare
+from tests.accesslog.servers import Server, alive, children, free_port, prepare
 
 pytestmark = pytest.mark.slow
 
@@ -33,34 +34,13 @@ def _answering_process(port: int) -> tuple[int, str]:
         conn.close()
 
 
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_connections_spread_over_the_processes_and_a_dead_one_is_replaced(
         tmp_path: Path) -> None:
     data = prepare(tmp_path, customers=20)
     server = Server(data, workers=2)
     try:
         server.wait_ready()
-        before = _children(server.proc.pid)
+        before = set(children(server.proc.pid))
         answers = Counter(_answering_process(server.port) for _ in range(48))
         assert {status for status, _ in answers} == {200}, answers
         processes = Counter(prefix for (_, prefix) in answers.elements())
@@ -72,7 +52,7 @@ def test_connections_spread_over_the_processes_and_a_dead_one_is_replaced(
         # a server process killed outright: the supervisor starts another on its socket;
         # connections the kernel sent that way wait in its queue, none is refused
         servers = {p for p in before if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
-                   and Path(f"/proc/{p}/comm").read_text().strip() != "gw-log-writer"}
+                   and Path(f"/proc/{p}/comm").read_text().strip() != PROCESS_NAME}
         assert len(servers) == 2, servers
         victim = max(servers)
         os.kill(victim, signal.SIGKILL)
@@ -87,16 +67,16 @@ def test_connections_spread_over_the_processes_and_a_dead_one_is_replaced(
         else:
             pytest.fail(f"no replacement process answered: {prefixes} {server.stderr_tail()}")
         assert "starting it again" in server.stderr_tail()
-        everyone = _children(server.proc.pid)
+        everyone = set(children(server.proc.pid))
     finally:
         running = server.stop()
     assert running, server.stderr_tail()
     assert server.proc.returncode == 0, server.stderr_tail()
     # SIGTERM to `serve`: every server process and the log writer are gone with it
     deadline = time.monotonic() + 10
-    while any(_alive(p) for p in everyone) and time.monotonic() < deadline:
+    while any(alive(p) for p in everyone) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [p for p in everyone if _alive(p)]
+    assert not [p for p in everyone if alive(p)]
 
 
 def test_server_processes_leave_when_serve_is_killed(tmp_path: Path) -> None:
@@ -104,14 +84,14 @@ def test_server_processes_leave_when_serve_is_killed(tmp_path: Path) -> None:
     server = Server(data, workers=2)
     try:
         server.wait_ready()
-        everyone = _children(server.proc.pid)
+        everyone = set(children(server.proc.pid))
         assert len(everyone) >= 3, everyone  # two server processes and the log writer
         server.proc.kill()  # SIGKILL: no chance to stop anyone itself
         server.proc.wait(10)
         deadline = time.monotonic() + 30
-        while any(_alive(p) for p in everyone) and time.monotonic() < deadline:
+        while any(alive(p) for p in everyone) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not [p for p in everyone if _alive(p)], server.stderr_tail()
+        assert not [p for p in everyone if alive(p)], server.stderr_tail()
         with socket.socket() as probe:  # nobody holds the port any more
             probe.settimeout(1)
             assert probe.connect_ex(("127.0.0.1", server.port)) != 0
@@ -167,7 +147,7 @@ def test_stop_ends_every_process() -> None:
         for sock in sockets:
             sock.close()
     assert not runner.is_alive()
-    assert not [p for p in pids if _alive(p)]
+    assert not [p for p in pids if alive(p)]
 
 
 def test_a_port_taken_without_reuse_is_refused_clearly() -> None:
