@@ -63,7 +63,7 @@ from gateway.accesslog import contacts as contact_events
 from gateway.accesslog import customer_index
 from gateway.accesslog import store
 from gateway.accesslog import usage as rate_usage
-from gateway.accesslog.canonical import CanonicalObject, UnindexedRecord
+from gateway.accesslog.canonical import UnindexedRecord
 from gateway.accesslog.checkpoint import format_checkpoint
 from gateway.accesslog.contacts import ContactClaim
 from gateway.accesslog.errors import (
@@ -640,7 +640,7 @@ class AccessLog:
                 # INVARIANT: each record holds its own index, assigned under the append lock
                 data = [p.record.with_index(start + n)  # type: ignore[union-attr]
                         for n, p in enumerate(keep)]
-                data += [CanonicalObject.of(a).with_member("index", start + len(data) + n)
+                data += [UnindexedRecord.of(a).with_index(start + len(data) + n)
                          for n, a in enumerate(alerts)]
                 if data:
                     store.append_leaves(conn, current, data, cursor)
