@@ -233,6 +233,8 @@ def _weigh(policy: Policy, request: DecisionRequest, purpose: Purpose, planned: 
                           if consent is not None and purpose.marketing else None)
                 found = weighed[category] = (reason, consent, window)
             reason, consent, window = found
+            # `_covered`'s common case, inline (its window worked out once per category): the
+            # call cost the marketing decision a quarter of a microsecond per attribute
             if consent is not None and not (capped and category is Category.CONTACT):
                 released.append(Released(granted.attribute, granted.view, granted.rule,
                                          consent.id, window))
