@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from gateway.accesslog.errors import RecordNotCanonical
 
 MAX_SAFE_INTEGER = 2**53 - 1  # RFC 7493 §2.2: beyond this, JSON numbers lose precision
@@ -22,32 +24,49 @@ MAX_SAFE_INTEGER = 2**53 - 1  # RFC 7493 §2.2: beyond this, JSON numbers lose p
 # Python's encoder escapes exactly what JSON.stringify escapes (", \, \b \f \n \r \t and other
 # C0 controls as lowercase \u00xx) when ensure_ascii is off; everything else stays literal.
 _encode_string = json.JSONEncoder(ensure_ascii=False).encode
-# For values `_plain` accepts, the C encoder with sorted keys prints exactly the canonical form:
-# ASCII keys sort the same by code point as by UTF-16 code unit, and plain ints, strings,
-# booleans and null print as JCS prints them. Anything else takes the checked path below.
-_encode_plain = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                                 check_circular=False).encode
+
+
+def _dump_plain(obj: Any) -> bytes:
+    """The canonical bytes of a value `_plain` accepts, by orjson with sorted keys: ASCII keys
+    sort the same by code point as by UTF-16 code unit, strings are escaped as JSON.stringify
+    escapes them, and plain ints, booleans and null print as JCS prints them (the property
+    tests hold it to the checked writer below, byte for byte). orjson refuses what is not
+    valid unicode (a lone surrogate), as the checked path does."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise RecordNotCanonical("record holds a string that is not valid unicode") from exc
 
 
 def _plain(obj: Any) -> bool:
     """Whether `obj` holds only exact str, safe int, bool, None, list, tuple and dict with
-    ASCII keys (no subclasses, no floats): the values the fast path prints canonically."""
+    ASCII keys (no subclasses, no floats): the values the fast path prints canonically.
+
+    Strings, None and booleans (most of a record) are accepted in the loops without a call."""
     kind = type(obj)
+    if kind is dict:
+        for key, value in obj.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(value) is not str and value is not None and not _plain(value):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for value in obj:
+            if type(value) is not str and value is not None and not _plain(value):
+                return False
+        return True
     if kind is str or obj is None or kind is bool:
         return True
     if kind is int:
         return bool(-MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER)
-    if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain(v) for k, v in obj.items())
-    if kind is list or kind is tuple:
-        return all(_plain(v) for v in obj)
     return False
 
 
 def canonical_json(obj: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of `obj` (str/int/bool/None/list/dict only)."""
     if _plain(obj):
-        return _utf8(_encode_plain(obj))
+        return _dump_plain(obj)
     parts: list[str] = []
     _write(obj, parts, "$")
     return _utf8("".join(parts))
@@ -70,7 +89,7 @@ class CanonicalObject:
         if _plain(obj):  # ASCII keys: sorted as strings, they are in UTF-16 code unit order
             keys = sorted(obj)
             return cls(tuple(_utf16_key(k) for k in keys),
-                       tuple(_utf8(_encode_string(k) + ":" + _encode_plain(obj[k])) for k in keys))
+                       tuple(_dump_plain(k) + b":" + _dump_plain(obj[k]) for k in keys))
         pairs = []
         for key in obj:
             if not isinstance(key, str):
@@ -99,7 +118,7 @@ class UnindexedRecord:
     `UnindexedRecord.of(r).with_index(i) == canonical_json({**r, "index": i})`.
 
     A record of plain values (`_plain`: ASCII keys, which sort by code point as by UTF-16
-    code unit) is encoded in two calls of the C encoder, the members before `index` and those
+    code unit) is encoded in two calls of orjson, the members before `index` and those
     after; any other record member by member (`CanonicalObject`).
     """
 
@@ -113,7 +132,7 @@ class UnindexedRecord:
         if _plain(record):
             head = {k: v for k, v in record.items() if k < INDEX}
             tail = {k: v for k, v in record.items() if k > INDEX}
-            return cls(_utf8(_encode_plain(head))[:-1], _utf8(_encode_plain(tail))[1:])
+            return cls(_dump_plain(head)[:-1], _dump_plain(tail)[1:])
         obj = CanonicalObject.of(record)
         at = bisect.bisect_left(obj.sort_keys, _INDEX_KEY)
         return cls(b"{" + b",".join(obj.members[:at]), b",".join(obj.members[at:]) + b"}")
@@ -128,7 +147,7 @@ class UnindexedRecord:
 
 def _member(key: str, value: Any) -> bytes:
     if _plain(value):
-        return _utf8(_encode_string(key) + ":" + _encode_plain(value))
+        return _dump_plain(key) + b":" + _dump_plain(value)
     parts = [_encode_string(key), ":"]
     _write(value, parts, f"$.{key}")
     return _utf8("".join(parts))

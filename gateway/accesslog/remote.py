@@ -38,6 +38,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from gateway.accesslog.canonical import UnindexedRecord
 from gateway.accesslog.contacts import ContactClaim
 from gateway.accesslog.customer_index import IndexEntry
@@ -158,8 +160,22 @@ def _answer_of(batch: Sequence[_Pending], reply: Any) -> tuple[BatchResult, int]
 
 
 def _frame(message: Any) -> bytes:
-    body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    """`message` as JSON behind its length: by orjson, or by `json` for what orjson refuses
+    (a string that is not valid unicode, which `json` escapes)."""
+    try:
+        body = orjson.dumps(message)
+    except orjson.JSONEncodeError:
+        body = json.dumps(message, separators=(",", ":")).encode("utf-8")
     return _LENGTH.pack(len(body)) + body
+
+
+def _loads(body: bytes) -> Any:
+    """A message's JSON: by orjson, or by `json` for what only `json` reads (escaped lone
+    surrogates, as `_frame` may send them); ValueError if neither can."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 class _TooLarge(ValueError):
@@ -232,7 +248,7 @@ class RemoteWriter:
             (length,) = _LENGTH.unpack(_read_exactly(sock, _LENGTH.size))
             if length > MAX_MESSAGE:
                 raise HostWriterUnavailable("the host log writer's answer is too large")
-            reply = json.loads(_read_exactly(sock, length))
+            reply = _loads(_read_exactly(sock, length))
         except HostWriterUnavailable:
             self.close()
             raise
@@ -387,7 +403,7 @@ class LoopChannel:
             return
         _sent, batch = self._unanswered.popleft()
         try:
-            reply = json.loads(body)
+            reply = _loads(body)
         except ValueError:
             reply = None
         try:
@@ -468,7 +484,7 @@ class _Peer:
         self.buffer += chunk
         try:
             for body in _whole_messages(self.buffer):
-                message = json.loads(body)
+                message = _loads(body)
                 if not isinstance(message, list):
                     return False
                 self.messages.append(message)

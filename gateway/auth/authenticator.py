@@ -332,6 +332,10 @@ def _text_claim(claims: dict[str, Any], name: str, max_chars: int) -> str:
         raise MissingClaim(f"token claim `{name}` is empty")
     if len(value) > max_chars:
         raise MalformedToken(f"token claim `{name}` is longer than {max_chars} characters")
+    try:  # JSON may escape a lone surrogate; no database column or log record can hold one
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedToken(f"token claim `{name}` is not valid unicode") from None
     return value
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,9 @@ from gateway.accesslog.remote import (
     _decode_pending,
     _encode_outcomes,
     _encode_pending,
+    _frame,
+    _loads,
+    _whole_messages,
     serve_in_thread,
 )
 from gateway.accesslog.usage import RateLimited
@@ -104,17 +108,26 @@ def client(tmp_path: Path, socket_path: str, host: tuple[AccessLog, HostWriter]
         context.__exit__(None, None, None)  # type: ignore[attr-defined]
 
 
-def test_every_field_of_a_record_crosses_the_socket_unchanged() -> None:
+def _over_the_wire(message: Any) -> Any:
+    """`message` as the other end reads it: framed, split off a stream, parsed."""
+    buffer = bytearray(_frame(message) + _frame(["next"]))
+    first, second = list(_whole_messages(buffer))
+    assert _loads(second) == ["next"] and not buffer
+    return _loads(first)
+
+
+# a token id is any JSON string, even one orjson cannot write (a lone surrogate): json does
+@pytest.mark.parametrize("jti", ["jti-1", "jti-\ud800-x"])
+def test_every_field_of_a_record_crosses_the_socket_unchanged(jti: str) -> None:
     record = {"kind": "query", "customer": "c" * 32, "note": "고객 조회 ✓", "n": [1, {"z": None}]}
     pending = _Pending(
         UnindexedRecord.of(record),
-        TokenClaim("jti-1", "card-risk", EXPIRES),
+        TokenClaim(jti, "card-risk", EXPIRES),
         (ContactClaim("c" * 32, "sms", T0, T0 - timedelta(days=30), 3),),
         IndexEntry("c" * 32, T0, "credit_risk"),
         usage(),
     )
-    wire = json.loads(json.dumps(_encode_pending(pending)))
-    back = _decode_pending(wire)
+    back = _decode_pending(_over_the_wire([_encode_pending(pending)])[0])
     assert back.record is not None
     assert back.record.with_index(7) == canonical_json({**record, "index": 7})
     assert (back.token, back.contacts, back.customer, back.usage) == (
@@ -128,7 +141,7 @@ def test_every_outcome_crosses_the_socket_unchanged() -> None:
                           window=(1.0, 61.0))
     result = ({id(batch[0]): 10}, {id(batch[0])}, {id(batch[1]): {("c" * 32, "sms"): 3}},
               {id(batch[2]): refusal})
-    wire = json.loads(json.dumps(_encode_outcomes(batch, result)))
+    wire = _over_the_wire(_encode_outcomes(batch, result))
     written, fresh, capped, limited = _decode_outcomes(batch, wire)
     assert written == {id(batch[0]): 10} and fresh == {id(batch[0])}
     assert capped == {id(batch[1]): {("c" * 32, "sms"): 3}}

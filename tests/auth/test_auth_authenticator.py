@@ -442,6 +442,15 @@ def test_a_subject_that_is_no_employee_id_is_refused(
     assert sub not in str(info.value)  # nothing of it is echoed
 
 
+@pytest.mark.parametrize("claim", ["jti", "sub"])
+def test_a_text_claim_that_is_not_valid_unicode_is_refused(
+    authenticator: Authenticator, forge: Forge, claim: str
+) -> None:
+    token = forge.token(**{claim: "id-\ud800"})  # a lone surrogate, escaped in the JSON
+    with pytest.raises(MalformedToken, match=f"`{claim}` is not"):
+        authenticator.authenticate(f"Bearer {token}", now=NOW, source=None)
+
+
 @pytest.mark.parametrize("sub", ["김민수", "kim.risk@bank", "bank-callcenter", "batch_7"])
 def test_employee_identifiers_and_the_systems_own_id_are_accepted(
     authenticator: Authenticator, forge: Forge, sub: str
