@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from gateway.domain import Category, Reason
 from gateway.marketing.stops import StopReason
 
 IDENT = r"^[a-z][a-z0-9_]{0,63}$"
+_IDENT = re.compile(IDENT)
 AFFILIATE = r"^[a-z][a-z0-9_-]{0,31}$"
 
 
@@ -106,9 +108,7 @@ class QueryIn(Strict):
 
 
 def _is_ident(name: str) -> bool:
-    import re
-
-    return re.fullmatch(IDENT, name) is not None
+    return _IDENT.fullmatch(name) is not None
 
 
 class CustomerOut(BaseModel):

@@ -16,7 +16,10 @@ from typing import Any, TypeGuard
 import jwt
 import jwt.algorithms
 import jwt.api_jws
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 ALLOWED_ALGORITHMS: tuple[str, ...] = ("EdDSA", "ES256")
 # the `alg` header values a token of a system pinned to each algorithm may carry
@@ -37,6 +40,7 @@ def pinned_name(name: object) -> object:
         name, str) else name
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 class LowSEcdsaP256(jwt.algorithms.ECAlgorithm):
@@ -56,9 +60,20 @@ class LowSEcdsaP256(jwt.algorithms.ECAlgorithm):
         return r + (P256_ORDER - s if s > P256_ORDER // 2 else s).to_bytes(32, "big")
 
     def verify(self, msg: bytes, key: Any, sig: bytes) -> bool:
-        if len(sig) != 64 or int.from_bytes(sig[32:], "big") > P256_ORDER // 2:
+        if len(sig) != 64:
             return False
-        return bool(super().verify(msg, key, sig))
+        s = int.from_bytes(sig[32:], "big")
+        if s > P256_ORDER // 2:
+            return False
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return bool(super().verify(msg, key, sig))  # a private key: PyJWT's own way
+        # PyJWT's verify, without building the hash's objects again for every token
+        try:
+            key.verify(encode_dss_signature(int.from_bytes(sig[:32], "big"), s), msg,
+                       _ECDSA_SHA256)
+        except InvalidSignature:
+            return False
+        return True
 
 
 # PyJWT's signature algorithm for each `alg` a token may carry: what verifies a signature

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import jwt
+import orjson
 
 from gateway.auth.algorithms import (
     ALLOWED_ALGORITHMS,
@@ -258,7 +259,11 @@ def _bearer_token(header: str | None) -> str:
 def _segment(text: str) -> dict[str, Any]:
     """One base64url JSON segment of a compact JWS (RFC 7515 §2), as an object."""
     try:
-        value = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:  # what json reads and orjson does not (NaN, a lone
+            value = json.loads(raw)  # surrogate, a number beyond a double) is read as before
     except (ValueError, TypeError, RecursionError) as exc:  # binascii.Error, JSONDecodeError;
         raise MalformedToken("bearer token is not a well-formed jwt") from exc  # deep nesting
     if not isinstance(value, dict):

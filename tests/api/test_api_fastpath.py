@@ -101,3 +101,40 @@ def test_fast_path_and_fastapi_answer_alike(gw: Harness, case: str, status: int,
     slow = comparable(send())
     assert fast == slow
     assert fast[0] == status, fast
+
+
+# bodies the fast path's orjson reads otherwise than FastAPI's json.loads, or not at all:
+# the answer must be the one FastAPI gives
+@pytest.mark.parametrize(("case", "status"), [
+    ("utf-16", 200),  # json.loads detects the encoding; orjson reads UTF-8 only
+    ("nan", 422),  # json.loads reads NaN; orjson refuses it
+    ("huge-number", 422),  # beyond 64 bits: an int to json.loads, a float to orjson
+    ("duplicate-key", 200),  # the last one counts, for both
+    ("lone-surrogate", 422),  # an escaped lone surrogate: json.loads reads it
+])
+def test_bodies_read_otherwise_get_fastapis_answer(gw: Harness, case: str, status: int,
+                                                   through_fastapi: Callable[[], None]) -> None:
+    customer = gw.customer({"bank": BANK_ROW, "card": CARD_ROW})
+    rrn = json.dumps(customer.ref["rrn"])
+    body = {
+        "utf-16": f'{{"customer": {{"rrn": {rrn}}}, "purpose": "credit_risk", '
+                  f'"attributes": ["credit_grade"]}}'.encode("utf-16"),
+        "nan": f'{{"customer": {{"rrn": {rrn}}}, "purpose": NaN, '
+               f'"attributes": ["credit_grade"]}}'.encode(),
+        "huge-number": f'{{"customer": {{"rrn": {rrn}}}, "purpose": {"9" * 30}, '
+                       f'"attributes": ["credit_grade"]}}'.encode(),
+        "duplicate-key": f'{{"customer": {{"rrn": {rrn}}}, "purpose": "marketing_sms", '
+                         f'"purpose": "credit_risk", "attributes": ["credit_grade"]}}'.encode(),
+        "lone-surrogate": f'{{"customer": {{"rrn": {rrn}}}, "purpose": "credit_risk", '
+                          f'"attributes": ["credit_grade", "x\\ud800"]}}'.encode(),
+    }[case]
+
+    def send() -> Any:
+        return gw.client.post("/v1/queries", content=body, headers={
+            **gw.auth("card-risk"), "content-type": "application/json"})
+
+    fast = comparable(send())
+    through_fastapi()
+    slow = comparable(send())
+    assert fast == slow
+    assert fast[0] == status, fast
