@@ -53,11 +53,14 @@ def _name_process(name: str) -> None:
         pass
 
 
-def _run(settings: Settings, path: str, stop: Event, parent: int) -> None:
-    """The writer process: write what the server processes send until told to stop."""
+def _run(settings: Settings, path: str, stop: Event, parent: int,
+         signatures: str | None = None) -> None:
+    """The writer process: write what the server processes send until told to stop; with
+    `signatures`, a thread also answers token signature checks on that socket."""
     from gateway.accesslog.keyring import LogKeyring
     from gateway.accesslog.log import AccessLog
     from gateway.accesslog.remote import HostWriter
+    from gateway.auth.offload import SignatureService
     from gateway.db.engine import make_engine
 
     _name_process(PROCESS_NAME)
@@ -68,18 +71,30 @@ def _run(settings: Settings, path: str, stop: Event, parent: int) -> None:
                     LogKeyring(settings.secrets_path, name=settings.log_origin),
                     origin=settings.log_origin, batch_max=settings.log_batch_max,
                     create_tables=False)
+    def stopped() -> bool:
+        return stop.is_set() or os.getppid() != parent
+
+    checker = None
+    if signatures is not None:
+        checker = threading.Thread(target=SignatureService(signatures).serve, args=(stopped,),
+                                   name="signature-service", daemon=True)
+        checker.start()
     writer = HostWriter(log, path, linger_ms=settings.log_host_linger_ms)
-    writer.serve(lambda: stop.is_set() or os.getppid() != parent)
+    writer.serve(stopped)
     log.close()
+    if checker is not None:
+        checker.join(STOP_TIMEOUT_S)
 
 
 class HostWriterProcess:
     """The writer process of one `serve`, started again whenever it dies."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, signatures: bool = False) -> None:
         self._settings = settings
         self._folder = tempfile.mkdtemp(prefix="gateway-log-")  # 0700: ours alone
         self.path = os.path.join(self._folder, "writer.sock")
+        # the signature service's socket (`gateway.auth.offload`), when it runs one
+        self.signatures = os.path.join(self._folder, "signatures.sock") if signatures else None
         self._context = multiprocessing.get_context("spawn")
         self._stop = self._context.Event()
         self._process: Any = None
@@ -95,7 +110,8 @@ class HostWriterProcess:
 
     def _spawn(self) -> None:
         self._process = self._context.Process(
-            target=_run, args=(self._settings, self.path, self._stop, os.getpid()),
+            target=_run, args=(self._settings, self.path, self._stop, os.getpid(),
+                               self.signatures),
             name="gateway-log-writer", daemon=False)
         self._process.start()
 
@@ -141,15 +157,30 @@ class HostWriterProcess:
 
 
 @contextlib.contextmanager
-def host_writer(settings: Settings) -> Iterator[str | None]:
-    """A host log writer for the block; its socket (None when the settings keep a writer
-    thread in each server process)."""
+def host_writer(settings: Settings, *, signatures: bool = False
+                ) -> Iterator[HostWriterProcess | None]:
+    """A host log writer for the block (None when the settings keep a writer thread in each
+    server process); with `signatures`, it also runs the host's signature service."""
     if settings.log_writer != "host":
         yield None
         return
-    process = HostWriterProcess(settings)
+    process = HostWriterProcess(settings, signatures=signatures)
     try:
         process.start()
-        yield process.path
+        yield process
     finally:
         process.stop()
+
+
+def offloads_signatures(settings: Settings, workers: int) -> bool:
+    """Whether `serve` with `workers` server processes has the host's writer process check
+    token signatures (`Settings.signature_offload`): `auto` where a core is left spare."""
+    if settings.log_writer != "host" or settings.signature_offload == "off":
+        return False
+    if settings.signature_offload == "on":
+        return True
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return workers < cores

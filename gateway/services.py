@@ -22,6 +22,7 @@ from gateway.rights import receipt_keys
 from gateway.accesslog.keyring import LogKeyring
 from gateway.affiliates import AffiliateDatabases
 from gateway.auth import Authenticator, JtiStore
+from gateway.auth.offload import RemoteSignatures
 from gateway.auth.token_ids import TokenIds
 from gateway.consents import ConsentStore
 from gateway.db.engine import make_engine
@@ -116,6 +117,8 @@ class Services:
     reloader: PolicyReloader
     # refusals of callers not proven, counted per source and minute (one record each)
     unauthenticated: UnauthenticatedRefusals
+    # the host's signature service (`gateway serve` with a core to spare), else None
+    signatures: RemoteSignatures | None = None
     _closed: bool = field(default=False, repr=False)
     _read_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _readers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -178,6 +181,8 @@ class Services:
         urls = [settings.gateway_url, settings.tokens_url,
                 *settings.affiliate_database_urls.values()]
         return cls(
+            signatures=(RemoteSignatures(settings.host_signatures)
+                        if settings.host_signatures else None),
             settings=settings,
             policy=holder,
             gateway_engine=engine,

@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     host_log_writer: str | None = Field(
         None, description="set by `gateway serve` for its server processes: the socket of the "
         "host's log writer process; unset: the process writes its own access log")
+    signature_offload: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="whether `gateway serve` has token signatures checked by the host's log "
+        "writer process, on a core the server processes leave spare, instead of on each server "
+        "process's event loop: `auto`, when it runs fewer server processes than the machine has "
+        "cores (with as many, no core is spare); `on`, always; `off`, never. Needs the host's "
+        "log writer (`log_writer` = `host`). A check the service does not answer is made in the "
+        "server process",
+    )
+    host_signatures: str | None = Field(
+        None, description="set by `gateway serve` for its server processes: the socket of the "
+        "host's signature service; unset: each process checks token signatures itself")
     checkpoint_interval_s: float = Field(1.0, gt=0)
     pseudonym_grace_days: int = Field(
         90, ge=0, le=3650,

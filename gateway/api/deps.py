@@ -74,15 +74,20 @@ async def verified_call(request: Request, now: NowDep) -> VerifiedCall:
 
     A refused token is itself recorded: counted among the unauthenticated refusals of its
     source and minute, which get one record each (`gateway.unauthenticated`). Verification is
-    CPU only (no database), so it runs on the event loop.
+    CPU only (no database): on the event loop, or its signature by the host's signature
+    service where `serve` runs one.
     """
     svc: Services = request.app.state.services
     rid = str(request.state.request_id)
     request.state.now = now
     source = client_address(request)
     try:
-        caller, expires = svc.authenticator.verify(request.headers.get("authorization"),
-                                                   now=now, source=source)
+        header = request.headers.get("authorization")
+        if svc.signatures is None:
+            caller, expires = svc.authenticator.verify(header, now=now, source=source)
+        else:  # the signature checked on a spare core (`gateway.auth.offload`)
+            caller, expires = await svc.authenticator.verify_offloaded(
+                header, now=now, source=source, signatures=svc.signatures)
     except AuthError as exc:  # no caller proven: counted per source and minute, not one by one
         count_unauthenticated(request, exc)
         raise

@@ -21,8 +21,9 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 import orjson
@@ -35,6 +36,9 @@ from gateway.auth.algorithms import (
     public_key_fits,
 )
 from gateway.auth.jti_store import JtiStore
+
+if TYPE_CHECKING:
+    from gateway.auth.offload import RemoteSignatures
 from gateway.domain import AffiliateId, Caller, SystemId
 from pseudonymizer.rrn import contains_national_id
 from gateway.errors import (
@@ -86,6 +90,17 @@ class SystemKey(Protocol):
     def public_key(self) -> object: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """A token that passed every check before its signature's (`Authenticator._signed`)."""
+
+    token: str
+    alg: str
+    claims: dict[str, Any]  # NOT verified until the signature is
+    system: SystemKey
+    key: PublicKey
+
+
 class Authenticator:
     """The authenticate step: `Authorization` header in, `Caller` out, or an `AuthError`."""
 
@@ -130,8 +145,30 @@ class Authenticator:
         remembered. The caller must claim the id (once) before acting on the request."""
         return self._verify(authorization_header, now=now, source=source)
 
+    async def verify_offloaded(self, authorization_header: str | None, *, now: datetime,
+                               source: str | None, signatures: RemoteSignatures
+                               ) -> tuple[Caller, datetime]:
+        """`verify`, with the signature checked by the host's signature service
+        (`gateway.auth.offload`); where it gives no answer, checked here as `verify` does."""
+        signed = self._signed(authorization_header, now)
+        signing_input, _, encoded = signed.token.rpartition(".")
+        _signature_bytes(encoded)  # refuses a non-canonical spelling, as `verify` does
+        verified = await signatures.verify(signed.alg, signed.key, signing_input, encoded)
+        if verified is None:
+            _verify_signature(signed.token, signed.system, signed.key, signed.alg)
+        elif not verified:
+            raise BadSignature(
+                f"token signature does not verify with the key of `{signed.system.id}`")
+        return self._accepted(signed, now=now, source=source)
+
     def _verify(self, authorization_header: str | None, *, now: datetime, source: str | None
                 ) -> tuple[Caller, datetime]:
+        signed = self._signed(authorization_header, now)
+        _verify_signature(signed.token, signed.system, signed.key, signed.alg)
+        return self._accepted(signed, now=now, source=source)
+
+    def _signed(self, authorization_header: str | None, now: datetime) -> _Signed:
+        """Every check before the signature's: the token, its system, key and algorithm."""
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("`now` must be timezone-aware")
         token = _bearer_token(authorization_header)
@@ -142,7 +179,12 @@ class Authenticator:
                 f"token algorithm {_echo(alg)} is not `{system.algorithm}`, "
                 f"the one pinned for `{system.id}`"
             )
-        _verify_signature(token, system, key, alg)
+        return _Signed(token, alg, unverified, system, key)
+
+    def _accepted(self, signed: _Signed, *, now: datetime, source: str | None
+                  ) -> tuple[Caller, datetime]:
+        """Every check after the signature verified: the claims, times and subject."""
+        unverified, system = signed.claims, signed.system
         claims = self._checked_claims(unverified, system)
         expires = self._check_times(claims, now.timestamp())
         subject = self._subject(claims, system)
@@ -292,27 +334,35 @@ def _peek(token: str) -> tuple[str, dict[str, Any]]:
 
 def _verify_signature(token: str, system: SystemKey, key: PublicKey, alg: str) -> None:
     """RFC 7515 §5.2: the signature over `header.payload`, by PyJWT's algorithm for `alg`
-    (one of those pinned for the system, checked before) with the system's registered key.
-
-    The signature must be canonical base64url: other spellings of the same bytes would make
-    a second valid token string out of one (as PyJWT also refuses).
-    """
+    (one of those pinned for the system, checked before) with the system's registered key."""
     signing_input, _, encoded = token.rpartition(".")
+    try:
+        verified = signature_verifies(alg, key, signing_input, _signature_bytes(encoded))
+    except jwt.InvalidKeyError as exc:
+        raise ConfigError(f"public key of system `{system.id}` is unusable") from exc
+    if not verified:
+        raise BadSignature(f"token signature does not verify with the key of `{system.id}`")
+
+
+def signature_verifies(alg: str, key: PublicKey, signing_input: str, signature: bytes) -> bool:
+    """Whether `signature` over `signing_input` verifies with `key` under `alg` (a name in
+    `VERIFIERS`; the key's fit to the pinned algorithm is checked before): the one check both
+    this process and the host's signature service (`gateway.auth.offload`) make."""
+    algorithm = VERIFIERS[alg]
+    return bool(algorithm.verify(signing_input.encode("ascii"), algorithm.prepare_key(key),
+                                 signature))
+
+
+def _signature_bytes(encoded: str) -> bytes:
+    """The signature segment's bytes; it must be canonical base64url: other spellings of the
+    same bytes would make a second valid token string out of one (as PyJWT also refuses)."""
     try:
         signature = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except ValueError as exc:  # binascii.Error
         raise MalformedToken("bearer token is not a well-formed jwt") from exc
     if base64.urlsafe_b64encode(signature).rstrip(b"=") != encoded.encode("ascii"):
         raise MalformedToken("bearer token is not a well-formed jwt")
-    algorithm = VERIFIERS[alg]
-    try:
-        verified = algorithm.verify(signing_input.encode("ascii"),
-                                    algorithm.prepare_key(key),
-                                    signature)
-    except jwt.InvalidKeyError as exc:
-        raise ConfigError(f"public key of system `{system.id}` is unusable") from exc
-    if not verified:
-        raise BadSignature(f"token signature does not verify with the key of `{system.id}`")
+    return signature
 
 
 def _numeric_date(claims: dict[str, Any], name: str) -> float:

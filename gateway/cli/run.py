@@ -117,15 +117,21 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
 
     from gateway.api.app import create_app
 
-    from gateway.host_writer import host_writer
+    from gateway.host_writer import host_writer, offloads_signatures
 
     bind_host, bind_port = host or settings.host, port or settings.port
     # the host's log writer starts before the server processes and stops after them, so that
-    # their last records (written as they shut down) still reach it
-    with host_writer(settings) as socket_path:
-        if socket_path is not None:
-            settings = settings.model_copy(update={"host_log_writer": socket_path})
-            os.environ["GATEWAY_HOST_LOG_WRITER"] = socket_path  # for the spawned workers
+    # their last records (written as they shut down) still reach it; where a core is spare,
+    # it also checks the token signatures of every server process
+    with host_writer(settings, signatures=offloads_signatures(settings, workers)) as helper:
+        if helper is not None:
+            update = {"host_log_writer": helper.path, "host_signatures": helper.signatures}
+            settings = settings.model_copy(update=update)
+            for name, value in update.items():  # for the spawned workers
+                if value is not None:
+                    os.environ[f"GATEWAY_{name.upper()}"] = value
+                else:
+                    os.environ.pop(f"GATEWAY_{name.upper()}", None)
         _announce_when_listening("127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host,
                                  bind_port)
         if workers > 1:

@@ -1,0 +1,326 @@
+"""Token signatures checked on a spare core: a service in the host's helper process.
+
+One server process runs its requests on one event loop, and that loop is the limit of its
+speed: checking a token's signature (ES256, ≈ 70–120 µs of CPU) was the largest single step
+on it. While `serve` runs fewer server processes than the machine has cores, the host's log
+writer process (`gateway.host_writer`) also answers signature checks on a socket of its own
+(`SignatureService`, a thread there: the check itself releases that process's GIL), and each
+server process's loop sends its tokens there (`RemoteSignatures`) instead of checking them
+itself. A thread of the server process would not do: it waits for the busy loop's GIL after
+every check (the interpreter's 5 ms switch interval), which measured slower than no thread.
+
+Only the signature moves. Everything that decides which key and algorithm apply (the issuer,
+the pinned algorithm, the key's type) and every claim check stays in `Authenticator`; the
+service answers exactly one question: does this signature verify over this input with this
+public key under this algorithm (the same `VERIFIERS` the authenticator uses). It holds no
+key of its own and no state but the keys it has parsed.
+
+Fail closed, and never weaker: a service that says "does not verify" refuses the token; one
+that cannot answer (not started, gone, restarting, too slow, an answer that does not parse)
+gets no say, and the server process checks the signature itself, as without the service.
+The socket lies in the log writer's private folder (0700): no other local user can reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import logging
+import os
+import selectors
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_der_public_key,
+)
+
+from gateway.accesslog.remote import _frame, _loads, _TooLarge, _whole_messages
+from gateway.auth.algorithms import TOKEN_ALGORITHMS, public_key_fits
+from gateway.auth.authenticator import signature_verifies
+
+logger = logging.getLogger("gateway.auth.offload")
+
+ANSWER_TIMEOUT_S = 1.0  # a check unanswered this long is made in the server process instead
+RECONNECT_PAUSE_S = 1.0  # after a failed connection, checks stay local this long
+_KEYS_KEPT = 1024  # public keys remembered (by either side); a policy holds far fewer
+_POLL_S = 0.5
+
+# the algorithm a system is pinned to, for each `alg` name a token may carry
+_PINNED = {name: pinned for pinned, names in TOKEN_ALGORITHMS.items() for name in names}
+
+
+def check(alg: str, key: Any, signing_input: str, signature_text: str) -> bool | None:
+    """Whether the base64url `signature_text` over `signing_input` verifies with `key` under
+    `alg`, by the authenticator's own check; None where it cannot tell (an algorithm or key
+    that does not fit, a key the verifier refuses): the server process then decides."""
+    if alg not in _PINNED or not public_key_fits(key, _PINNED[alg]):
+        return None
+    try:
+        signature = base64.urlsafe_b64decode(signature_text + "=" * (-len(signature_text) % 4))
+        return signature_verifies(alg, key, signing_input, signature)
+    except (ValueError, TypeError, jwt.InvalidKeyError):
+        return None
+
+
+# --- the service, in the host's log writer process ----------------------------------------------
+class SignatureService:
+    """Answers signature checks on a Unix socket: a message is a list of
+    `[id, alg, public key (base64 DER), signing input, signature (base64url)]`, its answer
+    the list of `[id, verified]` (verified: true, false, or null for a request it could not
+    read, which the server process then checks itself)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.checked = 0
+        self._keys: dict[str, Any] = {}
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self._listener.bind(path)
+        os.chmod(path, 0o600)
+        self._listener.listen(64)
+        self._listener.setblocking(False)
+
+    def serve(self, stopped: Callable[[], bool]) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ, None)
+        try:
+            while not stopped():
+                for key, _ in selector.select(_POLL_S):
+                    if key.data is None:
+                        self._accept(selector)
+                    elif not self._feed(key.fileobj, key.data):  # type: ignore[arg-type]
+                        selector.unregister(key.fileobj)
+                        key.fileobj.close()  # type: ignore[union-attr]
+        finally:
+            for key in list(selector.get_map().values()):
+                with contextlib.suppress(OSError):
+                    key.fileobj.close()  # type: ignore[union-attr]
+            selector.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+    def _accept(self, selector: selectors.BaseSelector) -> None:
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ, bytearray())
+
+    def _feed(self, sock: socket.socket, buffer: bytearray) -> bool:
+        """Read what arrived and answer every whole message; False when the peer is gone or
+        broke the protocol (it is then disconnected: it checks locally until it reconnects)."""
+        try:
+            chunk = sock.recv(1 << 20)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        if not chunk:
+            return False
+        buffer += chunk
+        try:
+            answers = [self._answers(_loads(body)) for body in _whole_messages(buffer)]
+        except (_TooLarge, ValueError):
+            return False
+        try:
+            sock.setblocking(True)
+            for answer in answers:
+                sock.sendall(_frame(answer))
+            sock.setblocking(False)
+        except OSError:
+            return False
+        return True
+
+    def _answers(self, message: Any) -> list[list[Any]]:
+        if not isinstance(message, list):
+            raise ValueError("not a list of checks")
+        return [[item[0] if isinstance(item, list) and item else None, self._verified(item)]
+                for item in message]
+
+    def _verified(self, item: Any) -> bool | None:
+        try:
+            _id, alg, key_text, signing_input, signature_text = item
+            if not all(type(v) is str for v in (alg, key_text, signing_input, signature_text)):
+                return None
+            key = self._keys.get(key_text)
+            if key is None:
+                key = load_der_public_key(base64.b64decode(key_text, validate=True))
+                if len(self._keys) >= _KEYS_KEPT:
+                    self._keys.clear()
+                self._keys[key_text] = key
+            verified = check(alg, key, signing_input, signature_text)
+        except (ValueError, TypeError, UnicodeError):
+            return None
+        if verified is not None:
+            self.checked += 1
+        return verified
+
+
+# --- a server process's side --------------------------------------------------------------------
+class _Protocol(asyncio.Protocol):
+    def __init__(self, client: RemoteSignatures) -> None:
+        self._client = client
+        self._buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        try:
+            for body in _whole_messages(self._buffer):
+                self._client._answered(_loads(body))
+        except (_TooLarge, ValueError):
+            self._client._broken()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._client._lost(self)
+
+
+class RemoteSignatures:
+    """A server process's event-loop client of the host's `SignatureService`.
+
+    `verify` answers True or False as the service found, or None when the service gave no
+    answer (the caller then checks the signature itself). The checks asked for within one turn
+    of the loop leave in one message; the answers settle their coroutines on the loop.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._transport: asyncio.Transport | None = None
+        self._protocol: _Protocol | None = None
+        self._connecting = False
+        self._retry_at = 0.0
+        self._ids = itertools.count()
+        self._waiting: dict[int, tuple[float, asyncio.Future[bool | None]]] = {}
+        self._outgoing: list[list[Any]] = []
+        self._flush_soon = False
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._keys: dict[int, tuple[Any, str]] = {}  # id(key) → (key, base64 DER)
+
+    async def verify(self, alg: str, key: Any, signing_input: str,
+                     signature_text: str) -> bool | None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first use, or a new loop (a forked child, a test)
+            self._reset(loop)
+        if self._transport is None or self._transport.is_closing():
+            self._connect_later(loop)
+            return None  # this one is checked locally; later ones once connected
+        ident = next(self._ids)
+        answer: asyncio.Future[bool | None] = loop.create_future()
+        self._waiting[ident] = (time.monotonic(), answer)
+        self._outgoing.append([ident, alg, self._der(key), signing_input, signature_text])
+        if not self._flush_soon:
+            self._flush_soon = True
+            loop.call_soon(self._flush)
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(ANSWER_TIMEOUT_S, self._check_overdue)
+        try:
+            return await answer
+        finally:
+            self._waiting.pop(ident, None)
+
+    def _der(self, key: Any) -> str:
+        held = self._keys.get(id(key))
+        if held is None or held[0] is not key:
+            if len(self._keys) >= _KEYS_KEPT:
+                self._keys.clear()
+            der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+            held = self._keys[id(key)] = (key, base64.b64encode(der).decode("ascii"))
+        return held[1]
+
+    def _reset(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transport = self._protocol = None
+        self._connecting = self._flush_soon = False
+        self._waiting.clear()
+        self._outgoing = []
+        self._watchdog = None
+
+    def _connect_later(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._connecting or time.monotonic() < self._retry_at:
+            return
+        self._connecting = True
+        loop.create_task(self._connect(loop))
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            transport, protocol = await loop.create_unix_connection(
+                lambda: _Protocol(self), self.path)
+        except OSError as exc:
+            self._retry_at = time.monotonic() + RECONNECT_PAUSE_S
+            logger.warning("signature service unavailable (%s): tokens are checked in this "
+                           "process", type(exc).__name__)
+            return
+        finally:
+            self._connecting = False
+        if self._loop is not loop:
+            transport.close()
+            return
+        self._transport, self._protocol = transport, protocol
+
+    def _flush(self) -> None:
+        self._flush_soon = False
+        outgoing, self._outgoing = self._outgoing, []
+        if not outgoing:
+            return
+        if self._transport is None or self._transport.is_closing():
+            self._give_up()
+            return
+        self._transport.write(_frame(outgoing))
+
+    def _answered(self, message: Any) -> None:
+        if not isinstance(message, list):
+            self._broken()
+            return
+        for item in message:
+            if not (isinstance(item, list) and len(item) == 2 and type(item[0]) is int):
+                self._broken()
+                return
+            waiting = self._waiting.pop(item[0], None)
+            if waiting is not None and not waiting[1].done():
+                verdict = item[1]
+                waiting[1].set_result(verdict if type(verdict) is bool else None)
+
+    def _check_overdue(self) -> None:
+        self._watchdog = None
+        if not self._waiting:
+            return
+        oldest = min(sent for sent, _ in self._waiting.values())
+        if time.monotonic() - oldest >= ANSWER_TIMEOUT_S:
+            logger.warning("signature service did not answer in %.1f s: tokens are checked in "
+                           "this process until it reconnects", ANSWER_TIMEOUT_S)
+            self._broken()
+            return
+        assert self._loop is not None
+        self._watchdog = self._loop.call_later(
+            oldest + ANSWER_TIMEOUT_S - time.monotonic(), self._check_overdue)
+
+    def _broken(self) -> None:
+        transport, self._transport, self._protocol = self._transport, None, None
+        self._retry_at = time.monotonic() + RECONNECT_PAUSE_S
+        self._give_up()
+        if transport is not None:
+            transport.abort()
+
+    def _lost(self, protocol: _Protocol) -> None:
+        if protocol is self._protocol:
+            self._transport = self._protocol = None
+            self._give_up()
+
+    def _give_up(self) -> None:
+        """Every check not answered yet gets no answer: its caller checks it locally."""
+        waiting, self._waiting = self._waiting, {}
+        self._outgoing = []
+        for _sent, answer in waiting.values():
+            if not answer.done():
+                answer.set_result(None)
