@@ -494,6 +494,14 @@ def print_header(args: argparse.Namespace, databases: Databases, wrk: str | None
     print(f"database:    {databases.kind}")
     print(f"server:      {args.workers} worker(s) per server; {uvicorn_stack()}")
     print(f"log writer:  {args.log_writer} (GATEWAY_LOG_WRITER)")
+    from gateway.host_writer import offloads_signatures
+    from gateway.settings import Settings
+
+    offload = dict(s.split("=", 1) for s in args.set).get("GATEWAY_SIGNATURE_OFFLOAD", "auto")
+    where = ("the host's log writer process" if offloads_signatures(Settings.model_construct(
+        signature_offload=offload, log_writer=args.log_writer), args.workers)
+        else "each server process")
+    print(f"signatures:  checked by {where} (GATEWAY_SIGNATURE_OFFLOAD={offload})")
     if args.set:
         print(f"settings:    {' '.join(args.set)}")
     print(f"load:        {load}; {args.connections} connections, {args.duration} s per "

@@ -89,7 +89,15 @@ def install(meter: Meter, services: Any) -> None:
     from gateway import pipeline
     from gateway.api.routes import queries
 
-    services.authenticator.verify = meter.sync("authenticate", services.authenticator.verify)
+    from gateway.auth import authenticator
+
+    # the checks before and after the signature's, and the signature's where it is made here
+    # (with the host's signature service, it is the writer process's CPU)
+    checks = services.authenticator
+    checks._signed = meter.sync("authenticate", checks._signed)
+    checks._accepted = meter.sync("authenticate", checks._accepted)
+    authenticator._verify_signature = meter.sync(
+        "authenticate", authenticator._verify_signature)
     pipeline.resolve = meter.sync("resolve", pipeline.resolve)  # type: ignore[attr-defined]
     services.consents.for_customer = meter.sync("decide", services.consents.for_customer)
     pipeline.decide = meter.sync("decide", pipeline.decide)  # type: ignore[attr-defined]
@@ -185,11 +193,13 @@ async def run(bodies: list[dict[str, object]], tokens: list[str], concurrency: i
         writer_cpu = _writer_cpu() - writer_cpu
     services.close()
     report(meter, len(measured), loop_cpu, writer_cpu, wall, statuses, concurrency,
-           host=services.access_log._channel is not None)
+           host=services.access_log._channel is not None,
+           signatures=services.signatures is not None)
 
 
 def report(meter: Meter, n: int, loop_cpu: float, writer_cpu: float, wall: float,
-           statuses: dict[int, int], concurrency: int, *, host: bool) -> None:
+           statuses: dict[int, int], concurrency: int, *, host: bool, signatures: bool
+           ) -> None:
     per = {stage: meter.cpu.get(stage, 0.0) / n * 1e6 for stage in STAGES}
     per["framework"] = max(0.0, (loop_cpu - meter.on_loop) / n * 1e6)
     writer = writer_cpu / n * 1e6
@@ -201,8 +211,8 @@ def report(meter: Meter, n: int, loop_cpu: float, writer_cpu: float, wall: float
         print(f"{stage:<14} {per[stage]:>15.1f} {per[stage] / total:>7.1%}")
     where = ("the host's writer process" if host
              else "its own thread (GATEWAY_LOG_WRITER=process)")
-    print(f"{'log writer':<14} {writer:>15.1f} {writer / total:>7.1%}   "
-          f"({where}: hashing, inserts, commit)")
+    work = "hashing, inserts, commit" + (", token signatures" if signatures else "")
+    print(f"{'log writer':<14} {writer:>15.1f} {writer / total:>7.1%}   ({where}: {work})")
     print(f"{'total':<14} {total:>15.1f}          → at most {1e6 / total:,.0f} req/s per core")
 
 
@@ -210,16 +220,20 @@ def profile(bodies: list[dict[str, object]], tokens: list[str], concurrency: int
     """The `--profile` mode of `bench_gateway.py`: its full-path bodies and single-use tokens
     (the first fifth, at most 500, warm up), through the app built from the GATEWAY_*
     settings in force."""
-    from gateway.host_writer import host_writer
+    from gateway.host_writer import host_writer, offloads_signatures
     from gateway.settings import Settings
 
     warmup = min(500, len(tokens) // 5)
-    # as `gateway serve` runs it: the host's log writer, a process of its own (unless the
-    # settings keep a writer thread in the server process)
-    with host_writer(Settings()) as path:
-        if path is not None:
-            os.environ["GATEWAY_HOST_LOG_WRITER"] = path
+    # as `gateway serve` runs one server process: the host's log writer, a process of its own
+    # (unless the settings keep a writer thread in the server process), checking the token
+    # signatures too where a core is spare
+    settings = Settings()
+    with host_writer(settings, signatures=offloads_signatures(settings, 1)) as helper:
+        sockets = {"GATEWAY_HOST_LOG_WRITER": helper and helper.path,
+                   "GATEWAY_HOST_SIGNATURES": helper and helper.signatures}
+        os.environ.update({name: path for name, path in sockets.items() if path})
         try:
             asyncio.run(run(bodies, tokens, concurrency, warmup))
         finally:
-            os.environ.pop("GATEWAY_HOST_LOG_WRITER", None)
+            for name in sockets:
+                os.environ.pop(name, None)

@@ -240,6 +240,8 @@ class Services:
         if self._read_pool is not None:  # idle, or finishing a read nobody waits for
             self._read_pool.shutdown(wait=False, cancel_futures=True)
         self.access_log.close()
+        if self.signatures is not None:
+            self.signatures.close()
         self.affiliates.close()
         self.gateway_engine.dispose()
         self.log_engine.dispose()

@@ -270,24 +270,27 @@ class RemoteWriter:
                 held[1].close()
 
 
-class _ReplyProtocol(asyncio.Protocol):
-    """The channel's end of the socket: whole answers go to `LoopChannel._answered`."""
+class FramedProtocol(asyncio.Protocol):
+    """An event loop's end of a socket of length-prefixed messages: each whole message's body
+    goes to `message`; one announced beyond MAX_MESSAGE calls `too_large`; the end of the
+    connection calls `lost` with this protocol (so an earlier connection's end can be told
+    from the current one's)."""
 
-    def __init__(self, channel: LoopChannel) -> None:
-        self._channel = channel
+    def __init__(self, message: Callable[[bytes], None], too_large: Callable[[], None],
+                 lost: Callable[[FramedProtocol], None]) -> None:
+        self._message, self._too_large, self._lost = message, too_large, lost
         self._buffer = bytearray()
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
         try:
             for body in _whole_messages(self._buffer):
-                self._channel._answered(body)
+                self._message(body)
         except _TooLarge:
-            self._channel._broken(HostWriterUnavailable("the host log writer's answer is "
-                                                        "too large"))
+            self._too_large()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._channel._lost(self)
+        self._lost(self)
 
 
 class LoopChannel:
@@ -308,7 +311,7 @@ class LoopChannel:
         self._deliver = deliver  # on the loop: outcomes to the batch's coroutines
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.Transport | None = None
-        self._protocol: _ReplyProtocol | None = None
+        self._protocol: FramedProtocol | None = None
         self._connecting = False
         self._outgoing: list[_Pending] = []
         self._unanswered: collections.deque[tuple[float, list[_Pending]]] = collections.deque()
@@ -370,7 +373,7 @@ class LoopChannel:
         loop = self._loop
         try:
             transport, protocol = await loop.create_unix_connection(
-                lambda: _ReplyProtocol(self), self.path)
+                lambda: FramedProtocol(self._answered, self._too_large, self._lost), self.path)
         except OSError as exc:
             self._connecting = False
             waiting, self._outgoing = self._outgoing, []
@@ -425,7 +428,10 @@ class LoopChannel:
         if transport is not None:
             transport.abort()
 
-    def _lost(self, protocol: _ReplyProtocol) -> None:
+    def _too_large(self) -> None:
+        self._broken(HostWriterUnavailable("the host log writer's answer is too large"))
+
+    def _lost(self, protocol: FramedProtocol) -> None:
         if protocol is not self._protocol:
             return  # an earlier connection's end
         self._transport = self._protocol = None
@@ -518,16 +524,7 @@ class HostWriter:
         self.linger = linger_ms / 1000
         self.batches = 0
         self.records = 0
-        folder = os.path.dirname(path) or "."
-        if os.stat(folder).st_mode & 0o077:
-            raise PermissionError(f"{folder} must be private to the gateway's user (0700)")
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        self._listener.bind(path)
-        os.chmod(path, 0o600)
-        self._listener.listen(64)
-        self._listener.setblocking(False)
+        self._listener = listen_private(path)
 
     def serve(self, stopped: Callable[[], bool]) -> None:
         selector = selectors.DefaultSelector()
@@ -627,6 +624,22 @@ class HostWriter:
         for peer, part in parts:
             if not peer.answer({"outcomes": _encode_outcomes(part, result), "peers": sending}):
                 self._drop(selector, peers, peer)
+
+
+def listen_private(path: str) -> socket.socket:
+    """A non-blocking Unix socket listening at `path` (0600), in a folder only the gateway's
+    user can open (0700, else PermissionError): no other local user can connect."""
+    folder = os.path.dirname(path) or "."
+    if os.stat(folder).st_mode & 0o077:
+        raise PermissionError(f"{folder} must be private to the gateway's user (0700)")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(64)
+    listener.setblocking(False)
+    return listener
 
 
 def serve_in_thread(log: AccessLog, path: str) -> tuple[HostWriter, Callable[[], None]]:

@@ -42,7 +42,14 @@ from cryptography.hazmat.primitives.serialization import (
     load_der_public_key,
 )
 
-from gateway.accesslog.remote import _frame, _loads, _TooLarge, _whole_messages
+from gateway.accesslog.remote import (
+    FramedProtocol,
+    _frame,
+    _loads,
+    _TooLarge,
+    _whole_messages,
+    listen_private,
+)
 from gateway.auth.algorithms import TOKEN_ALGORITHMS, public_key_fits
 from gateway.auth.authenticator import signature_verifies
 
@@ -50,6 +57,7 @@ logger = logging.getLogger("gateway.auth.offload")
 
 ANSWER_TIMEOUT_S = 1.0  # a check unanswered this long is made in the server process instead
 RECONNECT_PAUSE_S = 1.0  # after a failed connection, checks stay local this long
+SEND_TIMEOUT_S = 2.0  # the service drops a server process that does not read its answers
 _KEYS_KEPT = 1024  # public keys remembered (by either side); a policy holds far fewer
 _POLL_S = 0.5
 
@@ -81,13 +89,7 @@ class SignatureService:
         self.path = path
         self.checked = 0
         self._keys: dict[str, Any] = {}
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        self._listener.bind(path)
-        os.chmod(path, 0o600)
-        self._listener.listen(64)
-        self._listener.setblocking(False)
+        self._listener = listen_private(path)
 
     def serve(self, stopped: Callable[[], bool]) -> None:
         selector = selectors.DefaultSelector()
@@ -134,7 +136,7 @@ class SignatureService:
         except (_TooLarge, ValueError):
             return False
         try:
-            sock.setblocking(True)
+            sock.settimeout(SEND_TIMEOUT_S)  # a peer that does not read is dropped
             for answer in answers:
                 sock.sendall(_frame(answer))
             sock.setblocking(False)
@@ -168,23 +170,6 @@ class SignatureService:
 
 
 # --- a server process's side --------------------------------------------------------------------
-class _Protocol(asyncio.Protocol):
-    def __init__(self, client: RemoteSignatures) -> None:
-        self._client = client
-        self._buffer = bytearray()
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        try:
-            for body in _whole_messages(self._buffer):
-                self._client._answered(_loads(body))
-        except (_TooLarge, ValueError):
-            self._client._broken()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._client._lost(self)
-
-
 class RemoteSignatures:
     """A server process's event-loop client of the host's `SignatureService`.
 
@@ -197,7 +182,7 @@ class RemoteSignatures:
         self.path = path
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.Transport | None = None
-        self._protocol: _Protocol | None = None
+        self._protocol: FramedProtocol | None = None
         self._connecting = False
         self._retry_at = 0.0
         self._ids = itertools.count()
@@ -238,7 +223,16 @@ class RemoteSignatures:
             held = self._keys[id(key)] = (key, base64.b64encode(der).decode("ascii"))
         return held[1]
 
+    def close(self) -> None:
+        """Close the connection (on its loop); checks still waiting are made locally."""
+        transport, self._transport, self._protocol = self._transport, None, None
+        self._give_up()
+        if transport is not None:
+            with contextlib.suppress(RuntimeError):  # its loop is closed already
+                transport.close()
+
     def _reset(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.close()  # what the previous loop had open belongs to that loop
         self._loop = loop
         self._transport = self._protocol = None
         self._connecting = self._flush_soon = False
@@ -255,7 +249,7 @@ class RemoteSignatures:
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             transport, protocol = await loop.create_unix_connection(
-                lambda: _Protocol(self), self.path)
+                lambda: FramedProtocol(self._answered, self._broken, self._lost), self.path)
         except OSError as exc:
             self._retry_at = time.monotonic() + RECONNECT_PAUSE_S
             logger.warning("signature service unavailable (%s): tokens are checked in this "
@@ -278,7 +272,11 @@ class RemoteSignatures:
             return
         self._transport.write(_frame(outgoing))
 
-    def _answered(self, message: Any) -> None:
+    def _answered(self, body: bytes) -> None:
+        try:
+            message = _loads(body)
+        except ValueError:
+            message = None
         if not isinstance(message, list):
             self._broken()
             return
@@ -312,7 +310,7 @@ class RemoteSignatures:
         if transport is not None:
             transport.abort()
 
-    def _lost(self, protocol: _Protocol) -> None:
+    def _lost(self, protocol: FramedProtocol) -> None:
         if protocol is self._protocol:
             self._transport = self._protocol = None
             self._give_up()
