@@ -479,23 +479,10 @@ class _Peer:
 
     def feed(self) -> bool:
         """Read what is there; False when the peer is gone or broke the protocol."""
-        try:
-            chunk = self.sock.recv(1 << 20)
-        except BlockingIOError:
-            return True
-        except OSError:
+        messages = received(self.sock, self.buffer)
+        if messages is None or not all(isinstance(m, list) for m in messages):
             return False
-        if not chunk:
-            return False
-        self.buffer += chunk
-        try:
-            for body in _whole_messages(self.buffer):
-                message = _loads(body)
-                if not isinstance(message, list):
-                    return False
-                self.messages.append(message)
-        except ValueError:  # too large, or not JSON
-            return False
+        self.messages += messages
         return True
 
     def answer(self, reply: Any) -> bool:
@@ -570,12 +557,7 @@ class HostWriter:
         return any(not p.messages and p.answered > recent for p in peers)
 
     def _accept(self, selector: selectors.BaseSelector, peers: list[_Peer]) -> None:
-        while True:
-            try:
-                sock, _ = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            sock.setblocking(False)
+        for sock in accepted(self._listener):
             peer = _Peer(sock)
             peers.append(peer)
             selector.register(sock, selectors.EVENT_READ, peer)
@@ -640,6 +622,36 @@ def listen_private(path: str) -> socket.socket:
     listener.listen(64)
     listener.setblocking(False)
     return listener
+
+
+def received(sock: socket.socket, buffer: bytearray) -> list[Any] | None:
+    """The messages that arrived whole on non-blocking `sock`, parsed (a partial one stays in
+    `buffer` for more bytes); None when the peer is gone or sent what is no message (one
+    beyond MAX_MESSAGE, or not JSON)."""
+    try:
+        chunk = sock.recv(1 << 20)
+    except BlockingIOError:
+        return []
+    except OSError:
+        return None
+    if not chunk:
+        return None
+    buffer += chunk
+    try:
+        return [_loads(body) for body in _whole_messages(buffer)]
+    except ValueError:  # _TooLarge, or not JSON
+        return None
+
+
+def accepted(listener: socket.socket) -> Iterator[socket.socket]:
+    """The connections waiting on a non-blocking `listener`, each made non-blocking."""
+    while True:
+        try:
+            sock, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        sock.setblocking(False)
+        yield sock
 
 
 def serve_in_thread(log: AccessLog, path: str) -> tuple[HostWriter, Callable[[], None]]:

@@ -46,9 +46,9 @@ from gateway.accesslog.remote import (
     FramedProtocol,
     _frame,
     _loads,
-    _TooLarge,
-    _whole_messages,
+    accepted,
     listen_private,
+    received,
 )
 from gateway.auth.algorithms import TOKEN_ALGORITHMS, public_key_fits
 from gateway.auth.authenticator import signature_verifies
@@ -111,30 +111,16 @@ class SignatureService:
                 os.unlink(self.path)
 
     def _accept(self, selector: selectors.BaseSelector) -> None:
-        while True:
-            try:
-                sock, _ = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            sock.setblocking(False)
+        for sock in accepted(self._listener):
             selector.register(sock, selectors.EVENT_READ, bytearray())
 
     def _feed(self, sock: socket.socket, buffer: bytearray) -> bool:
         """Read what arrived and answer every whole message; False when the peer is gone or
         broke the protocol (it is then disconnected: it checks locally until it reconnects)."""
-        try:
-            chunk = sock.recv(1 << 20)
-        except BlockingIOError:
-            return True
-        except OSError:
+        messages = received(sock, buffer)
+        if messages is None or not all(isinstance(m, list) for m in messages):
             return False
-        if not chunk:
-            return False
-        buffer += chunk
-        try:
-            answers = [self._answers(_loads(body)) for body in _whole_messages(buffer)]
-        except (_TooLarge, ValueError):
-            return False
+        answers = [self._answers(message) for message in messages]
         try:
             sock.settimeout(SEND_TIMEOUT_S)  # a peer that does not read is dropped
             for answer in answers:
@@ -144,9 +130,7 @@ class SignatureService:
             return False
         return True
 
-    def _answers(self, message: Any) -> list[list[Any]]:
-        if not isinstance(message, list):
-            raise ValueError("not a list of checks")
+    def _answers(self, message: list[Any]) -> list[list[Any]]:
         return [[item[0] if isinstance(item, list) and item else None, self._verified(item)]
                 for item in message]
 
