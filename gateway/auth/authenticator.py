@@ -36,9 +36,6 @@ from gateway.auth.algorithms import (
     public_key_fits,
 )
 from gateway.auth.jti_store import JtiStore
-
-if TYPE_CHECKING:
-    from gateway.auth.offload import RemoteSignatures
 from gateway.domain import AffiliateId, Caller, SystemId
 from pseudonymizer.rrn import contains_national_id
 from gateway.errors import (
@@ -54,6 +51,9 @@ from gateway.errors import (
     UnknownSystem,
     WrongAudience,
 )
+
+if TYPE_CHECKING:
+    from gateway.auth.offload import RemoteSignatures
 
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti")
 MAX_TOKEN_CHARS = 8192  # a real token is well under 1 KiB; refuse before parsing anything big
@@ -152,13 +152,9 @@ class Authenticator:
         (`gateway.auth.offload`); where it gives no answer, checked here as `verify` does."""
         signed = self._signed(authorization_header, now)
         signing_input, _, encoded = signed.token.rpartition(".")
-        _signature_bytes(encoded)  # refuses a non-canonical spelling, as `verify` does
-        verified = await signatures.verify(signed.alg, signed.key, signing_input, encoded)
-        if verified is None:
-            _verify_signature(signed.token, signed.system, signed.key, signed.alg)
-        elif not verified:
-            raise BadSignature(
-                f"token signature does not verify with the key of `{signed.system.id}`")
+        _signature_bytes(encoded)  # a non-canonical spelling is refused before it is sent
+        verdict = await signatures.verify(signed.alg, signed.key, signing_input, encoded)
+        _verify_signature(signed.token, signed.system, signed.key, signed.alg, verdict=verdict)
         return self._accepted(signed, now=now, source=source)
 
     def _verify(self, authorization_header: str | None, *, now: datetime, source: str | None
@@ -332,15 +328,19 @@ def _peek(token: str) -> tuple[str, dict[str, Any]]:
     return alg, claims
 
 
-def _verify_signature(token: str, system: SystemKey, key: PublicKey, alg: str) -> None:
+def _verify_signature(token: str, system: SystemKey, key: PublicKey, alg: str, *,
+                      verdict: bool | None = None) -> None:
     """RFC 7515 §5.2: the signature over `header.payload`, by PyJWT's algorithm for `alg`
-    (one of those pinned for the system, checked before) with the system's registered key."""
+    (one of those pinned for the system, checked before) with the system's registered key;
+    `verdict`: the host's signature service's answer, where it gave one (else checked here)."""
     signing_input, _, encoded = token.rpartition(".")
-    try:
-        verified = signature_verifies(alg, key, signing_input, _signature_bytes(encoded))
-    except jwt.InvalidKeyError as exc:
-        raise ConfigError(f"public key of system `{system.id}` is unusable") from exc
-    if not verified:
+    signature = _signature_bytes(encoded)
+    if verdict is None:
+        try:
+            verdict = signature_verifies(alg, key, signing_input, signature)
+        except jwt.InvalidKeyError as exc:
+            raise ConfigError(f"public key of system `{system.id}` is unusable") from exc
+    if not verdict:
         raise BadSignature(f"token signature does not verify with the key of `{system.id}`")
 
 

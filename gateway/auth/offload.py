@@ -210,9 +210,12 @@ class RemoteSignatures:
     def close(self) -> None:
         """Close the connection (on its loop); checks still waiting are made locally."""
         transport, self._transport, self._protocol = self._transport, None, None
+        watchdog, self._watchdog = self._watchdog, None
         self._give_up()
-        if transport is not None:
-            with contextlib.suppress(RuntimeError):  # its loop is closed already
+        with contextlib.suppress(RuntimeError):  # their loop is closed already
+            if watchdog is not None:
+                watchdog.cancel()
+            if transport is not None:
                 transport.close()
 
     def _reset(self, loop: asyncio.AbstractEventLoop) -> None:
