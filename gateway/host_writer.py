@@ -4,9 +4,11 @@
 (`GATEWAY_HOST_LOG_WRITER`); each server process's access log then sends its batches there
 (`accesslog.remote`). The process is watched: should it die, it is started again at once (the
 server processes answer 503 meanwhile: nothing leaves without its record), and it stops after
-the server processes, so that they can write their last records as they shut down. It ignores
-the terminal's Ctrl-C and SIGTERM (the server processes finish first) and leaves by itself
-when `serve` is gone.
+the server processes, so that they can write their last records as they shut down. It
+ignores the terminal's Ctrl-C and SIGTERM (the server processes finish first) and leaves by
+itself when `serve` is gone. Where `serve` leaves a core spare, the process also checks the
+token signatures of every server process (`gateway.auth.offload`: a thread beside the
+writer, on the socket `GATEWAY_HOST_SIGNATURES` names).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def _run(settings: Settings, path: str, stop: Event, parent: int,
                     LogKeyring(settings.secrets_path, name=settings.log_origin),
                     origin=settings.log_origin, batch_max=settings.log_batch_max,
                     create_tables=False)
+
     def stopped() -> bool:
         return stop.is_set() or os.getppid() != parent
 
