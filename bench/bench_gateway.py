@@ -21,6 +21,11 @@ to a Python driver. With `--database-url` the gateway, token and affiliate datab
 that PostgreSQL server (databases gw_bench, gw_bench_tokens, gw_bench_<affiliate>, created
 once) and the bare app reads with psycopg. Every server started is stopped at the end, also on
 error or Ctrl-C. Not a test: the figures go in the README.
+
+`--compare GATEWAY_NAME=VALUE [--rounds 3] [--scenarios full-rrn]` measures one setting's
+effect instead: the gateway with and without it, a fresh server each time, alternating which
+goes first every round (this VM's speed drifts by tens of percent from minute to minute, so
+two separate runs compare poorly).
 """
 
 from __future__ import annotations
@@ -431,6 +436,41 @@ def run_all(args: argparse.Namespace, plan: list[Scenario], databases: Databases
     return results
 
 
+def compare(args: argparse.Namespace, plan: list[Scenario], env: dict[str, str],
+            drive: Driver, mint: Callable[[int], list[str]]) -> None:
+    """`--compare`: the gateway as set (A) and with the compared settings (B), a fresh server
+    per variant and round, alternating which goes first; prints each run and the means."""
+    variants = {"A": env, "B": {**env, **dict(s.split("=", 1) for s in args.compare)}}
+    print(f"compare:     A = as set above; B = A with {' '.join(args.compare)}; "
+          f"{args.rounds} round(s), the order alternating (AB, BA, …)")
+    runs: dict[tuple[str, str], list[Result]] = {}
+    logs = server_logs(args)
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as name:
+        for round_ in range(args.rounds):
+            for variant in ("AB" if round_ % 2 == 0 else "BA"):
+                with gateway_server(args, variants[variant], logs) as pid:
+                    for scenario in plan:
+                        print(f"{variant} ", end="")
+                        result = run_scenario(scenario, drive, args, Path(name), mint, pid)
+                        runs.setdefault((scenario.name, variant), []).append(result)
+    print("\n| scenario | variant | req/s, each round | mean req/s | p99 ms, each round | "
+          "server µs/answer, mean |")
+    print("|---|---|---|---|---|---|")
+    for scenario in plan:
+        means = {}
+        for variant in "AB":
+            results = runs[(scenario.name, variant)]
+            rates = [r.outcome.ok_per_s for r in results]
+            means[variant] = sum(rates) / len(rates)
+            cpu = [r.cpu.server / r.outcome.ok_per_s * 1e6 for r in results
+                   if r.cpu is not None and r.outcome.ok_per_s]
+            print(f"| {scenario.name} | {variant} | {', '.join(f'{x:,.0f}' for x in rates)} | "
+                  f"{means[variant]:,.0f} | "
+                  f"{', '.join(f'{r.outcome.p99_ms:.1f}' for r in results)} | "
+                  f"{sum(cpu) / len(cpu) if cpu else float('nan'):,.0f} |")
+        print(f"| {scenario.name} | B ÷ A | | {ratio(means['B'], means['A'])} | | |")
+
+
 # ---------------------------------------------------------------------------- the report
 
 
@@ -579,6 +619,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="GATEWAY_NAME=VALUE",
                         help="a gateway setting for the servers (repeatable), e.g. "
                         "GATEWAY_READ_THREADS=4; inherited GATEWAY_* variables are not passed")
+    parser.add_argument("--compare", action="append", default=[],
+                        metavar="GATEWAY_NAME=VALUE",
+                        help="instead of the table: A/B runs of the gateway with and without "
+                        "this setting (repeatable: all of them form variant B), alternating "
+                        "which goes first each round, so that a machine whose speed drifts "
+                        "from minute to minute weighs on both alike")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
+    parser.add_argument("--scenarios", default="",
+                        help="comma-separated gateway scenarios to run (default: all; the "
+                        "bare app always runs, outside --compare)")
     parser.add_argument("--max-rate", type=int, default=4_000,
                         help="req/s the pre-minted tokens must last for (one per request)")
     parser.add_argument("--port", type=int, default=8099)
@@ -587,10 +637,13 @@ def parse_args() -> argparse.Namespace:
                         "requests (default 4000) through the app in this process "
                         "(bench/profile_stages.py)")
     args = parser.parse_args()
-    for setting in args.set:
-        name, sep, _value = setting.partition("=")
-        if not sep or not name.startswith("GATEWAY_"):
-            parser.error(f"--set takes GATEWAY_NAME=VALUE, not `{setting}`")
+    for option, settings in (("--set", args.set), ("--compare", args.compare)):
+        for setting in settings:
+            name, sep, _value = setting.partition("=")
+            if not sep or not name.startswith("GATEWAY_"):
+                parser.error(f"{option} takes GATEWAY_NAME=VALUE, not `{setting}`")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.duration + args.warmup > TOKEN_LIFETIME_S - 60:
         parser.error(f"--duration + --warmup must stay under {TOKEN_LIFETIME_S - 60} s: "
                      "tokens are minted before each scenario and live "
@@ -633,11 +686,26 @@ def main() -> None:
         profile(bodies, tokens, args.connections)
         return
     plan = scenarios(workload, "psycopg" if postgres else "sqlite3")
+    if args.scenarios:
+        wanted = {name.strip() for name in args.scenarios.split(",") if name.strip()}
+        unknown = wanted - {s.name for s in plan if s.server == "gateway"}
+        if unknown:
+            raise SystemExit(f"error: no gateway scenario {', '.join(sorted(unknown))}; "
+                             f"there are {', '.join(s.name for s in plan[1:])}")
+        plan = [s for s in plan if s.server == "bare" or s.name in wanted]
 
     def mint(count: int) -> list[str]:
         return mint_tokens(key, settings.audience, count)
 
     drive = make_driver(wrk, args.port, args.connections)
+    if args.compare:
+        try:
+            compare(args, [s for s in plan if s.server == "gateway"], env, drive, mint)
+        except ServerFailed as exc:
+            raise SystemExit(f"error: {exc}") from None
+        except KeyboardInterrupt:
+            raise SystemExit("\ninterrupted: the servers this run started are stopped") from None
+        return
     try:
         results = run_all(args, plan, databases, env, drive, mint)
     except ServerFailed as exc:
