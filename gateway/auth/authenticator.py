@@ -152,7 +152,7 @@ class Authenticator:
         (`gateway.auth.offload`); where it gives no answer, checked here as `verify` does."""
         signed = self._signed(authorization_header, now)
         signing_input, _, encoded = signed.token.rpartition(".")
-        _signature_bytes(encoded)  # a non-canonical spelling is refused before it is sent
+        signature_bytes(encoded)  # a non-canonical spelling is refused before it is sent
         verdict = await signatures.verify(signed.alg, signed.key, signing_input, encoded)
         _verify_signature(signed.token, signed.system, signed.key, signed.alg, verdict=verdict)
         return self._accepted(signed, now=now, source=source)
@@ -334,7 +334,7 @@ def _verify_signature(token: str, system: SystemKey, key: PublicKey, alg: str, *
     (one of those pinned for the system, checked before) with the system's registered key;
     `verdict`: the host's signature service's answer, where it gave one (else checked here)."""
     signing_input, _, encoded = token.rpartition(".")
-    signature = _signature_bytes(encoded)
+    signature = signature_bytes(encoded)
     if verdict is None:
         try:
             verdict = signature_verifies(alg, key, signing_input, signature)
@@ -353,7 +353,7 @@ def signature_verifies(alg: str, key: PublicKey, signing_input: str, signature: 
                                  signature))
 
 
-def _signature_bytes(encoded: str) -> bytes:
+def signature_bytes(encoded: str) -> bytes:
     """The signature segment's bytes; it must be canonical base64url: other spellings of the
     same bytes would make a second valid token string out of one (as PyJWT also refuses)."""
     try:

@@ -50,8 +50,9 @@ from gateway.accesslog.remote import (
     listen_private,
     received,
 )
-from gateway.auth.algorithms import TOKEN_ALGORITHMS, public_key_fits
-from gateway.auth.authenticator import signature_verifies
+from gateway.auth.algorithms import VERIFIERS, pinned_name, public_key_fits
+from gateway.auth.authenticator import signature_bytes, signature_verifies
+from gateway.errors import MalformedToken
 
 logger = logging.getLogger("gateway.auth.offload")
 
@@ -61,20 +62,16 @@ SEND_TIMEOUT_S = 2.0  # the service drops a server process that does not read it
 _KEYS_KEPT = 1024  # public keys remembered (by either side); a policy holds far fewer
 _POLL_S = 0.5
 
-# the algorithm a system is pinned to, for each `alg` name a token may carry
-_PINNED = {name: pinned for pinned, names in TOKEN_ALGORITHMS.items() for name in names}
-
-
 def check(alg: str, key: Any, signing_input: str, signature_text: str) -> bool | None:
     """Whether the base64url `signature_text` over `signing_input` verifies with `key` under
-    `alg`, by the authenticator's own check; None where it cannot tell (an algorithm or key
-    that does not fit, a key the verifier refuses): the server process then decides."""
-    if alg not in _PINNED or not public_key_fits(key, _PINNED[alg]):
+    `alg`, by the authenticator's own steps; None where it cannot tell (an algorithm or key
+    that does not fit, a signature segment that is not canonical base64url, a key the
+    verifier refuses): the server process then decides."""
+    if alg not in VERIFIERS or not public_key_fits(key, str(pinned_name(alg))):
         return None
     try:
-        signature = base64.urlsafe_b64decode(signature_text + "=" * (-len(signature_text) % 4))
-        return signature_verifies(alg, key, signing_input, signature)
-    except (ValueError, TypeError, jwt.InvalidKeyError):
+        return signature_verifies(alg, key, signing_input, signature_bytes(signature_text))
+    except (MalformedToken, ValueError, TypeError, jwt.InvalidKeyError):
         return None
 
 
@@ -221,11 +218,7 @@ class RemoteSignatures:
     def _reset(self, loop: asyncio.AbstractEventLoop) -> None:
         self.close()  # what the previous loop had open belongs to that loop
         self._loop = loop
-        self._transport = self._protocol = None
         self._connecting = self._flush_soon = False
-        self._waiting.clear()
-        self._outgoing = []
-        self._watchdog = None
 
     def _connect_later(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._connecting or time.monotonic() < self._retry_at:
