@@ -440,7 +440,7 @@ def compare(args: argparse.Namespace, plan: list[Scenario], env: dict[str, str],
             drive: Driver, mint: Callable[[int], list[str]]) -> None:
     """`--compare`: the gateway as set (A) and with the compared settings (B), a fresh server
     per variant and round, alternating which goes first; prints each run and the means."""
-    variants = {"A": env, "B": {**env, **dict(s.split("=", 1) for s in args.compare)}}
+    variants = {"A": env, "B": {**env, **settings_of(args.compare)}}
     print(f"compare:     A = as set above; B = A with {' '.join(args.compare)}; "
           f"{args.rounds} round(s), the order alternating (AB, BA, …)")
     runs: dict[tuple[str, str], list[Result]] = {}
@@ -518,7 +518,13 @@ def git_revision() -> str:
     return revision + (" + uncommitted changes under gateway/ or pseudonymizer/" if dirty else "")
 
 
-def print_header(args: argparse.Namespace, databases: Databases, wrk: str | None) -> None:
+def settings_of(pairs: list[str]) -> dict[str, str]:
+    """`--set` / `--compare` values (`GATEWAY_NAME=VALUE`, checked by `parse_args`)."""
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def print_header(args: argparse.Namespace, databases: Databases, wrk: str | None,
+                 env: dict[str, str]) -> None:
     cores = os.cpu_count() or 1
     load = (f"{wrk_version(wrk)}, 1 thread (-t1), bench/each_request_once.lua" if wrk
             else "Python asyncio fallback driver (wrk missing)")
@@ -537,7 +543,7 @@ def print_header(args: argparse.Namespace, databases: Databases, wrk: str | None
     from gateway.host_writer import offloads_signatures
     from gateway.settings import Settings
 
-    offload = dict(s.split("=", 1) for s in args.set).get("GATEWAY_SIGNATURE_OFFLOAD", "auto")
+    offload: Any = env.get("GATEWAY_SIGNATURE_OFFLOAD", "auto")  # the servers check the value
     where = ("the host's log writer process" if offloads_signatures(Settings.model_construct(
         signature_offload=offload, log_writer=args.log_writer), args.workers)
         else "each server process")
@@ -668,8 +674,8 @@ def main() -> None:
     databases = postgres_databases(args.database_url) if postgres else sqlite_databases(data_dir)
     env = gateway_env(data_dir, args.port, databases)
     env["GATEWAY_LOG_WRITER"] = args.log_writer
-    env.update(dict(setting.split("=", 1) for setting in args.set))
-    print_header(args, databases, wrk)
+    env.update(settings_of(args.set))
+    print_header(args, databases, wrk, env)
     prepare(data_dir, args.customers, env, postgres)
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("GATEWAY_")})
