@@ -8,7 +8,10 @@ the server processes, so that they can write their last records as they shut dow
 ignores the terminal's Ctrl-C and SIGTERM (the server processes finish first) and leaves by
 itself when `serve` is gone. Where `serve` leaves a core spare, the process also checks the
 token signatures of every server process (`gateway.auth.offload`: a thread beside the
-writer, on the socket `GATEWAY_HOST_SIGNATURES` names).
+writer, on the socket `GATEWAY_HOST_SIGNATURES` names). Two more threads: one keeps the
+releases index behind the log for all the server processes (`gateway.rights.releases`), and
+on a SQLite file another checkpoints the log file's write-ahead log, so that the commits need
+not (`gateway.db.walcheckpoint`).
 """
 
 from __future__ import annotations
@@ -24,12 +27,18 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.synchronize import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.errors import GatewayError
 from gateway.settings import Settings
+
+if TYPE_CHECKING:  # the writer process imports the database layer, `serve` need not
+    from sqlalchemy import Engine
+
+    from gateway.accesslog.log import AccessLog
+    from gateway.db.walcheckpoint import WalCheckpointer
 
 logger = logging.getLogger("gateway.host_writer")
 
@@ -63,14 +72,13 @@ def _run(settings: Settings, path: str, stop: Event, parent: int,
     from gateway.accesslog.log import AccessLog
     from gateway.accesslog.remote import HostWriter
     from gateway.auth.offload import SignatureService
-    from gateway.db.engine import make_engine
 
     _name_process(PROCESS_NAME)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # `serve` stops us after its servers
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    log = AccessLog(make_engine(settings.gateway_url, synchronous="FULL"),
-                    LogKeyring(settings.secrets_path, name=settings.log_origin),
+    engine, checkpointer = log_engine(settings)
+    log = AccessLog(engine, LogKeyring(settings.secrets_path, name=settings.log_origin),
                     origin=settings.log_origin, batch_max=settings.log_batch_max,
                     create_tables=False)
 
@@ -82,11 +90,49 @@ def _run(settings: Settings, path: str, stop: Event, parent: int,
         checker = threading.Thread(target=SignatureService(signatures).serve, args=(stopped,),
                                    name="signature-service", daemon=True)
         checker.start()
+    # the releases index follows the log here, once for every server process (off their loops)
+    follower = threading.Thread(target=_follow_releases, args=(settings, log, stopped),
+                                name="releases-follower", daemon=True)
+    follower.start()
+    copier = None
+    if checkpointer is not None:
+        copier = threading.Thread(target=checkpointer.run, args=(stopped,),
+                                  name="wal-checkpointer", daemon=True)
+        copier.start()
     writer = HostWriter(log, path, linger_ms=settings.log_host_linger_ms)
     writer.serve(stopped)
+    for thread in (follower, copier):  # before the engine goes: each ends within a tick
+        if thread is not None:
+            thread.join(STOP_TIMEOUT_S)
     log.close()
     if checker is not None:
         checker.join(STOP_TIMEOUT_S)
+
+
+def _follow_releases(settings: Settings, log: AccessLog, stopped: Callable[[], bool]) -> None:
+    """The releases index of the gateway's database, kept close behind the log
+    (`gateway.rights.releases`), on an engine of its own."""
+    from gateway.db.engine import make_engine
+    from gateway.rights.releases import release_index
+
+    engine = make_engine(settings.gateway_url, synchronous="NORMAL")
+    try:
+        release_index(engine, log).follow(stopped)
+    finally:
+        engine.dispose()
+
+
+def log_engine(settings: Settings) -> tuple[Engine, WalCheckpointer | None]:
+    """The writer process's engine for the log, and on a SQLite file the checkpointer of its
+    write-ahead log (`Settings.log_wal_checkpoint_ms`; None: the commits checkpoint it)."""
+    from gateway.db.engine import make_engine
+    from gateway.db.walcheckpoint import SAFETY_NET_PAGES, WalCheckpointer, has_wal
+
+    if settings.log_wal_checkpoint_ms <= 0 or not has_wal(settings.gateway_url):
+        return make_engine(settings.gateway_url, synchronous="FULL"), None
+    engine = make_engine(settings.gateway_url, synchronous="FULL",
+                         wal_autocheckpoint=SAFETY_NET_PAGES)
+    return engine, WalCheckpointer(engine, interval_s=settings.log_wal_checkpoint_ms / 1000)
 
 
 class HostWriterProcess:

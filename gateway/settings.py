@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         description="how long the host's log writer may wait, once a server process sent its "
         "records, for the other server processes that sent lately, to commit them together",
     )
+    log_wal_checkpoint_ms: float = Field(
+        100.0, ge=0, le=60_000,
+        description="SQLite: how often the host's log writer process checkpoints the log file's "
+        "write-ahead log from a thread of its own, so that no batch's commit carries a "
+        "checkpoint (`gateway.db.walcheckpoint`); 0: inside the commits, SQLite's default",
+    )
     host_log_writer: str | None = Field(
         None, description="set by `gateway serve` for its server processes: the socket of the "
         "host's log writer process; unset: the process writes its own access log")

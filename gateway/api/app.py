@@ -37,6 +37,7 @@ from gateway.api.routes import (
 )
 from gateway.console import install_console
 from gateway.reload import PolicyWatcher
+from gateway.rights.releases import FOLLOW_INTERVAL_S, release_index
 from gateway.services import Services
 from gateway.settings import Settings, get_settings
 
@@ -106,13 +107,8 @@ async def _policy_watch_loop(services: Services, interval: float) -> None:
             logger.error("policy watch failed: %s", type(exc).__name__)
 
 
-RELEASES_FOLLOW_INTERVAL_S = 2.0  # small, frequent catch-ups: no burst of parsing
-
-
 async def _releases_follow_loop(services: Services, interval: float) -> None:
     """Keep the releases index (use-by, destruction) close behind the log, off the query path."""
-    from gateway.rights.releases import release_index
-
     follower = release_index(services.gateway_engine, services.access_log)
     while True:
         await asyncio.sleep(interval)
@@ -162,8 +158,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             _token_purge_loop(svc, settings.token_purge_interval_s)))
         tasks.append(asyncio.create_task(
             _key_refresh_loop(svc, settings.key_refresh_interval_s)))
-        tasks.append(asyncio.create_task(
-            _releases_follow_loop(svc, RELEASES_FOLLOW_INTERVAL_S)))
+        if settings.host_log_writer is None:  # else the host's log writer process follows
+            tasks.append(asyncio.create_task(_releases_follow_loop(svc, FOLLOW_INTERVAL_S)))
         # unauthenticated refusals: one record per source and minute, after the minute closes
         tasks.append(asyncio.create_task(svc.unauthenticated.run()))
         hup = _install_sighup(svc)

@@ -35,13 +35,17 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
-def make_engine(url: str, *, synchronous: Synchronous = "FULL") -> Engine:
-    """An engine for `url`; `synchronous` applies to SQLite only (FULL: durable on power loss)."""
+def make_engine(url: str, *, synchronous: Synchronous = "FULL",
+                wal_autocheckpoint: int | None = None) -> Engine:
+    """An engine for `url`; `synchronous` applies to SQLite only (FULL: durable on power loss),
+    and so does `wal_autocheckpoint`: the write-ahead log's size in pages beyond which a commit
+    of this engine's connections also checkpoints it (None: SQLite's default, 1000 pages;
+    raised where a `WalCheckpointer` takes that work out of the commits)."""
     if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise ConfigError(f"unknown sqlite synchronous mode `{synchronous}`")
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, synchronous)
+        return _sqlite_engine(parsed, synchronous, wal_autocheckpoint)
     return create_engine(
         parsed,
         pool_size=10,
@@ -51,7 +55,8 @@ def make_engine(url: str, *, synchronous: Synchronous = "FULL") -> Engine:
     )
 
 
-def _sqlite_engine(url: URL, synchronous: Synchronous) -> Engine:
+def _sqlite_engine(url: URL, synchronous: Synchronous, wal_autocheckpoint: int | None
+                   ) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
@@ -70,6 +75,8 @@ def _sqlite_engine(url: URL, synchronous: Synchronous) -> Engine:
             cursor.execute(f"PRAGMA synchronous={synchronous}")  # a Literal, never user input
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
+            if wal_autocheckpoint is not None:
+                cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint):d}")
         finally:
             cursor.close()
 

@@ -12,10 +12,11 @@ rows not yet confirmed (개인정보 보호법 제21조: destruction when the re
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from gateway.db.models import LogFollower, Release
 from gateway.errors import NotFound
 
+logger = logging.getLogger("gateway.rights.releases")
+
 FOLLOWER = "releases"
 DESTRUCTION_KIND = "release.destruction"
 CHUNK = 500  # records read and rows written per transaction
@@ -35,6 +38,7 @@ CHUNK = 500  # records read and rows written per transaction
 # the requests on the event loop must not wait behind a whole backlog (their p99 did)
 YIELD_S = 0.002
 MAX_NAMED = 1000  # log indexes one confirmation may name
+FOLLOW_INTERVAL_S = 2.0  # small, frequent catch-ups in the background: no burst of parsing
 
 _RELEASES: Table = Release.__table__  # type: ignore[assignment]
 _FOLLOWERS: Table = LogFollower.__table__  # type: ignore[assignment]
@@ -122,6 +126,16 @@ class ReleaseIndex:
                 if start < end:
                     time.sleep(YIELD_S)
             return start
+
+    def follow(self, stopped: Callable[[], bool], interval_s: float = FOLLOW_INTERVAL_S) -> None:
+        """Catch up every `interval_s` until `stopped()` (a thread's target: the host's log
+        writer process runs it for every server process of `gateway serve`)."""
+        while not stopped():
+            time.sleep(interval_s)
+            try:
+                self.catch_up()
+            except Exception as exc:  # noqa: BLE001 - the log holds everything: read on next tick
+                logger.error("releases follower failed: %s", type(exc).__name__)
 
     def _apply(self, start: int, stop: int) -> None:
         rows: list[dict[str, Any]] = []

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from gateway.accesslog import AccessLog
 from gateway.accesslog.canonical import UnindexedRecord, canonical_json
@@ -356,6 +357,41 @@ def test_the_log_writer_leaves_when_serve_is_killed(tmp_path: Path) -> None:
     while alive(writer) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(writer)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_under_serve_the_log_writer_process_keeps_the_releases_index_behind_the_log(
+        tmp_path: Path) -> None:
+    """The releases follower runs once per host, in the writer process, not in each server
+    process: the index reaches the log's end while the server processes only answer queries
+    (their own loop no longer runs it: `Settings.host_log_writer` is set)."""
+    data = prepare(tmp_path, customers=40)
+    server = Server(data)
+    try:
+        server.wait_ready()
+        for query in workload(data, 12):
+            status, payload = _query(data, server.port, query)
+            assert status == 200, payload
+        engine = data.engine()
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                with engine.connect() as conn:
+                    size = conn.execute(text("SELECT size FROM log_head")).scalar_one()
+                    followed = conn.execute(text(
+                        "SELECT next_index FROM log_followers WHERE name = 'releases'")
+                    ).scalar()
+                    rows = conn.execute(text("SELECT count(*) FROM releases")).scalar_one()
+                if followed == size or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert followed == size and rows > 0, (followed, size, rows)
+        finally:
+            engine.dispose()
+    finally:
+        assert server.stop(), server.stderr_tail()
+    assert "Traceback" not in server.stderr_path.read_text()
 
 
 # --- coroutines: straight from the event loop to the host writer --------------------------------

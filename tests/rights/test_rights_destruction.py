@@ -4,6 +4,9 @@ past its use-by without one is listed by `gateway review overdue`."""
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -191,3 +194,36 @@ def test_a_campaign_is_confirmed_destroyed_by_its_own_recipient_only(gw: Harness
     assert record["kind"] == "release.destruction" and record["campaigns"] == [campaign]
     status = CampaignStore(gw.services.gateway_engine).get(campaign, recipient="card")
     assert status.destroyed_at is not None
+
+
+def test_the_follower_reads_on_in_the_background_until_stopped(
+        gw: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """`ReleaseIndex.follow` (the host's log writer process runs it under `gateway serve`):
+    it keeps the index behind the log, a failed catch-up is logged by its type and the next
+    tick reads on, and it stops when told."""
+    index = release_index(gw.services.gateway_engine, gw.services.access_log)
+    released = _release(gw)
+    catch_up = index.catch_up
+    failures = 0
+
+    def flaky(until: int | None = None) -> int:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise OSError("disk I/O error on /secret/path")
+        return catch_up(until)
+
+    monkeypatch.setattr(index, "catch_up", flaky)
+    stop = threading.Event()
+    follower = threading.Thread(target=index.follow, args=(stop.is_set, 0.005))
+    with caplog.at_level(logging.ERROR, logger="gateway.rights.releases"):
+        follower.start()
+        deadline = time.monotonic() + 10
+        while index.position() <= released and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        follower.join(5)
+    assert not follower.is_alive()
+    assert index.position() > released and failures == 1
+    assert "releases follower failed: OSError" in caplog.text
+    assert "/secret/path" not in caplog.text
