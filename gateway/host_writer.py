@@ -80,7 +80,7 @@ def _run(settings: Settings, path: str, stop: Event, parent: int,
     engine, checkpointer = log_engine(settings)
     log = AccessLog(engine, LogKeyring(settings.secrets_path, name=settings.log_origin),
                     origin=settings.log_origin, batch_max=settings.log_batch_max,
-                    create_tables=False, index_releases=True)
+                    create_tables=False)
 
     def stopped() -> bool:
         return stop.is_set() or os.getppid() != parent

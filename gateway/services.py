@@ -163,7 +163,6 @@ class Services:
             batch_linger_ms=settings.log_batch_linger_ms,
             create_tables=False,  # the schema belongs to the Alembic migrations
             host_writer=settings.host_log_writer,
-            index_releases=True,  # the releases index in each batch's commit (release_rows)
         )
         tokens_engine = engine
         separate_tokens = settings.tokens_url != settings.gateway_url

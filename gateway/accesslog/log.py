@@ -61,7 +61,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gateway.accesslog import contacts as contact_events
 from gateway.accesslog import customer_index
-from gateway.accesslog import release_rows
 from gateway.accesslog import store
 from gateway.accesslog import usage as rate_usage
 from gateway.accesslog.canonical import UnindexedRecord
@@ -139,7 +138,6 @@ class _Pending:
     contacts: tuple[ContactClaim, ...] = ()
     customer: customer_index.IndexEntry | None = None  # the customer the record concerns
     usage: Usage | None = None  # counted against rate limits (`usage.py`)
-    release: release_rows.ReleaseEntry | None = None  # what it means to the releases index
     future: Future[int | None] | None = None  # a thread waits on it (`append`)
     waiter: asyncio.Future[int | None] | None = None  # a coroutine awaits it (`append_async`)
 
@@ -215,17 +213,14 @@ class AccessLog:
         batch_linger_ms: float = 0.0,
         create_tables: bool = True,
         host_writer: str | None = None,
-        index_releases: bool = False,
     ) -> None:
         """`host_writer`: the socket of the host's log writer process (`remote.HostWriter`),
         which then writes this process's batches; None: this process's writer thread writes
-        them itself. `index_releases`: the batches this process writes keep the releases index
-        in their own commit (`release_rows`; the database must hold its tables)."""
+        them itself."""
         if batch_max < 1 or batch_wait_ms < 0 or batch_linger_ms < 0:
             raise ValueError("batch_max must be ≥ 1, batch_wait_ms and batch_linger_ms ≥ 0")
         format_checkpoint(origin, 0, EMPTY_ROOT)  # validates the origin line early
         self._engine = engine
-        self._index_releases = index_releases
         self._signer = signer
         self.origin = origin
         self.batch_max = batch_max
@@ -421,10 +416,8 @@ class AccessLog:
             canonical = UnindexedRecord.of(record)
         if (contacts or usage is not None) and canonical is None:
             raise RecordNotCanonical("contact claims and usage need the record they count")
-        if record is None:
-            return _Pending(canonical, token, contacts, usage=usage)
-        return _Pending(canonical, token, contacts, customer=customer_index.entry_of(record),
-                        release=release_rows.entry_of(record), usage=usage)
+        entry = None if record is None else customer_index.entry_of(record)
+        return _Pending(canonical, token, contacts, customer=entry, usage=usage)
 
     def _enqueue(self, pending: _Pending) -> None:
         with self._lock:
@@ -660,13 +653,6 @@ class AccessLog:
                            if p.customer is not None]
                 if indexed:
                     customer_index.insert_entries(conn, cursor, indexed)
-                # the releases index, in the same commit while it is complete up to `start`
-                # (else its follower reads these records later: `release_rows`)
-                if self._index_releases and data:
-                    release_rows.index_in_commit(
-                        conn, cursor, start, start + len(data),
-                        [(start + n, p.release) for n, p in enumerate(keep)
-                         if p.release is not None])
                 cursor.close()
                 conn.commit()
             except conn.dialect.loaded_dbapi.Error as exc:  # named as SQLAlchemy names them

@@ -35,7 +35,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -43,7 +43,6 @@ import orjson
 from gateway.accesslog.canonical import UnindexedRecord
 from gateway.accesslog.contacts import ContactClaim
 from gateway.accesslog.customer_index import IndexEntry
-from gateway.accesslog.release_rows import ReleaseEntry
 from gateway.accesslog.usage import Measure, RateLimited, Subject, Usage
 from gateway.errors import LogWriteFailed
 
@@ -83,16 +82,13 @@ def _encode_pending(p: _Pending) -> list[Any]:
           [[m.name, m.bucket, m.limit, m.alert] for m in s.measures]] for s in p.usage.subjects],
         p.usage.customer, p.usage.at, p.usage.request_id, p.usage.employee,
         p.usage.policy_version]
-    release = None if p.release is None else [
-        p.release.recipient, None if p.release.use_by is None else p.release.use_by.isoformat(),
-        list(p.release.confirms)]
-    return [record, token, contacts, customer, usage, release]
+    return [record, token, contacts, customer, usage]
 
 
 def _decode_pending(item: list[Any]) -> _Pending:
     from gateway.accesslog.log import TokenClaim, _Pending
 
-    record, token, contacts, customer, usage, release = item
+    record, token, contacts, customer, usage = item
     return _Pending(
         record=None if record is None else UnindexedRecord(
             record[0].encode("utf-8"), record[1].encode("utf-8")),
@@ -106,9 +102,6 @@ def _decode_pending(item: list[Any]) -> _Pending:
             tuple(Subject(s[0], s[1], s[2], s[3], tuple(Measure(*m) for m in s[4]))
                   for s in usage[0]),
             usage[1], usage[2], usage[3], usage[4], usage[5]),
-        release=None if release is None else ReleaseEntry(
-            release[0], None if release[1] is None else date.fromisoformat(release[1]),
-            tuple(int(i) for i in release[2])),
     )
 
 

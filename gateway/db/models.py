@@ -308,9 +308,8 @@ class Release(Base):
     """One access record that released something to a recipient, with its use-by date and, once
     the recipient confirmed destruction, the index of that confirmation's record.
 
-    The log writer writes these rows in the commit of the records they come from, and a
-    follower of the log writes those it could not (`gateway.accesslog.release_rows`); they can
-    always be rebuilt from the log. The partial index holds only
+    A follower of the log writes these rows (`gateway.rights.releases`): the query path pays
+    nothing for them, and they can always be rebuilt from the log. The partial index holds only
     releases not yet confirmed, ordered by use-by: `gateway review overdue` reads the front of it.
     """
 

@@ -5,11 +5,9 @@ Every access record that released something carries the use-by day of what it re
 /v1/releases/destruction`, which is itself an access record (`release.destruction`). This
 module follows the log in order (like Tessera's followers: it reads from where it stopped) and
 keeps one narrow row per release in `releases`: recipient, use-by and, once a confirmation record
-names it, that record's index. The log writer writes the rows of the records it appends in
-their own commit while the index is complete up to them, and this follower reads whatever it
-could not (`gateway.accesslog.release_rows`); the rows can always be rebuilt from the log, and
-`gateway review overdue` reads the front of a partial index over the rows not yet confirmed
-(개인정보 보호법 제21조: destruction when the retention period ends).
+names it, that record's index. The query path writes nothing here; the rows can always be
+rebuilt from the log, and `gateway review overdue` reads the front of a partial index over the
+rows not yet confirmed (개인정보 보호법 제21조: destruction when the retention period ends).
 """
 
 from __future__ import annotations
@@ -24,22 +22,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, func, select
+import orjson
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.accesslog.release_rows import (
-    FOLLOWER,
-    FOLLOWERS,
-    RELEASES,
-    entries_of,
-    move,
-    position as stored_position,
-    write,
-)
+from gateway.db.models import LogFollower, Release
 from gateway.errors import NotFound
 
 logger = logging.getLogger("gateway.rights.releases")
 
+FOLLOWER = "releases"
+DESTRUCTION_KIND = "release.destruction"
 CHUNK = 500  # records read and rows written per transaction
 # between chunks the follower sleeps this long: a thread parsing records holds the GIL, and
 # the requests on the event loop must not wait behind a whole backlog (their p99 did)
@@ -47,8 +40,8 @@ YIELD_S = 0.002
 MAX_NAMED = 1000  # log indexes one confirmation may name
 FOLLOW_INTERVAL_S = 2.0  # small, frequent catch-ups in the background: no burst of parsing
 
-_RELEASES = RELEASES
-_FOLLOWERS = FOLLOWERS
+_RELEASES: Table = Release.__table__  # type: ignore[assignment]
+_FOLLOWERS: Table = LogFollower.__table__  # type: ignore[assignment]
 
 
 class ReleaseNotFound(NotFound):
@@ -88,6 +81,18 @@ class OverdueSummary:
     def as_dict(self) -> dict[str, Any]:
         return {"recipient": self.recipient, "count": self.count,
                 "oldest_use_by": self.oldest_use_by.isoformat()}
+
+
+def release_of(record: dict[str, Any]) -> tuple[str, date] | None:
+    """(recipient, use-by) of a record that released something with a use-by, else None."""
+    if record.get("kind") != "query":
+        return None
+    released = record.get("released") or ()
+    days = [item["use_by"] for item in released if isinstance(item, dict) and "use_by" in item]
+    actor = record.get("actor")
+    if not days or not isinstance(actor, dict):
+        return None
+    return str(actor["affiliate"]), date.fromisoformat(max(days))
 
 
 class ReleaseIndex:
@@ -133,18 +138,37 @@ class ReleaseIndex:
                 logger.error("releases follower failed: %s", type(exc).__name__)
 
     def _apply(self, start: int, stop: int) -> None:
-        entries = entries_of(self._log.iter_records(start, stop), start)
+        rows: list[dict[str, Any]] = []
+        confirmations: list[tuple[int, str, list[int]]] = []
+        for offset, data in enumerate(self._log.iter_records(start, stop)):
+            record = orjson.loads(data)
+            index = start + offset
+            found = release_of(record)
+            if found is not None:
+                rows.append({"log_index": index, "recipient": found[0], "use_by": found[1]})
+            elif record.get("kind") == DESTRUCTION_KIND and record.get("status") == 200:
+                confirmations.append((index, str(record["actor"]["affiliate"]),
+                                      [int(i) for i in record.get("releases", ())]))
         # in the log writers' turn: the releases table may share the log's SQLite file
         with self._log.writing_turn(), self._engine.begin() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                first = start == 0 and stored_position(conn, cursor) is None
-                if not move(conn, cursor, None if first else start, stop):
-                    conn.rollback()  # another process (or the log writer) was first
+            moved = conn.execute(update(_FOLLOWERS).where(
+                _FOLLOWERS.c.name == FOLLOWER, _FOLLOWERS.c.next_index == start)
+                .values(next_index=stop)).rowcount
+            if moved == 0:
+                if start != 0 or conn.execute(select(func.count()).select_from(_FOLLOWERS).where(
+                        _FOLLOWERS.c.name == FOLLOWER)).scalar():
+                    conn.rollback()  # another process read this chunk first
                     return
-                write(conn, cursor, entries)
-            finally:
-                cursor.close()
+                conn.execute(insert(_FOLLOWERS).values(name=FOLLOWER, next_index=stop))
+            if rows:
+                conn.execute(insert(_RELEASES), rows)
+            for index, recipient, named in confirmations:
+                # the first confirmation stands; another recipient's indexes are never touched
+                conn.execute(update(_RELEASES).where(
+                    _RELEASES.c.log_index.in_(bindparam("named", expanding=True)),
+                    _RELEASES.c.recipient == recipient,
+                    _RELEASES.c.destruction_index.is_(None)).values(destruction_index=index),
+                    {"named": named})
 
     def owned(self, indexes: Sequence[int], recipient: str) -> list[ReleaseRow]:
         """The named releases, each one to `recipient`, or `ReleaseNotFound` (never naming

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from gateway.accesslog.customer_index import IndexEntry
 from gateway.accesslog.errors import ContactCapReached
 from gateway.accesslog.log import TokenClaim, _Pending
 from gateway.accesslog.merkle import root_from_leaves
-from gateway.accesslog.release_rows import ReleaseEntry
 from gateway.accesslog import remote
 from gateway.accesslog.remote import (
     HostWriter,
@@ -120,10 +119,7 @@ def _over_the_wire(message: Any) -> Any:
 
 # a token id is any JSON string, even one orjson cannot write (a lone surrogate): json does
 @pytest.mark.parametrize("jti", ["jti-1", "jti-\ud800-x"])
-@pytest.mark.parametrize("release", [
-    None, ReleaseEntry("card", use_by=date(2027, 3, 1)), ReleaseEntry("bank", confirms=(3, 9))])
-def test_every_field_of_a_record_crosses_the_socket_unchanged(
-        jti: str, release: ReleaseEntry | None) -> None:
+def test_every_field_of_a_record_crosses_the_socket_unchanged(jti: str) -> None:
     record = {"kind": "query", "customer": "c" * 32, "note": "고객 조회 ✓", "n": [1, {"z": None}]}
     pending = _Pending(
         UnindexedRecord.of(record),
@@ -131,13 +127,12 @@ def test_every_field_of_a_record_crosses_the_socket_unchanged(
         (ContactClaim("c" * 32, "sms", T0, T0 - timedelta(days=30), 3),),
         IndexEntry("c" * 32, T0, "credit_risk"),
         usage(),
-        release,
     )
     back = _decode_pending(_over_the_wire([_encode_pending(pending)])[0])
     assert back.record is not None
     assert back.record.with_index(7) == canonical_json({**record, "index": 7})
-    assert (back.token, back.contacts, back.customer, back.usage, back.release) == (
-        pending.token, pending.contacts, pending.customer, pending.usage, pending.release)
+    assert (back.token, back.contacts, back.customer, back.usage) == (
+        pending.token, pending.contacts, pending.customer, pending.usage)
 
 
 def test_every_outcome_crosses_the_socket_unchanged() -> None:

@@ -21,8 +21,7 @@ from gateway.errors import GatewayError
 from gateway.freetext import refuse_national_id
 from gateway.marketing.campaigns import CampaignStore
 from gateway.pipeline import record_refusal, require_permission
-from gateway.accesslog.release_rows import DESTRUCTION_KIND
-from gateway.rights.releases import release_index
+from gateway.rights.releases import DESTRUCTION_KIND, release_index
 
 router = APIRouter(prefix="/v1/releases", tags=["releases"])
 
