@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NewType
 
@@ -143,6 +144,32 @@ class Released:
     # marketing only: the hours the customer allows contact, e.g. `08:00–21:00 KST`
     contact_window: str | None = None
 
+    def relying_on(self, consent: ConsentId, contact_window: str | None) -> Released:
+        """This release, relying on `consent` (and the contact hours it allows).
+
+        The decision makes one for each attribute of every request that weighs a consent. A
+        frozen dataclass's own `__init__` (and `dataclasses.replace`) sets each field through
+        `object.__setattr__`: 1.1 µs for these five, a third of a marketing decision; setting
+        the slots directly costs 0.4 µs and makes the same, equal and immutable, value."""
+        made: Released = object.__new__(Released)
+        _attribute, _view, _rule, _consent, _window = _RELEASED_SLOTS
+        _attribute(made, self.attribute)
+        _view(made, self.view)
+        _rule(made, self.rule)
+        _consent(made, consent)
+        _window(made, contact_window)
+        return made
+
+
+def _slot_setters(cls: type) -> tuple[Callable[[object, object], None], ...]:
+    """The setters of a frozen, slotted dataclass's fields, in field order: the decision's
+    hot path makes its values with them instead of the dataclass's `__init__` (equal,
+    hashable and immutable all the same; tested against the constructor)."""
+    return tuple(vars(cls)[f.name].__set__ for f in fields(cls))
+
+
+_RELEASED_SLOTS = _slot_setters(Released)
+
 
 @dataclass(frozen=True, slots=True)
 class Withheld:
@@ -163,6 +190,26 @@ class Decision:
     rule_ids: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()  # problems met on the way (a rule that errors never grants)
     stop_ids: tuple[ContactStopId, ...] = ()  # contact stops that withheld attributes
+
+    @classmethod
+    def made(cls, released: tuple[Released, ...], withheld: tuple[Withheld, ...],
+             policy_version: PolicyVersion, purpose: PurposeId,
+             consent_ids: tuple[ConsentId, ...], rule_ids: tuple[str, ...],
+             errors: tuple[str, ...], stop_ids: tuple[ContactStopId, ...]) -> Decision:
+        """`Decision(...)` with every field given, for the decision's hot path: 0.5 µs
+        instead of the frozen dataclass's 1 µs (`_slot_setters`)."""
+        made: Decision = object.__new__(cls)
+        _released, _withheld, _version, _purpose, _consents, _rules, _errors, _stops = (
+            _DECISION_SLOTS)
+        _released(made, released)
+        _withheld(made, withheld)
+        _version(made, policy_version)
+        _purpose(made, purpose)
+        _consents(made, consent_ids)
+        _rules(made, rule_ids)
+        _errors(made, errors)
+        _stops(made, stop_ids)
+        return made
 
     @property
     def outcome(self) -> Outcome:
@@ -189,6 +236,9 @@ class Decision:
             "errors": list(self.errors),
             **({"stop_ids": list(self.stop_ids)} if self.stop_ids else {}),
         }
+
+
+_DECISION_SLOTS = _slot_setters(Decision)
 
 
 @dataclass(frozen=True, slots=True)

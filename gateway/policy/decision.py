@@ -110,7 +110,7 @@ def _decision(policy: Policy, purpose: Purpose, released: list[Released],
     if released:
         consent_ids = _unique([r.consent for r in released if r.consent is not None])
         rule_ids = _unique([r.rule for r in released])
-    return Decision(
+    return Decision.made(
         tuple(released), tuple(withheld), policy.version, purpose.id, consent_ids, rule_ids,
         tuple(dict.fromkeys(errors)) if errors else (),  # errors
         (stop.id,) if stop is not None and any(  # stop_ids
@@ -236,8 +236,7 @@ def _weigh(policy: Policy, request: DecisionRequest, purpose: Purpose, planned: 
             # `_covered`'s common case, inline (its window worked out once per category): the
             # call cost the marketing decision a quarter of a microsecond per attribute
             if consent is not None and not (capped and category is Category.CONTACT):
-                released.append(Released(granted.attribute, granted.view, granted.rule,
-                                         consent.id, window))
+                released.append(granted.relying_on(consent.id, window))
                 continue
             outcome = _covered(policy, purpose, attribute, granted, reason, consent, capped)
             if isinstance(outcome, Released):
@@ -364,7 +363,7 @@ def _covered(policy: Policy, purpose: Purpose, attribute: Attribute, granted: Re
                         f"{cap.window_days} days: the cap is reached")
     if consent is not None:
         window = contact_window(consent.night_contact) if purpose.marketing else None
-        return Released(granted.attribute, granted.view, granted.rule, consent.id, window)
+        return granted.relying_on(consent.id, window)
     assert reason is not None
     return Withheld(granted.attribute, reason, _CONSENT_DETAIL[reason].format(
         category=attribute.category.value, purpose=purpose.id, days=policy.reconfirm_days))

@@ -29,6 +29,7 @@ from gateway.domain import (
     Outcome,
     PurposeId,
     Reason,
+    Released,
     SystemId,
     ViewName,
 )
@@ -426,3 +427,35 @@ def test_a_new_policy_version_never_reuses_the_old_plan(policy: Policy) -> None:
     closed = dataclasses.replace(policy, rules=())
     assert [w.reason for w in decide(closed, wanted, []).withheld] == [Reason.NO_RULE]
     assert [r.attribute for r in decide(policy, wanted, []).released] == ["deposit_balance"]
+
+
+# --- values made on the hot path without the dataclass's `__init__` (`domain._slot_setters`) --
+_TEXT = st.text(max_size=12)
+_OPTIONAL = st.none() | _TEXT
+
+
+@given(attribute=_TEXT, view=_TEXT, rule=_TEXT, consent=_TEXT, window=_OPTIONAL)
+def test_a_release_relying_on_a_consent_is_the_value_the_constructor_makes(
+        attribute: str, view: str, rule: str, consent: str, window: str | None) -> None:
+    granted = Released(AttributeId(attribute), ViewName(view), rule, None)
+    made = granted.relying_on(ConsentId(consent), window)
+    expected = Released(AttributeId(attribute), ViewName(view), rule, ConsentId(consent), window)
+    assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
+    assert type(made) is Released and granted.consent is None  # the plan's value is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.consent = ConsentId("other")  # type: ignore[misc]
+
+
+@given(parts=st.tuples(st.lists(_TEXT, max_size=3).map(tuple), st.lists(_TEXT, max_size=3)
+                       .map(tuple), _TEXT, _TEXT, *(st.lists(_TEXT, max_size=3).map(tuple)
+                                                     for _ in range(4))))
+def test_a_decision_made_on_the_hot_path_is_the_value_the_constructor_makes(
+        parts: tuple[object, ...]) -> None:
+    made = Decision.made(*parts)  # type: ignore[arg-type]
+    expected = Decision(*parts)  # type: ignore[arg-type]
+    assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
+    assert [f.name for f in dataclasses.fields(Decision)] == [
+        "released", "withheld", "policy_version", "purpose", "consent_ids", "rule_ids",
+        "errors", "stop_ids"]  # `Decision.made` sets them in this order
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.purpose = PurposeId("other")  # type: ignore[misc]
