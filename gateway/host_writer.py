@@ -228,8 +228,25 @@ def offloads_signatures(settings: Settings, workers: int) -> bool:
         return False
     if settings.signature_offload == "on":
         return True
+    return workers < available_cores()
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity where the system tells)."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return workers < cores
+        return os.cpu_count() or 1
+
+
+def crowding(settings: Settings, workers: int) -> str | None:
+    """A warning when `serve` would start as many server processes as there are cores, or
+    more, beside the host's log writer process: they then take turns on the cores, and the
+    answers' tail grows (on 2 cores, measured with `bench/bench_gateway.py`: one process served
+    as many queries as two, with a p99 of 20 ms against 41–55 ms). None when a core is left."""
+    cores = available_cores()
+    if settings.log_writer != "host" or workers < 2 or workers < cores:
+        return None
+    return (f"{workers} server processes on {cores} cores: the host's log writer process has "
+            f"no core of its own, and answers wait for the cores (longer tails); "
+            f"`--workers {max(cores - 1, 1)}` leaves it one")

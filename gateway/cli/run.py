@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -117,9 +118,12 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
 
     from gateway.api.app import create_app
 
-    from gateway.host_writer import host_writer, offloads_signatures
+    from gateway.host_writer import crowding, host_writer, offloads_signatures
 
     bind_host, bind_port = host or settings.host, port or settings.port
+    crowded = crowding(settings, workers)
+    if crowded is not None:
+        logging.getLogger("gateway.serve").warning(crowded)
     # the host's log writer starts before the server processes and stops after them, so that
     # their last records (written as they shut down) still reach it; where a core is spare,
     # it also checks the token signatures of every server process

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from gateway.host_writer import PROCESS_NAME
+from gateway.host_writer import PROCESS_NAME, crowding
+from gateway.settings import Settings
 from gateway.workers import STARTUP_FAILURE, ServeFailed, Supervisor, reuse_port_sockets
 from tests.accesslog.servers import Server, alive, children, free_port, prepare
 
@@ -169,3 +170,22 @@ def test_a_port_another_server_shares_is_refused_too() -> None:
         port = earlier.getsockname()[1]
         with pytest.raises(ServeFailed, match=f"cannot listen on 127.0.0.1:{port}"):
             reuse_port_sockets("127.0.0.1", port, 2)
+
+
+@pytest.mark.parametrize(("log_writer", "workers", "cores", "warned"), [
+    ("host", 1, 2, False),  # one process: a core left for the log writer process
+    ("host", 2, 2, True),  # every core runs a server process: the writer has none
+    ("host", 3, 2, True),
+    ("host", 7, 8, False),
+    ("host", 8, 8, True),
+    ("process", 2, 2, False),  # no writer process: each server process writes its own log
+])
+def test_serve_warns_when_the_log_writer_process_gets_no_core(
+        monkeypatch: pytest.MonkeyPatch, log_writer: str, workers: int, cores: int,
+        warned: bool) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    warning = crowding(Settings.model_construct(log_writer=log_writer), workers)
+    assert (warning is not None) is warned
+    if warning is not None:
+        assert warning.startswith(f"{workers} server processes on {cores} cores")
+        assert f"`--workers {cores - 1}`" in warning
