@@ -24,19 +24,28 @@ and add the router to `PAGES` below.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 
 from gateway.console.pages import assets, auth, docs, home, log, policy, review, timeline
 from gateway.console.web import (
     STATIC_DIR,
     CsrfRefused,
     NotRecorded,
+    Page,
     PageForbidden,
     SignInRequired,
+    console_of,
+    language,
     signin_redirect,
 )
+from gateway.errors import GatewayError
 
 PAGES = [auth.router, home.router, log.router, policy.router, timeline.router, review.router]
 
@@ -68,6 +77,43 @@ async def _not_recorded(request: Request, exc: Exception) -> Response:
                        message=page.t("error.log.body"))
 
 
+PAGES_PREFIX = "/console/"
+
+Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
+
+
+def _failure_page(request: Request, status: int, key: str) -> Response:
+    """A console failure as a page (Korean first), for someone signed out: the store that
+    failed may be the sessions' own, so nothing is read to build it."""
+    lang, _chosen = language(request)
+    page = Page(request=request, console=console_of(request),
+                services=request.app.state.services, lang=lang, now=datetime.now(timezone.utc))
+    request_id = str(getattr(request.state, "request_id", ""))
+    return page.render("error.html", status=status, title=page.t(f"{key}.title"),
+                       message=page.t(f"{key}.body", request_id=request_id))
+
+
+# what a failure the API answers with a problem document says on a console page
+_FAILURES = {503: "error.store", 500: "error.internal"}
+
+
+def _pages_first(api: Handler) -> Handler:
+    """`api`'s handler, except that a failure on a console page (a store unavailable, an
+    unexpected error) is answered with a page of the console's own: its users read pages,
+    not problem documents. The API's handler still runs first (its logging, its records)."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        answer = api(request, exc)
+        response = await answer if inspect.isawaitable(answer) else answer
+        key = _FAILURES.get(response.status_code)
+        if (key is not None and request.url.path.startswith(PAGES_PREFIX)
+                and not request.url.path.startswith("/console/static/")):
+            return _failure_page(request, response.status_code, key)
+        return response
+
+    return handle
+
+
 def install_console(app: FastAPI) -> None:
     """Add the console's pages, its static assets and the offline `/docs` and `/redoc`."""
     for router in PAGES:
@@ -80,6 +126,9 @@ def install_console(app: FastAPI) -> None:
     app.add_exception_handler(PageForbidden, _forbidden)
     app.add_exception_handler(CsrfRefused, _csrf)
     app.add_exception_handler(NotRecorded, _not_recorded)
+    # a store that fails (503) or an unexpected error (500) on a page: a page, not JSON
+    for failure in (GatewayError, DBAPIError, Exception):
+        app.add_exception_handler(failure, _pages_first(app.exception_handlers[failure]))
 
 
 __all__ = ["PAGES", "install_console"]

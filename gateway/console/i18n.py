@@ -48,6 +48,16 @@ _MESSAGES: dict[str, tuple[str, str]] = {
                        "시도하세요.",
                        "The access could not be recorded, so nothing was shown. Try again "
                        "shortly."),
+    "error.store.title": ("저장소를 사용할 수 없습니다", "Data store unavailable"),
+    "error.store.body": ("데이터베이스에 연결하거나 읽고 쓸 수 없어 화면을 보여드리지 않았습니다. "
+                         "잠시 후 다시 시도하세요. 계속되면 운영 담당자에게 알려 주세요.",
+                         "The database could not be reached, read or written, so nothing was "
+                         "shown. Try again shortly; if it persists, tell the operators."),
+    "error.internal.title": ("예기치 않은 오류", "Unexpected error"),
+    "error.internal.body": ("게이트웨이에 예기치 않은 오류가 있어 화면을 보여드리지 않았습니다. "
+                            "운영 담당자에게 요청 번호 {request_id}을(를) 알려 주세요.",
+                            "The gateway met an unexpected error, so nothing was shown. Tell "
+                            "the operators the request number {request_id}."),
     "home.title": ("첫 화면", "Home"),
     "home.checkpoint": ("현재 체크포인트", "Current checkpoint"),
     "home.no_checkpoint": ("아직 체크포인트가 없습니다.", "No checkpoint yet."),

@@ -232,7 +232,7 @@ class Page:
             raise NotRecorded(self) from exc
 
 
-def _language(request: Request) -> tuple[str, bool]:
+def language(request: Request) -> tuple[str, bool]:
     asked = request.query_params.get("lang")
     if asked in i18n.LANGS:
         return asked, True
@@ -242,7 +242,7 @@ def _language(request: Request) -> tuple[str, bool]:
 
 async def visitor(request: Request) -> Page:
     """Anyone, signed in or not (the sign-in page)."""
-    lang, chosen = _language(request)
+    lang, chosen = language(request)
     console = console_of(request)
     services: Services = request.app.state.services
     page = Page(request=request, console=console, services=services, lang=lang,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 import tarfile
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from tests.console.conftest import USERS, ConsoleHarness
 
@@ -160,3 +162,35 @@ def test_front_page_lists_alert_records(console: ConsoleHarness) -> None:
     assert 'id="alerts"' in page and "distinct_customers_per_hour" in page
     assert "경보 기준: 100" in page and "구간 시작: 2026-12-05 10:00:00 KST" in page
     assert "kim&lt;b&gt;" in page and "kim<b>" not in page
+
+
+@pytest.mark.parametrize(("failure", "status", "title_ko", "title_en"), [
+    # the sessions' store cannot be reached: the API's 503, as a page of the console's own
+    (OperationalError("SELECT", {}, sqlite3.OperationalError("disk I/O error at /secret/db")),
+     503, "저장소를 사용할 수 없습니다", "Data store unavailable"),
+    # a bug: the API's 500, as a page naming the request for the operators
+    (RuntimeError("internal state /secret/db"), 500, "예기치 않은 오류", "Unexpected error"),
+])
+def test_a_failure_under_a_page_is_answered_with_a_page_not_a_problem_document(
+        console: ConsoleHarness, monkeypatch: pytest.MonkeyPatch, failure: Exception,
+        status: int, title_ko: str, title_en: str) -> None:
+    console.sign_in("privacy_officer")
+    client = console.gw.client
+
+    def broken(*args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(client.app.state.console.sessions, "find", broken)  # type: ignore[attr-defined]
+    for lang, title in (("ko", title_ko), ("en", title_en)):
+        response = client.get(f"/console/?lang={lang}")
+        assert response.status_code == status
+        assert response.headers["content-type"].startswith("text/html")
+        assert "content-security-policy" in response.headers  # the console's own headers
+        assert title in response.text
+        assert "/secret/db" not in response.text and type(failure).__name__ not in response.text
+        if status == 500:  # the operators can find it by the request's id
+            assert re.search(r"[0-9a-f]{32}", response.text), response.text
+    monkeypatch.undo()
+    # the API keeps answering problem documents
+    assert client.get("/v1/nothing-here").headers["content-type"].startswith(
+        "application/problem+json")
