@@ -362,11 +362,31 @@ def check_received(log: StoredLog, received: Sequence[Received]) -> None:
 
 # --- the processes of a server -------------------------------------------------------------------
 def children(pid: int) -> list[int]:
-    """The processes `pid` started that still run (or wait to be reaped), from /proc (Linux)."""
+    """The processes `pid` started that still run (or wait to be reaped), from /proc (Linux).
+    A thread that ends while they are listed (`serve`'s ready-line thread) is passed over."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
     return found
+
+
+def named(pid: int) -> str | None:
+    """What process `pid` calls itself (`/proc/<pid>/comm`); None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def command_line(pid: int) -> bytes:
+    """Process `pid`'s command line (`/proc/<pid>/cmdline`); empty once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return b""
 
 
 def alive(pid: int) -> bool:

@@ -57,6 +57,7 @@ from tests.accesslog.servers import (
     alive,
     check_log,
     children,
+    named,
     prepare,
     read_log,
     workload,
@@ -293,7 +294,7 @@ def test_the_socket_folder_must_be_private(tmp_path: Path) -> None:
 def _host_writer_pid(server: Server) -> int:
     """The child of `serve` that names itself the host's log writer."""
     writers = [c for c in children(server.proc.pid)
-               if Path(f"/proc/{c}/comm").read_text().strip() == PROCESS_NAME]
+               if named(c) == PROCESS_NAME]
     assert len(writers) == 1, writers
     return writers[0]
 

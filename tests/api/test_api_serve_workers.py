@@ -17,7 +17,15 @@ import pytest
 from gateway.host_writer import PROCESS_NAME, crowding
 from gateway.settings import Settings
 from gateway.workers import STARTUP_FAILURE, ServeFailed, Supervisor, reuse_port_sockets
-from tests.accesslog.servers import Server, alive, children, free_port, prepare
+from tests.accesslog.servers import (
+    Server,
+    alive,
+    children,
+    command_line,
+    free_port,
+    named,
+    prepare,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +60,8 @@ def test_connections_spread_over_the_processes_and_a_dead_one_is_replaced(
 
         # a server process killed outright: the supervisor starts another on its socket;
         # connections the kernel sent that way wait in its queue, none is refused
-        servers = {p for p in before if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
-                   and Path(f"/proc/{p}/comm").read_text().strip() != PROCESS_NAME}
+        servers = {p for p in before if b"spawn_main" in command_line(p)
+                   and named(p) not in (PROCESS_NAME, None)}
         assert len(servers) == 2, servers
         victim = max(servers)
         os.kill(victim, signal.SIGKILL)

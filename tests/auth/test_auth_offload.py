@@ -283,7 +283,7 @@ def _unix_paths(pid: int) -> set[str]:
 def test_serve_with_a_spare_core_has_the_log_writer_process_check_signatures(
         tmp_path: Path) -> None:
     from tests.accesslog.servers import (
-        ClientResults, Server, children, prepare, run_client, token, workload)
+        ClientResults, Server, children, named, prepare, run_client, token, workload)
     from gateway.host_writer import PROCESS_NAME
 
     data = prepare(tmp_path, customers=20)
@@ -294,7 +294,7 @@ def test_serve_with_a_spare_core_has_the_log_writer_process_check_signatures(
         try:
             server.wait_ready()
             writer = [c for c in children(server.proc.pid)
-                      if Path(f"/proc/{c}/comm").read_text().strip() == PROCESS_NAME]
+                      if named(c) == PROCESS_NAME]
             assert len(writer) == 1, server.stderr_tail()
             served = {Path(p).name for p in _unix_paths(writer[0])}
             assert ("signatures.sock" in served) is offloaded, served
