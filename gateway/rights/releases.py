@@ -43,6 +43,7 @@ MAX_NAMED = 1000  # log indexes one confirmation may name
 # the full path's p99 worse, 20–26 ms against 18–20 ms (`bench_gateway.py --compare`): each
 # chunk takes the log writers' turn, and what it spares one batch it costs another
 FOLLOW_INTERVAL_S = 2.0
+STOP_POLL_S = 0.1  # how soon `follow` notices that its process stops
 
 _RELEASES: Table = Release.__table__  # type: ignore[assignment]
 _FOLLOWERS: Table = LogFollower.__table__  # type: ignore[assignment]
@@ -138,7 +139,11 @@ class ReleaseIndex:
         """Catch up every `interval_s` until `stopped()` (a thread's target: the host's log
         writer process runs it for every server process of `gateway serve`)."""
         while not stopped():
-            time.sleep(interval_s)
+            resume = time.monotonic() + interval_s
+            while time.monotonic() < resume:  # a stop is noticed within STOP_POLL_S
+                if stopped():
+                    return
+                time.sleep(min(STOP_POLL_S, max(resume - time.monotonic(), 0.0)))
             try:
                 self.catch_up()
             except Exception as exc:  # noqa: BLE001 - the log holds everything: read on next tick

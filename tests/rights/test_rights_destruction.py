@@ -227,3 +227,17 @@ def test_the_follower_reads_on_in_the_background_until_stopped(
     assert index.position() > released and failures == 1
     assert "releases follower failed: OSError" in caplog.text
     assert "/secret/path" not in caplog.text
+
+
+def test_the_follower_stops_within_a_tick_however_long_its_interval(gw: Harness) -> None:
+    """`gateway serve` stops the writer process's follower with it: a stop is not kept
+    waiting for the end of the interval."""
+    index = release_index(gw.services.gateway_engine, gw.services.access_log)
+    stop = threading.Event()
+    follower = threading.Thread(target=index.follow, args=(stop.is_set, 60.0))
+    follower.start()
+    time.sleep(0.05)
+    began = time.monotonic()
+    stop.set()
+    follower.join(5)
+    assert not follower.is_alive() and time.monotonic() - began < 1.0
