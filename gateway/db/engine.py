@@ -35,6 +35,12 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
+def in_memory(database: str | None) -> bool:
+    """Whether a SQLite URL's database part names memory rather than a file."""
+    name = database or ""
+    return name in ("", ":memory:") or name.startswith("file::memory:")
+
+
 def make_engine(url: str, *, synchronous: Synchronous = "FULL",
                 wal_autocheckpoint: int | None = None) -> Engine:
     """An engine for `url`; `synchronous` applies to SQLite only (FULL: durable on power loss),
@@ -58,9 +64,9 @@ def make_engine(url: str, *, synchronous: Synchronous = "FULL",
 def _sqlite_engine(url: URL, synchronous: Synchronous, wal_autocheckpoint: int | None
                    ) -> Engine:
     database = url.database or ""
-    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    memory = in_memory(database)
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
-    if not in_memory:
+    if not memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         # as many pooled connections as request threads (anyio's default limit is 40)
         kwargs.update(pool_size=40, max_overflow=10)
@@ -70,7 +76,7 @@ def _sqlite_engine(url: URL, synchronous: Synchronous, wal_autocheckpoint: int |
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            if not in_memory:
+            if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous}")  # a Literal, never user input
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -80,7 +86,7 @@ def _sqlite_engine(url: URL, synchronous: Synchronous, wal_autocheckpoint: int |
         finally:
             cursor.close()
 
-    if not in_memory:
+    if not memory:
         _reopen_once_writable(engine, database)
     return engine
 

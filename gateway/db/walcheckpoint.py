@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from gateway.db.engine import normalize_url
+from gateway.db.engine import in_memory, normalize_url
 
 logger = logging.getLogger("gateway.db.walcheckpoint")
 
@@ -37,9 +37,7 @@ ERROR_PAUSE_S = 1.0  # after a failed checkpoint: the next try, without a storm 
 def has_wal(url: str) -> bool:
     """Whether `url` names a SQLite file (kept in WAL mode by `make_engine`), not memory."""
     parsed = normalize_url(url)
-    database = parsed.database or ""
-    return (parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-            and not database.startswith("file::memory:"))
+    return parsed.get_backend_name() == "sqlite" and not in_memory(parsed.database)
 
 
 class WalCheckpointer:
